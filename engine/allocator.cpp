@@ -1,0 +1,127 @@
+#include "engine/allocator.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/error.hpp"
+
+namespace fc {
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
+
+void* cpu_alloc(size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
+void cpu_free(void* p) { std::free(p); }
+
+void* no_device_alloc(size_t) {
+  FC_THROW("CUDA: this build has no CUDA backend (no GPU memory can be allocated)");
+}
+void no_device_free(void*) {}
+
+// Rounds a request up so that near-equal sizes share a free list: exact multiples
+// of 512 bytes below 1 MiB, of 64 KiB above. Exact reuse keeps peak memory close to
+// what the tensors really need.
+size_t round_size(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  size_t q = bytes < (1u << 20) ? 512 : (64u << 10);
+  return (bytes + q - 1) / q * q;
+}
+
+class CachingAllocator {
+ public:
+  explicit CachingAllocator(RawAllocator raw) : raw_(raw) {}
+  ~CachingAllocator() { release_cache(); }
+
+  void* allocate(size_t bytes) {
+    size_t size = round_size(bytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    void* p = nullptr;
+    auto it = free_.find(size);
+    if (it != free_.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      stats_.cached_bytes -= size;
+    } else {
+      p = raw_.alloc(size);
+      if (!p) {
+        // Out of memory: give the cache back and try once more.
+        release_cache_locked();
+        p = raw_.alloc(size);
+        FC_CHECK(p, "out of memory allocating " << size << " bytes");
+      }
+      ++stats_.system_allocs;
+    }
+    stats_.active_bytes += size;
+    if (stats_.active_bytes > stats_.peak_active_bytes) stats_.peak_active_bytes = stats_.active_bytes;
+    size_t reserved = stats_.active_bytes + stats_.cached_bytes;
+    if (reserved > stats_.peak_reserved_bytes) stats_.peak_reserved_bytes = reserved;
+    return p;
+  }
+
+  void deallocate(void* p, size_t bytes) {
+    if (!p) return;
+    size_t size = round_size(bytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    free_[size].push_back(p);
+    stats_.active_bytes -= size;
+    stats_.cached_bytes += size;
+  }
+
+  MemoryStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.peak_active_bytes = stats_.active_bytes;
+    stats_.peak_reserved_bytes = stats_.active_bytes + stats_.cached_bytes;
+  }
+  void release_cache() {
+    std::lock_guard<std::mutex> lock(mu_);
+    release_cache_locked();
+  }
+  void set_raw(RawAllocator raw) {
+    std::lock_guard<std::mutex> lock(mu_);
+    release_cache_locked();
+    raw_ = raw;
+  }
+
+ private:
+  void release_cache_locked() {
+    for (auto& [size, blocks] : free_) {
+      for (void* p : blocks) {
+        raw_.free(p);
+        ++stats_.system_frees;
+      }
+      stats_.cached_bytes -= size * blocks.size();
+      blocks.clear();
+    }
+  }
+
+  std::mutex mu_;
+  RawAllocator raw_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  MemoryStats stats_;
+};
+
+CachingAllocator& allocator(Device d) {
+  // Leaked on purpose: tensors in static objects may be freed after main returns.
+  static CachingAllocator* allocators[kNumDevices] = {
+      new CachingAllocator({cpu_alloc, cpu_free}),
+      new CachingAllocator({no_device_alloc, no_device_free}),
+  };
+  return *allocators[static_cast<int>(d)];
+}
+
+}  // namespace
+
+void* device_alloc(Device d, size_t bytes) { return allocator(d).allocate(bytes); }
+void device_free(Device d, void* p, size_t bytes) { allocator(d).deallocate(p, bytes); }
+MemoryStats memory_stats(Device d) { return allocator(d).stats(); }
+void reset_peak_memory(Device d) { allocator(d).reset_peak(); }
+void empty_cache(Device d) { allocator(d).release_cache(); }
+void set_raw_allocator(Device d, RawAllocator raw) { allocator(d).set_raw(raw); }
+
+}  // namespace fc

@@ -1,0 +1,39 @@
+#pragma once
+// A caching allocator per device. Freed blocks are kept in per-size free lists and
+// handed out again, so a training step that repeats the shapes of the previous one
+// makes no system allocation. It counts active bytes (held by live tensors), their
+// peak, cached bytes (freed but kept) and the number of system allocations.
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/device.hpp"
+
+namespace fc {
+
+struct MemoryStats {
+  size_t active_bytes = 0;       // in live tensors
+  size_t peak_active_bytes = 0;  // maximum of active_bytes since the last reset
+  size_t cached_bytes = 0;       // freed by tensors, kept for reuse
+  size_t peak_reserved_bytes = 0;  // maximum of active + cached (what the process holds)
+  uint64_t system_allocs = 0;    // calls to the system allocator
+  uint64_t system_frees = 0;
+};
+
+// Raw memory of a device: what the caching allocator calls when its cache misses.
+struct RawAllocator {
+  void* (*alloc)(size_t bytes);
+  void (*free)(void* p);
+};
+
+void* device_alloc(Device d, size_t bytes);
+void device_free(Device d, void* p, size_t bytes);
+
+MemoryStats memory_stats(Device d = Device::CPU);
+void reset_peak_memory(Device d = Device::CPU);
+// Returns every cached block to the system.
+void empty_cache(Device d = Device::CPU);
+
+// Installed by a backend that can allocate (the CUDA backend, when built).
+void set_raw_allocator(Device d, RawAllocator raw);
+
+}  // namespace fc

@@ -1,0 +1,179 @@
+#include "engine/autograd.hpp"
+
+#include <unordered_map>
+
+#include "engine/ops.hpp"
+
+namespace fc {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+
+Node::~Node() {
+  // Take over every input node we hold the last reference to, and release them from
+  // a loop instead of from nested destructors.
+  std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& e : inputs)
+    if (e.node && e.node.use_count() == 1) pending.push_back(std::move(e.node));
+  inputs.clear();
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    for (Edge& e : n->inputs)
+      if (e.node && e.node.use_count() == 1) pending.push_back(std::move(e.node));
+    n->inputs.clear();
+    n->backward = nullptr;
+  }
+}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, const char* op, const std::vector<const Tensor*>& inputs,
+            BackwardFn backward) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs.reserve(inputs.size());
+  for (const Tensor* t : inputs) {
+    Edge e;
+    if (t && t->defined()) {
+      if (t->grad_fn()) e.node = t->grad_fn();
+      else if (t->impl()->requires_grad) e.leaf = t->impl_ptr();
+    }
+    node->inputs.push_back(std::move(e));
+  }
+  node->backward = std::move(backward);
+  out.impl()->grad_fn = std::move(node);
+}
+
+namespace {
+
+// What a backward walk delivers gradients to.
+struct Targets {
+  bool accumulate_leaves = true;  // into leaf.grad (backward) or only into `found` (grad)
+  std::unordered_map<const TensorImpl*, size_t> leaves;
+  std::unordered_map<const Node*, size_t> nodes;
+  std::vector<Tensor> found;
+};
+
+void add_into(Tensor& acc, const Tensor& g) {
+  if (!acc.defined()) acc = g;
+  else acc = add(acc, g);
+}
+
+void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Targets& targets) {
+  NoGradGuard no_grad;  // backward functions run engine ops; they must not record
+  const std::shared_ptr<Node>& start = root.grad_fn();
+  if (!start) {  // the root is a leaf
+    auto it = targets.leaves.find(root.impl());
+    if (it != targets.leaves.end()) add_into(targets.found[it->second], grad_root);
+    if (targets.accumulate_leaves && root.impl()->requires_grad) {
+      if (root.grad().defined()) root.grad().add_(grad_root);
+      else root.impl()->grad = grad_root.clone().impl_ptr();
+    }
+    return;
+  }
+
+  // Count, for every node, how many edges inside the graph point at it: a node runs
+  // only when all the gradients that flow into it have arrived. Iterative DFS.
+  std::vector<std::shared_ptr<Node>> all{start};  // keeps every node alive for the walk
+  std::unordered_map<const Node*, int> pending_inputs{{start.get(), 0}};
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (const Edge& e : all[i]->inputs) {
+      if (!e.node) continue;
+      auto [it, inserted] = pending_inputs.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) all.push_back(e.node);
+    }
+  }
+
+  std::unordered_map<const Node*, Tensor> grads;
+  grads[start.get()] = grad_root;
+  std::vector<Node*> ready{start.get()};
+  std::vector<bool> which;
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    Tensor g;
+    if (auto it = grads.find(n); it != grads.end()) {
+      g = std::move(it->second);
+      grads.erase(it);
+    }
+    auto t = targets.nodes.find(n);
+    if (t != targets.nodes.end() && g.defined()) add_into(targets.found[t->second], g);
+
+    std::vector<Tensor> input_grads;
+    if (g.defined()) {
+      FC_CHECK(n->backward, "backward: the graph through op " << n->op
+                                                              << " was already freed; pass retain_graph");
+      which.assign(n->inputs.size(), false);
+      for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = n->inputs[i].valid();
+      input_grads = n->backward(g, which);
+      FC_CHECK(input_grads.size() == n->inputs.size(),
+               "backward of " << n->op << " returned " << input_grads.size()
+                              << " gradients for " << n->inputs.size() << " inputs");
+      if (!retain_graph) n->backward = nullptr;  // frees the saved tensors now
+    }
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Edge& e = n->inputs[i];
+      const Tensor* gi = i < input_grads.size() && input_grads[i].defined() ? &input_grads[i] : nullptr;
+      if (e.leaf && gi) {
+        auto it = targets.leaves.find(e.leaf.get());
+        if (it != targets.leaves.end()) add_into(targets.found[it->second], *gi);
+        if (targets.accumulate_leaves) {
+          if (e.leaf->grad) Tensor(e.leaf->grad).add_(*gi);
+          else e.leaf->grad = gi->clone().impl_ptr();
+        }
+      } else if (e.node) {
+        if (gi) add_into(grads[e.node.get()], *gi);
+        if (--pending_inputs[e.node.get()] == 0) ready.push_back(e.node.get());
+      }
+    }
+  }
+  if (!retain_graph)
+    for (auto& n : all) n->inputs.clear();
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
+  Targets targets;
+  walk(root, grad_root, retain_graph, targets);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
+                         const Tensor& grad_output, bool retain_graph) {
+  Tensor g = grad_output;
+  if (!g.defined()) {
+    FC_CHECK(output.numel() == 1, "grad: output of shape " << output.shape()
+                                                           << " needs an explicit gradient");
+    g = Tensor::ones(output.shape(), output.device());
+  }
+  FC_CHECK(g.shape() == output.shape(), "grad: gradient of shape " << g.shape()
+                                                                   << " for output " << output.shape());
+  FC_CHECK(output.requires_grad(), "grad: output does not require grad");
+  Targets targets;
+  targets.accumulate_leaves = false;
+  targets.found.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    FC_CHECK(inputs[i].requires_grad(), "grad: input " << i << " does not require grad");
+    if (inputs[i].grad_fn()) targets.nodes[inputs[i].grad_fn().get()] = i;
+    else targets.leaves[inputs[i].impl()] = i;
+  }
+  walk(output, g, retain_graph, targets);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!targets.found[i].defined())
+      targets.found[i] = Tensor::zeros(inputs[i].shape(), inputs[i].device());
+  return targets.found;
+}
+
+}  // namespace fc

@@ -1,0 +1,36 @@
+#pragma once
+// The CPU backend's kernels; engine/cpu/table.cpp puts them in the CPU kernel table.
+// See engine/kernels.hpp for what each one computes.
+#include "engine/kernels.hpp"
+
+namespace fc::cpu {
+
+void fill(float* y, int64_t n, float value);
+void copy(const float* x, float* y, int64_t n);
+void axpy(float alpha, const float* x, float* y, int64_t n);
+void scale(float* y, int64_t n, float s);
+void unary(UnaryOp op, const float* x, float* y, int64_t n, float s);
+void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
+                    int64_t n, float s);
+void binary(BinaryOp op, const float* a, const float* b, float* y, const BroadcastPlan& plan);
+void fill_rows(const float* bias, float* y, int64_t rows, int64_t cols);
+void strided_copy(const float* x, float* y, const StridedPlan& plan);
+void copy_rows(const float* x, int64_t xn, int64_t xs, float* y, int64_t yn, int64_t ys,
+               int64_t outer, int64_t len, int64_t inner);
+void sum_axis(const float* x, float* y, int64_t outer, int64_t n, int64_t inner);
+void sum_all(const float* x, float* y, int64_t n);
+void sum_squares(const float* x, float* y, int64_t n);
+void max_axis(const float* x, float* y, float* idx, int64_t outer, int64_t n, int64_t inner);
+void max_axis_backward(const float* gy, const float* idx, float* gx, int64_t outer, int64_t n,
+                       int64_t inner);
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b,
+          float beta, float* c, int64_t ldc, int64_t stride_c, int64_t batch);
+void mse(const float* a, const float* b, float* y, int64_t n);
+void mse_backward(const float* a, const float* b, const float* gy, float* ga, int64_t n);
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s);
+void rand_uniform(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
+void rand_normal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
+void rand_int(float* y, int64_t n, uint64_t seed, uint64_t offset, int64_t lo, int64_t hi);
+
+}  // namespace fc::cpu

@@ -1,0 +1,34 @@
+#include "engine/cpu/cpu_kernels.hpp"
+
+namespace fc::cpu {
+
+KernelTable make_table() {
+  KernelTable t;
+  t.fill = fill;
+  t.copy = copy;
+  t.axpy = axpy;
+  t.scale = scale;
+  t.unary = unary;
+  t.unary_backward = unary_backward;
+  t.binary = binary;
+  t.strided_copy = strided_copy;
+  t.sum_axis = sum_axis;
+  t.sum_all = sum_all;
+  t.sum_squares = sum_squares;
+  t.max_axis = max_axis;
+  t.max_axis_backward = max_axis_backward;
+  t.copy_rows = copy_rows;
+  t.gemm = gemm;
+  t.fill_rows = fill_rows;
+  t.mse = mse;
+  t.mse_backward = mse_backward;
+  t.adamw = adamw;
+  t.rand_uniform = rand_uniform;
+  t.rand_normal = rand_normal;
+  t.rand_int = rand_int;
+  t.to_host = copy;    // the host is the CPU
+  t.from_host = copy;
+  return t;
+}
+
+}  // namespace fc::cpu

@@ -1,0 +1,117 @@
+#pragma once
+// The kernel table: every computation an op needs, on raw device pointers. The op
+// layer (engine/ops) is device-agnostic and calls kernels(device).NAME(...); each
+// backend fills in a table (engine/cpu, engine/cuda). A kernel a backend lacks is a
+// null entry, and calling it throws "op X has no CUDA kernel" instead of crashing.
+#include <cstdint>
+
+#include "engine/device.hpp"
+#include "engine/error.hpp"
+#include "engine/shape.hpp"
+
+namespace fc {
+
+enum class UnaryOp {
+  Neg, Exp, Log, Sqrt, Square, Abs, Sign, Step /* x > 0 */, Silu, Sigmoid, Tanh, Relu,
+  Pow /* x^s */, AddScalar /* x + s */, MulScalar /* x * s */, RSubScalar /* s - x */,
+  RDivScalar /* s / x */
+};
+enum class BinaryOp { Add, Sub, Mul, Div };
+
+// How the two operands of a broadcasting binary op are walked.
+struct BroadcastPlan {
+  enum Kind {
+    Same,      // a, b and out have the same shape
+    AScalar,   // a has one element
+    BScalar,   // b has one element
+    BRows,     // out is [rows, inner]; b is [inner], repeated for every row
+    BCols,     // out is [rows, inner]; b is [rows], one value per row
+    General    // anything else: per-dimension strides, 0 where broadcast
+  } kind = General;
+  int64_t n = 0;      // elements of out
+  int64_t inner = 0;  // for BRows / BCols
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t a_strides[kMaxDims] = {};
+  int64_t b_strides[kMaxDims] = {};
+};
+
+// out (contiguous, `shape`) takes element sum(coord[i] * strides[i]) of the input:
+// a permutation when strides are permuted, a broadcast when a stride is 0.
+struct StridedPlan {
+  int ndim = 0;
+  int64_t n = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};
+};
+
+struct AdamWStep {
+  float lr, beta1, beta2, eps, weight_decay;
+  float bias_correction1, bias_correction2;  // 1 - beta^t
+};
+
+struct KernelTable {
+  void (*fill)(float* y, int64_t n, float value) = nullptr;
+  void (*copy)(const float* x, float* y, int64_t n) = nullptr;
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n) = nullptr;  // y += alpha*x
+  void (*scale)(float* y, int64_t n, float s) = nullptr;                     // y *= s
+  void (*unary)(UnaryOp op, const float* x, float* y, int64_t n, float s) = nullptr;
+  // gx = gy * d op(x) / dx, given x and y = op(x) (either may be unused).
+  void (*unary_backward)(UnaryOp op, const float* x, const float* y, const float* gy,
+                         float* gx, int64_t n, float s) = nullptr;
+  void (*binary)(BinaryOp op, const float* a, const float* b, float* y,
+                 const BroadcastPlan& plan) = nullptr;
+  void (*strided_copy)(const float* x, float* y, const StridedPlan& plan) = nullptr;
+  // y[o, i] = sum_k x[o, k, i]  (x is [outer, n, inner], y is [outer, inner])
+  void (*sum_axis)(const float* x, float* y, int64_t outer, int64_t n, int64_t inner) = nullptr;
+  void (*sum_all)(const float* x, float* y, int64_t n) = nullptr;  // y[0] = sum x
+  void (*sum_squares)(const float* x, float* y, int64_t n) = nullptr;  // y[0] = sum x^2
+  // y[o, i] = max_k x[o, k, i]; idx holds the winning k (as float: exact below 2^24).
+  void (*max_axis)(const float* x, float* y, float* idx, int64_t outer, int64_t n,
+                   int64_t inner) = nullptr;
+  // gx (zeroed by the caller) [outer, n, inner] += gy routed to idx.
+  void (*max_axis_backward)(const float* gy, const float* idx, float* gx, int64_t outer,
+                            int64_t n, int64_t inner) = nullptr;
+  // Copies x[o, xs + k, i] to y[o, ys + k, i] for k < len; x has xn rows per o, y has yn.
+  void (*copy_rows)(const float* x, int64_t xn, int64_t xs, float* y, int64_t yn, int64_t ys,
+                    int64_t outer, int64_t len, int64_t inner) = nullptr;
+  // Row-major C = alpha * op(A) op(B) + beta * C, batched over `batch` with element
+  // strides between matrices (0 broadcasts one matrix).
+  void (*gemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
+               int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
+               int64_t batch) = nullptr;
+  // y[r, :] = bias for every row r of a [rows, cols] matrix.
+  void (*fill_rows)(const float* bias, float* y, int64_t rows, int64_t cols) = nullptr;
+  // y[0] = mean((a - b)^2)
+  void (*mse)(const float* a, const float* b, float* y, int64_t n) = nullptr;
+  // ga = gy[0] * 2 (a - b) / n
+  void (*mse_backward)(const float* a, const float* b, const float* gy, float* ga,
+                       int64_t n) = nullptr;
+  void (*adamw)(float* param, const float* grad, float* m, float* v, int64_t n,
+                const AdamWStep& step) = nullptr;
+  // Counter-based random numbers: element i depends only on (seed, offset, i).
+  void (*rand_uniform)(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo,
+                       float hi) = nullptr;
+  void (*rand_normal)(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean,
+                      float std) = nullptr;
+  void (*rand_int)(float* y, int64_t n, uint64_t seed, uint64_t offset, int64_t lo,
+                   int64_t hi) = nullptr;
+  // Copies between devices (host_to_device: y on this device, x on the host).
+  void (*to_host)(const float* x, float* y, int64_t n) = nullptr;
+  void (*from_host)(const float* x, float* y, int64_t n) = nullptr;
+};
+
+// The table of a device; entries are null where the backend lacks the kernel.
+const KernelTable& kernel_table(Device d);
+
+// Fetches kernel NAME for device D, throwing "op OP has no CUDA kernel (NAME)".
+#define FC_KERNEL(D, NAME, OP)                                                             \
+  ([&]() {                                                                                 \
+    auto fc_k_ = ::fc::kernel_table(D).NAME;                                               \
+    FC_CHECK(fc_k_ != nullptr, "op " << OP << " has no " << ::fc::device_name(D)           \
+                                     << " kernel (" #NAME ")");                           \
+    return fc_k_;                                                                          \
+  }())
+
+}  // namespace fc

@@ -1,0 +1,79 @@
+#pragma once
+// The ops: each computes its result through the device's kernel table and, when
+// autograd is recording, attaches its backward rule (written in these same ops, so it
+// runs on every backend). Shape errors throw fc::Error naming the op and the shapes.
+#include <vector>
+
+#include "engine/tensor.hpp"
+
+namespace fc {
+
+// ---- elementwise, one input (engine/ops/unary.cpp)
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor pow(const Tensor& x, float exponent);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);  // no gradient (zero almost everywhere)
+Tensor silu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor add_scalar(const Tensor& x, float s);
+Tensor mul_scalar(const Tensor& x, float s);
+Tensor rsub_scalar(float s, const Tensor& x);  // s - x
+Tensor rdiv_scalar(float s, const Tensor& x);  // s / x
+
+// ---- elementwise, two inputs with NumPy broadcasting (engine/ops/binary.cpp)
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+
+// ---- reductions (engine/ops/reduce.cpp)
+Tensor sum(const Tensor& x);  // all elements, shape []
+Tensor mean(const Tensor& x);
+Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
+Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
+Tensor max(const Tensor& x, int axis, bool keepdim = false);
+// Sums broadcast dimensions away so that x takes `shape` (the adjoint of broadcast_to).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- layout (engine/ops/layout.cpp)
+Tensor reshape(const Tensor& x, const Shape& shape);  // a view
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& dims);  // one -1 is inferred
+Tensor permute(const Tensor& x, const std::vector<int>& perm);
+Tensor transpose(const Tensor& x, int dim0, int dim1);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
+
+// ---- linear algebra (engine/ops/linalg.cpp)
+// op(a) @ op(b) where op transposes the last two dimensions when asked. 2-D, or 3-D
+// batched ([B, M, K] @ [B, K, N]; a 2-D operand is shared by every batch).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// x [..., in] @ w[out, in]^T + bias[out]: one sgemm with the bias fused in. bias may
+// be undefined.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
+
+// ---- losses (engine/ops/loss.cpp)
+Tensor mse_loss(const Tensor& pred, const Tensor& target);  // mean of squared errors
+
+// ---- operators
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator+(const Tensor& x, float s) { return add_scalar(x, s); }
+inline Tensor operator+(float s, const Tensor& x) { return add_scalar(x, s); }
+inline Tensor operator-(const Tensor& x, float s) { return add_scalar(x, -s); }
+inline Tensor operator-(float s, const Tensor& x) { return rsub_scalar(s, x); }
+inline Tensor operator*(const Tensor& x, float s) { return mul_scalar(x, s); }
+inline Tensor operator*(float s, const Tensor& x) { return mul_scalar(x, s); }
+inline Tensor operator/(const Tensor& x, float s) { return mul_scalar(x, 1.f / s); }
+inline Tensor operator/(float s, const Tensor& x) { return rdiv_scalar(s, x); }
+
+}  // namespace fc

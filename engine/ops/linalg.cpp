@@ -1,0 +1,74 @@
+// Matrix products, all through the device's (batched) sgemm kernel.
+#include "engine/autograd.hpp"
+#include "engine/kernels.hpp"
+#include "engine/ops.hpp"
+
+namespace fc {
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  FC_CHECK((a.ndim() == 2 || a.ndim() == 3) && (b.ndim() == 2 || b.ndim() == 3),
+           "matmul: expected 2-D or 3-D operands, got " << a.shape() << " and " << b.shape());
+  FC_CHECK(a.device() == b.device(), "matmul: operands on different devices");
+  int64_t batch_a = a.ndim() == 3 ? a.dim(0) : 1, batch_b = b.ndim() == 3 ? b.dim(0) : 1;
+  FC_CHECK(a.ndim() == 2 || b.ndim() == 2 || batch_a == batch_b,
+           "matmul: batch sizes differ in " << a.shape() << " and " << b.shape());
+  int64_t m = ta ? a.dim(-1) : a.dim(-2), ka = ta ? a.dim(-2) : a.dim(-1);
+  int64_t kb = tb ? b.dim(-1) : b.dim(-2), n = tb ? b.dim(-2) : b.dim(-1);
+  FC_CHECK(ka == kb, "matmul: inner dimensions differ in " << a.shape() << (ta ? "^T" : "")
+                                                          << " @ " << b.shape() << (tb ? "^T" : ""));
+  int64_t batch = batch_a > batch_b ? batch_a : batch_b;
+  bool batched = a.ndim() == 3 || b.ndim() == 3;
+  Tensor y = Tensor::empty(batched ? Shape{batch, m, n} : Shape{m, n}, a.device());
+  FC_KERNEL(a.device(), gemm, "matmul")(ta, tb, m, n, ka, 1.f, a.data(), a.dim(-1),
+                                        a.ndim() == 3 ? m * ka : 0, b.data(), b.dim(-1),
+                                        b.ndim() == 3 ? ka * n : 0, 0.f, y.data(), n, m * n,
+                                        batch);
+  if (needs_grad({&a, &b})) {
+    Tensor as = b.requires_grad() ? a.detach() : Tensor();
+    Tensor bs = a.requires_grad() ? b.detach() : Tensor();
+    Shape sa = a.shape(), sb = b.shape();
+    record(y, "matmul", {&a, &b}, [as, bs, sa, sb, ta, tb](const Tensor& g, const std::vector<bool>& w) {
+      // With C = op(A) op(B): dop(A) = g op(B)^T and dop(B) = op(A)^T g; a transposed
+      // operand takes the transpose of that. A shared 2-D operand sums over the batch.
+      Tensor ga, gb;
+      if (w[0]) ga = sum_to(ta ? matmul(bs, g, tb, true) : matmul(g, bs, false, !tb), sa);
+      if (w[1]) gb = sum_to(tb ? matmul(g, as, true, ta) : matmul(as, g, !ta, false), sb);
+      return std::vector<Tensor>{ga, gb};
+    });
+  }
+  return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  FC_CHECK(w.ndim() == 2 && x.ndim() >= 1 && x.dim(-1) == w.dim(1),
+           "linear: input " << x.shape() << " does not match weight " << w.shape());
+  FC_CHECK(!bias.defined() || (bias.ndim() == 1 && bias.dim(0) == w.dim(0)),
+           "linear: bias " << bias.shape() << " does not match weight " << w.shape());
+  FC_CHECK(x.device() == w.device() && (!bias.defined() || bias.device() == w.device()),
+           "linear: tensors on different devices");
+  int64_t in = w.dim(1), out = w.dim(0), rows = x.numel() / (in ? in : 1);
+  Shape out_shape = x.shape();
+  out_shape[out_shape.ndim() - 1] = out;
+  Tensor y = Tensor::empty(out_shape, x.device());
+  // The bias goes in first and sgemm accumulates onto it (beta = 1): no extra pass.
+  if (bias.defined()) FC_KERNEL(x.device(), fill_rows, "linear")(bias.data(), y.data(), rows, out);
+  FC_KERNEL(x.device(), gemm, "linear")(false, true, rows, out, in, 1.f, x.data(), in, 0, w.data(),
+                                        in, 0, bias.defined() ? 1.f : 0.f, y.data(), out, 0, 1);
+  if (needs_grad({&x, &w, &bias})) {
+    Tensor xs = w.requires_grad() ? x.detach() : Tensor();
+    Tensor ws = x.requires_grad() ? w.detach() : Tensor();
+    Shape sx = x.shape();
+    record(y, "linear", {&x, &w, &bias},
+           [xs, ws, sx, rows, in, out](const Tensor& g, const std::vector<bool>& need) {
+             Tensor g2 = reshape(g, Shape{rows, out});
+             Tensor gx, gw, gb;
+             if (need[0]) gx = reshape(matmul(g2, ws), sx);
+             if (need[1]) gw = matmul(g2, reshape(xs, Shape{rows, in}), true, false);
+             if (need[2]) gb = sum_to(g2, Shape{out});
+             return std::vector<Tensor>{gx, gw, gb};
+           });
+  }
+  return y;
+}
+
+}  // namespace fc

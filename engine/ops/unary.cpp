@@ -1,0 +1,125 @@
+// Elementwise ops of one tensor. Most gradients are a single other op (MLX style);
+// the activations use one fused backward kernel so that backward is one pass.
+#include "engine/autograd.hpp"
+#include "engine/kernels.hpp"
+#include "engine/ops.hpp"
+
+namespace fc {
+namespace {
+
+Tensor apply(UnaryOp op, const char* name, const Tensor& x, float s = 0.f) {
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  FC_KERNEL(x.device(), unary, name)(op, x.data(), y.data(), x.numel(), s);
+  return y;
+}
+
+// gy * d op / dx in one fused kernel; x and y are the saved input and output.
+Tensor apply_backward(UnaryOp op, const char* name, const Tensor& x, const Tensor& y,
+                      const Tensor& gy, float s = 0.f) {
+  Tensor gx = Tensor::empty(gy.shape(), gy.device());
+  FC_KERNEL(gy.device(), unary_backward, name)(op, x.defined() ? x.data() : nullptr,
+                                               y.defined() ? y.data() : nullptr, gy.data(),
+                                               gx.data(), gy.numel(), s);
+  return gx;
+}
+
+// A unary op whose gradient is computed from its saved input and/or output by the
+// fused backward kernel.
+Tensor fused(UnaryOp op, const char* name, const Tensor& x, bool save_input, bool save_output,
+             float s = 0.f) {
+  Tensor y = apply(op, name, x, s);
+  if (needs_grad({&x})) {
+    Tensor xs = save_input ? x.detach() : Tensor();
+    Tensor ys = save_output ? y.detach() : Tensor();
+    record(y, name, {&x}, [op, name, xs, ys, s](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{apply_backward(op, name, xs, ys, g, s)};
+    });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor neg(const Tensor& x) {
+  Tensor y = apply(UnaryOp::Neg, "neg", x);
+  if (needs_grad({&x}))
+    record(y, "neg", {&x}, [](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{neg(g)};
+    });
+  return y;
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor y = apply(UnaryOp::Exp, "exp", x);
+  if (needs_grad({&x})) {
+    Tensor ys = y.detach();
+    record(y, "exp", {&x}, [ys](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{mul(g, ys)};
+    });
+  }
+  return y;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor y = apply(UnaryOp::Log, "log", x);
+  if (needs_grad({&x})) {
+    Tensor xs = x.detach();
+    record(y, "log", {&x}, [xs](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{div(g, xs)};
+    });
+  }
+  return y;
+}
+
+Tensor sqrt(const Tensor& x) { return fused(UnaryOp::Sqrt, "sqrt", x, false, true); }
+Tensor square(const Tensor& x) { return fused(UnaryOp::Square, "square", x, true, false); }
+Tensor pow(const Tensor& x, float exponent) {
+  return fused(UnaryOp::Pow, "pow", x, true, false, exponent);
+}
+Tensor abs(const Tensor& x) { return fused(UnaryOp::Abs, "abs", x, true, false); }
+Tensor sign(const Tensor& x) { return apply(UnaryOp::Sign, "sign", x); }
+Tensor silu(const Tensor& x) { return fused(UnaryOp::Silu, "silu", x, true, false); }
+Tensor sigmoid(const Tensor& x) { return fused(UnaryOp::Sigmoid, "sigmoid", x, false, true); }
+Tensor tanh(const Tensor& x) { return fused(UnaryOp::Tanh, "tanh", x, false, true); }
+Tensor relu(const Tensor& x) { return fused(UnaryOp::Relu, "relu", x, true, false); }
+
+Tensor add_scalar(const Tensor& x, float s) {
+  Tensor y = apply(UnaryOp::AddScalar, "add_scalar", x, s);
+  if (needs_grad({&x}))
+    record(y, "add_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{g};
+    });
+  return y;
+}
+
+Tensor mul_scalar(const Tensor& x, float s) {
+  Tensor y = apply(UnaryOp::MulScalar, "mul_scalar", x, s);
+  if (needs_grad({&x}))
+    record(y, "mul_scalar", {&x}, [s](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{mul_scalar(g, s)};
+    });
+  return y;
+}
+
+Tensor rsub_scalar(float s, const Tensor& x) {
+  Tensor y = apply(UnaryOp::RSubScalar, "rsub_scalar", x, s);
+  if (needs_grad({&x}))
+    record(y, "rsub_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{neg(g)};
+    });
+  return y;
+}
+
+Tensor rdiv_scalar(float s, const Tensor& x) {
+  // d(s/x)/dx = -s/x^2 = -y/x
+  Tensor y = apply(UnaryOp::RDivScalar, "rdiv_scalar", x, s);
+  if (needs_grad({&x})) {
+    Tensor xs = x.detach(), ys = y.detach();
+    record(y, "rdiv_scalar", {&x}, [xs, ys](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{neg(mul(g, div(ys, xs)))};
+    });
+  }
+  return y;
+}
+
+}  // namespace fc
