@@ -13,18 +13,18 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 # x86-64-v3 (AVX2 + FMA) where the CPU and the compiler have it, else baseline x86-64.
 ARCH ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && \
           $(CXX) -march=x86-64-v3 -E -x c++ /dev/null >/dev/null 2>&1 && echo -march=x86-64-v3 || echo -march=x86-64)
-OPT      := -O2 $(ARCH) -fno-math-errno
+OPT      := -O2 $(ARCH) -fno-math-errno -fno-trapping-math
 ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -MMD -MP -I. -isystem $(BLAS_INC)
 LDFLAGS  += -fopenmp $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
-LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lpthread
+LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lpthread
 , := ,
 
 LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \
-                       nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp)
+                       nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp)
 TEST_SRC := $(wildcard tests/*.cpp)
 APP_SRC  := $(wildcard apps/*.cpp)
 BENCH_SRC:= $(wildcard bench/*.cpp)

@@ -13,6 +13,8 @@ thread_local bool g_grad_enabled = true;
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+GradModeGuard::GradModeGuard(bool enabled) : prev_(g_grad_enabled) { g_grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { g_grad_enabled = prev_; }
 
 Node::~Node() {
   // Take over every input node we hold the last reference to, and release them from
@@ -96,6 +98,30 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
     }
   }
 
+  // fc::grad() wants only some inputs' gradients: mark the nodes that lead to one of
+  // them (producers before consumers, in a Kahn order of the graph) and skip the rest,
+  // e.g. the weight gradients when differentiating a model with respect to its input.
+  std::unordered_map<const Node*, bool> leads_to_target;
+  if (!targets.accumulate_leaves) {
+    std::unordered_map<const Node*, int> remaining = pending_inputs;
+    std::vector<Node*> order{start.get()};
+    for (size_t i = 0; i < order.size(); ++i)
+      for (const Edge& e : order[i]->inputs)
+        if (e.node && --remaining[e.node.get()] == 0) order.push_back(e.node.get());
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      bool useful = targets.nodes.count(*it) > 0;
+      for (const Edge& e : (*it)->inputs)
+        useful = useful || (e.leaf && targets.leaves.count(e.leaf.get())) ||
+                 (e.node && leads_to_target[e.node.get()]);
+      leads_to_target[*it] = useful;
+    }
+  }
+  auto wanted = [&](const Edge& e) {
+    if (!e.valid()) return false;
+    if (targets.accumulate_leaves) return true;
+    return e.leaf ? targets.leaves.count(e.leaf.get()) > 0 : leads_to_target[e.node.get()];
+  };
+
   std::unordered_map<const Node*, Tensor> grads;
   grads[start.get()] = grad_root;
   std::vector<Node*> ready{start.get()};
@@ -116,7 +142,7 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
       FC_CHECK(n->backward, "backward: the graph through op " << n->op
                                                               << " was already freed; pass retain_graph");
       which.assign(n->inputs.size(), false);
-      for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = n->inputs[i].valid();
+      for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = wanted(n->inputs[i]);
       input_grads = n->backward(g, which);
       FC_CHECK(input_grads.size() == n->inputs.size(),
                "backward of " << n->op << " returned " << input_grads.size()
@@ -125,7 +151,8 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
     }
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const Edge& e = n->inputs[i];
-      const Tensor* gi = i < input_grads.size() && input_grads[i].defined() ? &input_grads[i] : nullptr;
+      const Tensor* gi =
+          i < input_grads.size() && input_grads[i].defined() && which[i] ? &input_grads[i] : nullptr;
       if (e.leaf && gi) {
         auto it = targets.leaves.find(e.leaf.get());
         if (it != targets.leaves.end()) add_into(targets.found[it->second], *gi);

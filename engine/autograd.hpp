@@ -46,6 +46,19 @@ class NoGradGuard {
   bool prev_;
 };
 
+// Sets recording on or off for its scope (on: to differentiate inside a no-grad
+// region, as the likelihood does through the model at every solver step).
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // True when recording is on and any input requires a gradient.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 

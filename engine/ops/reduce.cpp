@@ -89,7 +89,7 @@ Tensor mean(const Tensor& x, const std::vector<int>& axes_in, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int axis_in, bool keepdim) {
-  int axis = x.shape().axis(axis_in);
+  int axis = normalise_axes(x.shape(), {axis_in}, "max")[0];
   AxisView v = axis_view(x.shape(), axis);
   FC_CHECK(v.n > 0, "max: axis " << axis_in << " of shape " << x.shape() << " is empty");
   Shape kept = x.shape();
@@ -123,7 +123,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     y = sum_one_axis(Tensor::view_of(y, 0, Shape{n, shape.numel() ? s.numel() / n : 0}), 0,
                      "sum_to");
   }
-  Shape rest = Shape(std::vector<int64_t>(s.vec().begin() + lead, s.vec().end()));
+  std::vector<int64_t> dims = s.vec();
+  Shape rest = Shape(std::vector<int64_t>(dims.begin() + lead, dims.end()));
   y = Tensor::view_of(y, 0, rest);
   for (int i = 0; i < shape.ndim(); ++i)
     if (shape[i] == 1 && rest[i] != 1) y = sum_one_axis(y, i, "sum_to");

@@ -1,0 +1,62 @@
+#pragma once
+// What the 2-D flow programs (cfm2d, reflow2d, compare2d) share: the MLP as a
+// velocity field, sampling with the ODE solvers, training state in checkpoints, the
+// metrics of a sample, and the pictures.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/random.hpp"
+#include "flow/ode.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
+#include "nn/safetensors.hpp"
+
+namespace fc::app {
+
+// v(x, t) = mlp([x, t]) for points x [N, 2] and one time t.
+flow::VelocityFn mlp_velocity(nn::MLP& mlp);
+
+// Everything a run needs to continue where it stopped: the model, AdamW's moments and
+// step, the generator's state, the iteration and the losses so far.
+struct TrainState {
+  int64_t iteration = 0;
+  std::vector<float> losses;
+};
+
+// Writes the model, AdamW's state (if opt), the generator's state and the losses,
+// with the model config and `metadata` in the header; atomic.
+void save_train_checkpoint(const std::string& path, nn::MLP& mlp, nn::AdamW* opt,
+                           const Generator& gen, const TrainState& state,
+                           std::map<std::string, std::string> metadata);
+
+// Reads a checkpoint (refusing a missing or corrupt file, or one that holds no MLP,
+// with one line naming the path) and builds the MLP it holds.
+struct LoadedMLP {
+  std::unique_ptr<nn::MLP> mlp;
+  nn::SafetensorsFile file;
+};
+LoadedMLP load_mlp_checkpoint(const std::string& path);
+
+// Puts AdamW's moments and step, the generator's state and the losses of a
+// checkpoint back, to continue training exactly where it stopped.
+void restore_training(const nn::SafetensorsFile& file, const std::string& path, nn::AdamW& opt,
+                      Generator& gen, TrainState& state);
+
+// Integrates `count` standard-normal points from t = 0 to 1 in batches, returning the
+// states at `times` (concatenated over batches) and adding the NFE of one batch.
+std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,
+                                const std::vector<float>& times, const flow::OdeOptions& ode,
+                                int64_t* nfe = nullptr, const Tensor& x0 = Tensor());
+
+// Evenly spaced times 0 ... 1 (n of them).
+std::vector<float> linspace01(int n);
+
+// The output folder of a dataset name: "checkerboard", or "points_NAME" for files.
+std::string dataset_dir_name(const std::string& dataset);
+
+// Writes values (one per line, with a header) as CSV atomically.
+void write_losses_csv(const std::string& path, const std::vector<float>& losses);
+
+}  // namespace fc::app

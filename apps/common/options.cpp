@@ -1,0 +1,67 @@
+#include "apps/common/options.hpp"
+
+#include <cstdio>
+#include <fstream>
+
+#include "engine/error.hpp"
+
+namespace fc::app {
+
+cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv) {
+  try {
+    return options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UsageError(e.what());
+  }
+}
+
+void require_positive(const char* option, int64_t value) {
+  if (value <= 0)
+    throw UsageError("option '--" + std::string(option) + "': must be positive, got " +
+                     std::to_string(value));
+}
+
+void require_range(const char* option, int64_t value, int64_t lo, int64_t hi) {
+  if (value < lo || value > hi)
+    throw UsageError("option '--" + std::string(option) + "': must be in [" + std::to_string(lo) +
+                     ", " + std::to_string(hi) + "], got " + std::to_string(value));
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
+void write_json(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    FC_CHECK(f, path << ": cannot write");
+    f << text << '\n';
+    FC_CHECK(f.good(), path << ": write failed");
+  }
+  FC_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path << ": cannot rename " << tmp);
+}
+
+namespace {
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+}  // namespace
+
+int main_guard(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, one_line(e.what()).c_str());
+    return 1;
+  }
+}
+
+}  // namespace fc::app

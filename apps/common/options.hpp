@@ -1,0 +1,33 @@
+#pragma once
+// Command-line plumbing shared by the programs: one-line errors for bad options
+// (exit 2) and for bad input files or failures (exit 1), never a crash.
+#include <cxxopts.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fc::app {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// cxxopts' parse, with its exceptions turned into UsageError ("option '--x': ...").
+cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv);
+
+void require_positive(const char* option, int64_t value);
+void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+// Writes text to path atomically (temp file + rename).
+void write_json(const std::string& path, const std::string& text);
+
+// Runs body, printing "PROGRAM: error: MESSAGE" on one line for any exception:
+// exit 2 for usage errors, 1 for everything else.
+int main_guard(const char* program, const std::function<int()>& body);
+
+}  // namespace fc::app

@@ -1,0 +1,32 @@
+#pragma once
+// The pictures of the 2-D programs.
+#include <string>
+#include <vector>
+
+#include "engine/tensor.hpp"
+#include "flow/ode.hpp"
+
+namespace fc::app {
+
+// Loss per iteration (raw, faint) and smoothed (bold), log-scaled y, with axes.
+void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
+                     const std::string& title);
+
+// One 2-D histogram panel per state, titled with its time.
+void plot_evolution(const std::string& path, const std::vector<Tensor>& states,
+                    const std::vector<float>& times, const std::string& title, float range);
+
+// An animation: at each time, the velocity field on a 15x15 grid (arrows coloured by
+// speed) beside the histogram of the samples, titled with t.
+void write_field_gif(const std::string& path, const flow::VelocityFn& v,
+                     const std::vector<Tensor>& states, const std::vector<float>& times,
+                     const std::string& title, float range);
+
+// Two density maps side by side (Hutchinson and exact divergence) on an n x n grid
+// over [-range, range]^2, sharing one colour bar. Values are log-densities; row 0 is
+// the bottom (y = -range).
+void plot_likelihood(const std::string& path, const std::vector<float>& hutchinson,
+                     const std::vector<float>& exact, int n, float range, const std::string& title,
+                     int probes);
+
+}  // namespace fc::app

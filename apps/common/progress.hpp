@@ -1,0 +1,32 @@
+#pragma once
+// A one-line progress bar on stderr: done/total, percent, rate, ETA and whatever the
+// caller appends (the loss). Redrawn in place at most 10 times a second on a
+// terminal; when stderr is not a terminal (a log file, CI) it prints a plain line
+// every 10% instead.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace fc::app {
+
+class ProgressBar {
+ public:
+  ProgressBar(int64_t total, std::string label, int64_t start = 0);
+  // Reports that `done` of `total` are finished.
+  void update(int64_t done, const std::string& extra = "");
+  // Draws the final state and ends the line.
+  void finish(const std::string& extra = "");
+
+ private:
+  void draw(int64_t done, const std::string& extra, bool final);
+  int64_t total_, start_;
+  std::string label_;
+  bool tty_;
+  std::chrono::steady_clock::time_point t0_, last_draw_;
+  int last_decile_ = -1;
+};
+
+// "1:23" or "1:02:03" for a number of seconds.
+std::string format_duration(double seconds);
+
+}  // namespace fc::app

@@ -1,0 +1,145 @@
+// flowcpp side of `make bench`: the 2-D CFM training step of the reference recipe
+// (draw a checkerboard batch, x_t = (1-t) x0 + t x1, MLP [x_t, t] -> H -> H -> H -> 2
+// with SiLU, MSE to x1 - x0, backward, AdamW), or the forward pass alone under no-grad,
+// or bare sgemm on the step's shapes. Prints one JSON line; bench/run.sh compares it
+// with bench/torch_mlp.py.
+#include <cblas.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/allocator.hpp"
+#include "engine/autograd.hpp"
+#include "engine/ops.hpp"
+#include "engine/random.hpp"
+#include "engine/threads.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
+
+using namespace fc;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The checkerboard of the reference: x in [-2, 2), y in one of the alternating unit
+// squares, both scaled by 2. Same arithmetic as bench/torch_mlp.py.
+Tensor checkerboard(Generator& gen, int64_t n) {
+  Tensor u = gen.uniform(Shape{n, 2});
+  Tensor k = gen.randint(Shape{n}, 0, 2);
+  Tensor out = Tensor::empty(Shape{n, 2});
+  const float* pu = u.cpu_data();
+  const float* pk = k.cpu_data();
+  float* po = out.cpu_data();
+  for (int64_t i = 0; i < n; ++i) {
+    float x = pu[2 * i] * 4.f - 2.f;
+    float fl = std::floor(x);
+    float parity = fl - 2.f * std::floor(fl / 2.f);
+    po[2 * i] = 2.f * x;
+    po[2 * i + 1] = 2.f * (pu[2 * i + 1] - 2.f * pk[i] + parity);
+  }
+  return out;
+}
+
+double peak_rss_mb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+template <class F>
+std::vector<double> time_it(int warmup, int iters, F f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    auto t0 = Clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = "train";
+  int64_t batch = 4096, hidden = 512;
+  int iters = 20, warmup = 3, threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--mode") mode = v;
+    else if (k == "--batch") batch = std::stoll(v);
+    else if (k == "--hidden") hidden = std::stoll(v);
+    else if (k == "--iters") iters = std::stoi(v);
+    else if (k == "--warmup") warmup = std::stoi(v);
+    else if (k == "--threads") threads = std::stoi(v);
+    else {
+      std::fprintf(stderr, "bench_mlp: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  set_num_threads(threads);
+  Generator gen(0);
+  nn::MLPConfig cfg;
+  cfg.hidden = hidden;
+  nn::MLP mlp(cfg, gen);
+  nn::AdamW opt(mlp);
+  std::vector<double> ms;
+  double gflop = 0;
+
+  if (mode == "train") {
+    ms = time_it(warmup, iters, [&] {
+      Tensor x1 = checkerboard(gen, batch);
+      Tensor x0 = gen.normal(Shape{batch, 2});
+      Tensor t = gen.uniform(Shape{batch, 1});
+      Tensor xt = add(mul(rsub_scalar(1.f, t), x0), mul(t, x1));
+      Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), sub(x1, x0));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    });
+    // forward 1x, backward 2x the matmul flops (no input gradient for layer 0)
+    double f = 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2);
+    gflop = 3 * f / 1e9;
+  } else if (mode == "forward") {
+    Tensor x = gen.normal(Shape{batch, 3});
+    ms = time_it(warmup, iters, [&] {
+      NoGradGuard no_grad;
+      Tensor y = mlp.forward(x);
+    });
+    gflop = 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2) / 1e9;
+  } else if (mode == "sgemm") {
+    // The step's big product, [B, H] x [H, H]^T, as OpenBLAS runs it.
+    Tensor a = gen.normal(Shape{batch, hidden}), w = gen.normal(Shape{hidden, hidden});
+    Tensor c = Tensor::empty(Shape{batch, hidden});
+    ms = time_it(warmup, iters, [&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, hidden, hidden, 1.f, a.data(),
+                  hidden, w.data(), hidden, 0.f, c.data(), hidden);
+    });
+    gflop = 2.0 * batch * hidden * hidden / 1e9;
+  } else {
+    std::fprintf(stderr, "bench_mlp: --mode must be train, forward or sgemm\n");
+    return 2;
+  }
+  double med = median(ms);
+  MemoryStats mem = memory_stats();
+  std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"batch\": %lld, \"hidden\": %lld, "
+              "\"threads\": %d, \"median_ms\": %.4f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f, "
+              "\"tensor_peak_mb\": %.1f, \"times_ms\": [",
+              mode.c_str(), (long long)batch, (long long)hidden, num_threads(), med,
+              gflop / (med / 1e3), peak_rss_mb(), mem.peak_reserved_bytes / 1048576.0);
+  for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.4f", i ? ", " : "", ms[i]);
+  std::printf("]}\n");
+  return 0;
+}

@@ -1,0 +1,80 @@
+"""Turns build/bench/results.jsonl into bench/RESULTS.md: per case, the median over
+repeats of each run's median, at each thread count; each side at its best thread
+count; the ratio flowcpp / PyTorch; GFLOP/s against the bare sgemm rate."""
+import collections, datetime, json, platform, statistics, subprocess, sys
+
+TARGETS = {"train_4096_512": 0.6, "train_256_64": 0.25, "forward_100000_512": 0.5}
+TITLES = {
+    "train_4096_512": "training step, B=4096, H=512 (reference recipe)",
+    "train_256_64": "training step, B=256, H=64 (overhead-bound)",
+    "forward_100000_512": "forward only, B=100,000, H=512 (sampling)",
+    "sgemm_4096_512": "bare sgemm [4096,512]x[512,512]^T",
+}
+
+
+def main(src, dst):
+    rows = [json.loads(l) for l in open(src) if l.strip()]
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[(r["case"], r["impl"], r["threads"])].append(r)
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"],
+                         capture_output=True, text=True).stdout.strip()
+    torch_v = next((r.get("torch") for r in rows if r["impl"] == "pytorch"), "?")
+    reps = max(r["rep"] for r in rows)
+    out = []
+    out.append("# Benchmark results\n")
+    out.append(f"Command: `make bench` (bench/run.sh, {reps} repeats, alternating flowcpp and "
+               f"PyTorch). Date: {datetime.date.today().isoformat()}. Machine: {cpu}, "
+               f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, "
+               f"OPENBLAS_CORETYPE={__import__('os').environ.get('OPENBLAS_CORETYPE', 'unset')}. "
+               f"PyTorch {torch_v} (Debian python3-torch), flowcpp on OpenBLAS (OpenMP build).\n")
+    out.append("Times are the median over repeats of each run's median step time. Each side is "
+               "shown at its best thread count (1 or 2). Peak memory is the process's peak RSS "
+               "(flowcpp's own tensor peak in brackets).\n")
+    out.append("| case | flowcpp ms (threads) | PyTorch ms (threads) | ratio | target | "
+               "flowcpp GFLOP/s | PyTorch GFLOP/s | peak RSS flowcpp / PyTorch MB |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    sgemm = {}
+    for case in cases:
+        best = {}
+        for impl in ("flowcpp", "pytorch"):
+            opts = []
+            for th in (1, 2):
+                rs = by.get((case, impl, th))
+                if rs:
+                    opts.append((statistics.median(r["median_ms"] for r in rs), th, rs))
+            if opts:
+                best[impl] = min(opts)
+        if len(best) < 2:
+            continue
+        (fm, fth, frs), (pm, pth, prs) = best["flowcpp"], best["pytorch"]
+        fg = statistics.median(r["gflops"] for r in frs)
+        pg = statistics.median(r["gflops"] for r in prs)
+        if case.startswith("sgemm"):
+            sgemm = {"flowcpp": fg, "pytorch": pg}
+        target = TARGETS.get(case)
+        ratio = fm / pm
+        verdict = "" if target is None else (f"≤ {target} {'met' if ratio <= target else 'NOT met'}")
+        frss = max(r["peak_rss_mb"] for r in frs)
+        ften = max(r.get("tensor_peak_mb", 0) for r in frs)
+        prss = max(r["peak_rss_mb"] for r in prs)
+        out.append(f"| {TITLES.get(case, case)} | {fm:.3f} ({fth}) | {pm:.3f} ({pth}) | "
+                   f"{ratio:.2f} | {verdict} | {fg:.1f} | {pg:.1f} | {frss:.0f} ({ften:.0f}) / {prss:.0f} |")
+    if sgemm:
+        out.append("")
+        out.append(f"Bare sgemm on the step's big shape reaches {sgemm['flowcpp']:.1f} GFLOP/s "
+                   f"(OpenBLAS, as flowcpp calls it) and {sgemm['pytorch']:.1f} GFLOP/s (PyTorch); "
+                   "the GFLOP/s columns count only matmul flops, so their ratio to the sgemm rate "
+                   "is the fraction of the step spent at sgemm speed.")
+    out.append("")
+    out.append("All runs (median ms per run):\n")
+    out.append("| case | impl | threads | runs |")
+    out.append("|---|---|---|---|")
+    for (case, impl, th), rs in sorted(by.items()):
+        out.append(f"| {case} | {impl} | {th} | {', '.join('%.3f' % r['median_ms'] for r in rs)} |")
+    open(dst, "w").write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

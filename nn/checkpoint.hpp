@@ -1,0 +1,23 @@
+#pragma once
+// Module checkpoints on top of safetensors: the parameters under their names, the
+// model configuration (and anything else the caller wants) in the metadata, extra
+// tensors (optimizer moments, EMA weights) beside them.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+#include "nn/safetensors.hpp"
+
+namespace fc::nn {
+
+void save_checkpoint(const std::string& path, Module& module,
+                     const std::map<std::string, std::string>& metadata,
+                     const std::vector<NamedTensor>& extra = {});
+
+// Copies every parameter of `module` from `file` (`prefix` + name), checking that
+// each is present with the right shape; throws one line naming `path` otherwise.
+void load_parameters(Module& module, const SafetensorsFile& file, const std::string& path,
+                     const std::string& prefix = "");
+
+}  // namespace fc::nn

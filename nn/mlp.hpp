@@ -1,0 +1,33 @@
+#pragma once
+// The velocity network of the 2-D recipe: [x, t] -> H -> ... -> H -> out with SiLU,
+// as torch.nn.Sequential under the name "layers" (layers.0.weight ... layers.6.bias).
+#include <map>
+#include <string>
+
+#include "nn/layers.hpp"
+
+namespace fc::nn {
+
+struct MLPConfig {
+  int64_t in_dim = 3;         // 2-D point plus time
+  int64_t hidden = 512;
+  int64_t out_dim = 2;
+  int64_t hidden_layers = 3;  // Linear layers of width `hidden` (the recipe has 3)
+
+  std::map<std::string, std::string> to_metadata() const;
+  // Reads a config back from checkpoint metadata; throws naming the bad key.
+  static MLPConfig from_metadata(const std::map<std::string, std::string>& meta);
+};
+
+class MLP : public Module {
+ public:
+  MLP(const MLPConfig& config, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  const MLPConfig& config() const { return config_; }
+
+ private:
+  MLPConfig config_;
+  Sequential& layers_;
+};
+
+}  // namespace fc::nn

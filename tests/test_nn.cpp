@@ -1,0 +1,207 @@
+// nn/: module names, Linear initialisation, the MLP, AdamW and clipping against
+// PyTorch (../shared/fixtures/mlp_adamw.safetensors), checkpoint round trips.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <unistd.h>
+
+#include "engine/allocator.hpp"
+#include "engine/autograd.hpp"
+#include "engine/ops.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
+
+using namespace fc;
+
+namespace {
+
+const char* kFixture = "../shared/fixtures/mlp_adamw.safetensors";
+
+// Relative error of a tensor, ||a - b|| / ||b||. (Elementwise relative error is
+// meaningless for entries near zero: a gradient of 5e-8 comes out of sums of terms
+// a million times larger, and AdamW's first step divides it by |g| + 1e-8, so float
+// rounding that PyTorch and OpenBLAS do in different orders moves such a weight by
+// ~1e-6 after 5 steps. The worst single weight is reported beside it.)
+double rel_err(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  auto va = a.to_vector(), vb = b.to_vector();
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    diff += (double(va[i]) - vb[i]) * (double(va[i]) - vb[i]);
+    norm += double(vb[i]) * vb[i];
+  }
+  return std::sqrt(diff / (norm > 0 ? norm : 1.0));
+}
+
+// max |a - b| / max |b|.
+double max_abs_err_over_scale(const Tensor& a, const Tensor& b) {
+  auto va = a.to_vector(), vb = b.to_vector();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(va[i]) - vb[i]));
+    scale = std::max(scale, std::fabs(double(vb[i])));
+  }
+  return diff / (scale > 0 ? scale : 1.0);
+}
+
+nn::MLPConfig fixture_config() {
+  nn::MLPConfig c;
+  c.in_dim = 3;
+  c.hidden = 64;
+  c.out_dim = 2;
+  c.hidden_layers = 3;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("MLP has PyTorch's parameter names and counts", "[nn]") {
+  Generator gen(1);
+  nn::MLP mlp(fixture_config(), gen);
+  auto named = mlp.named_parameters();
+  std::vector<std::string> names;
+  for (auto& [n, t] : named) names.push_back(n);
+  REQUIRE(names == std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.2.weight",
+                                            "layers.2.bias", "layers.4.weight", "layers.4.bias",
+                                            "layers.6.weight", "layers.6.bias"});
+  REQUIRE(mlp.num_parameters() == 3 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 2 + 2);
+  nn::MLPConfig paper;
+  nn::MLP big(paper, gen);
+  REQUIRE(big.num_parameters() == 3 * 512 + 512 + 2 * (512 * 512 + 512) + 512 * 2 + 2);
+}
+
+TEST_CASE("Linear initialises within PyTorch's bound", "[nn]") {
+  Generator gen(7);
+  nn::Linear lin(100, 50, gen);
+  float bound = 1.f / std::sqrt(100.f);
+  auto w = lin.weight.to_vector();
+  float lo = 1, hi = -1;
+  for (float v : w) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  REQUIRE(lo >= -bound);
+  REQUIRE(hi <= bound);
+  REQUIRE(hi > 0.9f * bound);  // fills the range, not a narrower one
+  REQUIRE(lo < -0.9f * bound);
+  REQUIRE(lin.bias.shape() == Shape{50});
+}
+
+TEST_CASE("flatten_parameters keeps values and shares one gradient buffer", "[nn]") {
+  Generator gen(3);
+  nn::MLP mlp(fixture_config(), gen);
+  std::vector<std::vector<float>> before;
+  for (Tensor* t : mlp.parameters()) before.push_back(t->to_vector());
+  mlp.flatten_parameters();
+  auto params = mlp.parameters();
+  for (size_t i = 0; i < params.size(); ++i) REQUIRE(params[i]->to_vector() == before[i]);
+  REQUIRE(mlp.flat_parameters().numel() == mlp.num_parameters());
+  // A backward accumulates into the flat gradient buffer, and zero_grad clears it.
+  Tensor x = gen.normal(Shape{5, 3});
+  sum(mlp.forward(x)).backward();
+  Tensor sq = sum(square(mlp.flat_gradients()));
+  REQUIRE(sq.item() > 0.f);
+  REQUIRE(params[0]->grad().data() == mlp.flat_gradients().data());
+  mlp.zero_grad();
+  REQUIRE(sum(square(mlp.flat_gradients())).item() == 0.f);
+}
+
+TEST_CASE("MLP + AdamW match PyTorch for 5 steps (fixture)", "[nn][fixture]") {
+  auto file = nn::load_safetensors(kFixture);
+  Generator gen(0);
+  nn::MLP mlp(fixture_config(), gen);
+  nn::load_parameters(mlp, file, kFixture, "init.");
+  nn::AdamWOptions o;
+  o.lr = 1e-2f;
+  o.weight_decay = 0.01f;
+  nn::AdamW opt(mlp, o);
+  const Tensor* losses = file.find("losses");
+  REQUIRE(losses);
+  auto want_losses = losses->to_vector();
+  REQUIRE(want_losses.size() == 5);
+  double worst_loss = 0, worst_grad = 0, worst_grad_elem = 0;
+  for (int step = 0; step < 5; ++step) {
+    std::string s = "step" + std::to_string(step);
+    const Tensor* in = file.find(s + ".input");
+    const Tensor* target = file.find(s + ".target");
+    REQUIRE(in);
+    REQUIRE(target);
+    opt.zero_grad();
+    Tensor loss = mse_loss(mlp.forward(*in), *target);
+    loss.backward();
+    worst_loss = std::max(worst_loss, std::fabs(double(loss.item()) - want_losses[step]) /
+                                          std::fabs(double(want_losses[step])));
+    if (step == 0) {
+      for (auto& [name, t] : mlp.named_parameters()) {
+        const Tensor* g = file.find("step0.grad." + name);
+        REQUIRE(g);
+        worst_grad = std::max(worst_grad, rel_err(t->grad(), *g));
+        worst_grad_elem = std::max(worst_grad_elem, max_abs_err_over_scale(t->grad(), *g));
+      }
+    }
+    opt.step();
+  }
+  double worst_final = 0, worst_final_elem = 0;
+  for (auto& [name, t] : mlp.named_parameters()) {
+    const Tensor* w = file.find("final." + name);
+    REQUIRE(w);
+    worst_final = std::max(worst_final, rel_err(*t, *w));
+    worst_final_elem = std::max(worst_final_elem, max_abs_err_over_scale(*t, *w));
+  }
+  INFO("loss rel err " << worst_loss << "; grad rel err " << worst_grad << " (worst element "
+                       << worst_grad_elem << "); final weight rel err " << worst_final
+                       << " (worst element " << worst_final_elem << ")");
+  CHECK(worst_loss < 1e-5);
+  CHECK(worst_grad < 1e-5);
+  CHECK(worst_grad_elem < 1e-5);
+  CHECK(worst_final < 1e-5);
+  CHECK(worst_final_elem < 5e-5);
+}
+
+TEST_CASE("clip_grad_norm scales to the limit like torch", "[nn]") {
+  Generator gen(5);
+  nn::MLP mlp(fixture_config(), gen);
+  mlp.flatten_parameters();
+  Tensor x = gen.normal(Shape{16, 3});
+  mul_scalar(sum(square(mlp.forward(x))), 100.f).backward();
+  float norm = std::sqrt(sum(square(mlp.flat_gradients())).item());
+  REQUIRE(norm > 1.f);
+  float reported = nn::clip_grad_norm(mlp, 1.f);
+  REQUIRE(reported == Approx(norm).epsilon(1e-5));
+  float after = std::sqrt(sum(square(mlp.flat_gradients())).item());
+  REQUIRE(after == Approx(1.f).epsilon(1e-4));
+  // Below the limit nothing changes.
+  float again = nn::clip_grad_norm(mlp, 10.f);
+  REQUIRE(again == Approx(after).epsilon(1e-5));
+  REQUIRE(std::sqrt(sum(square(mlp.flat_gradients())).item()) == Approx(after).epsilon(1e-6));
+}
+
+TEST_CASE("checkpoint round trip restores parameters and config", "[nn][checkpoint]") {
+  Generator gen(11);
+  nn::MLPConfig c = fixture_config();
+  c.hidden = 17;
+  nn::MLP a(c, gen);
+  std::string path = "/tmp/flowcpp_test_ckpt_" + std::to_string(::getpid()) + ".safetensors";
+  nn::save_checkpoint(path, a, c.to_metadata());
+  auto file = nn::load_safetensors(path);
+  nn::MLPConfig back = nn::MLPConfig::from_metadata(file.metadata);
+  REQUIRE(back.hidden == 17);
+  nn::MLP b(back, gen);
+  nn::load_parameters(b, file, path);
+  auto pa = a.parameters(), pb = b.parameters();
+  for (size_t i = 0; i < pa.size(); ++i) REQUIRE(pa[i]->to_vector() == pb[i]->to_vector());
+  // A model of another size is refused, naming the tensor and both shapes.
+  nn::MLPConfig other = c;
+  other.hidden = 18;
+  nn::MLP wrong(other, gen);
+  REQUIRE_THROWS_WITH(nn::load_parameters(wrong, file, path),
+                      Catch::Contains(path) && Catch::Contains("layers.0.weight") &&
+                          Catch::Contains("[17, 3]"));
+  // Metadata that is not an MLP's is refused.
+  REQUIRE_THROWS_WITH(nn::MLPConfig::from_metadata({{"model", "unet"}}), Catch::Contains("not an MLP"));
+  REQUIRE_THROWS_WITH(nn::MLPConfig::from_metadata({{"model", "mlp"}, {"in_dim", "x3"}}),
+                      Catch::Contains("in_dim"));
+  std::remove(path.c_str());
+}
