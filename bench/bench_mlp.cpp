@@ -17,6 +17,7 @@
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 #include "engine/random.hpp"
 #include "engine/threads.hpp"
 #include "nn/mlp.hpp"
@@ -61,6 +62,7 @@ double median(std::vector<double> v) {
 template <class F>
 std::vector<double> time_it(int warmup, int iters, F f) {
   for (int i = 0; i < warmup; ++i) f();
+  profiler::reset();
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
@@ -133,6 +135,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   double med = median(ms);
+  // FLOWCPP_PROFILE=1: where the time of the timed iterations went, on stderr.
+  if (profiler::enabled()) profiler::report(stderr);
   MemoryStats mem = memory_stats();
   std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"batch\": %lld, \"hidden\": %lld, "
               "\"threads\": %d, \"median_ms\": %.4f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f, "

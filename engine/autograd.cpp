@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 
@@ -143,7 +144,10 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
                                                               << " was already freed; pass retain_graph");
       which.assign(n->inputs.size(), false);
       for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = wanted(n->inputs[i]);
-      input_grads = n->backward(g, which);
+      {
+        profiler::Scope scope(n->op, /*backward=*/true);
+        input_grads = n->backward(g, which);
+      }
       FC_CHECK(input_grads.size() == n->inputs.size(),
                "backward of " << n->op << " returned " << input_grads.size()
                               << " gradients for " << n->inputs.size() << " inputs");

@@ -17,6 +17,8 @@ enum class UnaryOp {
   RDivScalar /* s / x */
 };
 enum class BinaryOp { Add, Sub, Mul, Div };
+// The activation fused into linear(): none, or SiLU.
+enum class Activation { None, Silu };
 
 // How the two operands of a broadcasting binary op are walked.
 struct BroadcastPlan {
@@ -59,6 +61,11 @@ struct KernelTable {
   // gx = gy * d op(x) / dx, given x and y = op(x) (either may be unused).
   void (*unary_backward)(UnaryOp op, const float* x, const float* y, const float* gy,
                          float* gx, int64_t n, float s) = nullptr;
+  // y = x * sigmoid(x), and the sigmoid itself when s is not null (saved for backward,
+  // which then needs no exp: d silu = s + y (1 - s)).
+  void (*silu)(const float* x, float* y, float* s, int64_t n) = nullptr;
+  void (*silu_backward)(const float* y, const float* s, const float* gy, float* gx,
+                        int64_t n) = nullptr;
   void (*binary)(BinaryOp op, const float* a, const float* b, float* y,
                  const BroadcastPlan& plan) = nullptr;
   void (*strided_copy)(const float* x, float* y, const StridedPlan& plan) = nullptr;
@@ -81,6 +88,14 @@ struct KernelTable {
                const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                int64_t batch) = nullptr;
+  // Epilogue of a fused linear + SiLU on z [rows, cols]: y = silu(z + bias) and
+  // s = sigmoid(z + bias) (kept for backward; null when there is no graph). bias may
+  // be null.
+  void (*bias_silu)(const float* z, const float* bias, float* y, float* s, int64_t rows,
+                    int64_t cols) = nullptr;
+  // Its backward: gz = gy * (s + y (1 - s)), and gbias = column sums of gz when not null.
+  void (*silu_backward_bias)(const float* y, const float* s, const float* gy, float* gz,
+                             float* gbias, int64_t rows, int64_t cols) = nullptr;
   // y[r, :] = bias for every row r of a [rows, cols] matrix.
   void (*fill_rows)(const float* bias, float* y, int64_t rows, int64_t cols) = nullptr;
   // y[0] = mean((a - b)^2)

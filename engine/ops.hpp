@@ -4,6 +4,7 @@
 // runs on every backend). Shape errors throw fc::Error naming the op and the shapes.
 #include <vector>
 
+#include "engine/kernels.hpp"
 #include "engine/tensor.hpp"
 
 namespace fc {
@@ -54,9 +55,11 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
 // op(a) @ op(b) where op transposes the last two dimensions when asked. 2-D, or 3-D
 // batched ([B, M, K] @ [B, K, N]; a 2-D operand is shared by every batch).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
-// x [..., in] @ w[out, in]^T + bias[out]: one sgemm with the bias fused in. bias may
-// be undefined.
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
+// act(x [..., in] @ w[out, in]^T + bias[out]): one sgemm with the bias fused in, and
+// with Activation::Silu one pass for bias and SiLU after it (backward likewise fuses
+// the SiLU gradient with the bias gradient). bias may be undefined.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias,
+              Activation act = Activation::None);
 
 // ---- losses (engine/ops/loss.cpp)
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // mean of squared errors

@@ -8,10 +8,18 @@
 
 namespace fc {
 
+// The serial path calls the body through this out-of-line function: inlined into
+// parallel_for's own code, GCC 12 failed to vectorise some bodies ("latch block not
+// empty") and ran AdamW and SiLU scalar.
+template <class F>
+[[gnu::noinline]] void run_range(F& f, int64_t begin, int64_t end) {
+  f(begin, end);
+}
+
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= grain || omp_get_max_threads() == 1 || omp_in_parallel()) {
-    f(int64_t{0}, n);
+    run_range(f, int64_t{0}, n);
     return;
   }
 #pragma omp parallel
@@ -23,7 +31,11 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
 }
 
-// Cheap elementwise work: below this many elements one thread is faster.
+// Cheap elementwise work (a load, an add, a store): below this many elements one
+// thread is faster than waking the others.
 constexpr int64_t kElementwiseGrain = 1 << 15;
+// Elementwise work with an exp or a division per element (SiLU, sigmoid and their
+// gradients) pays for a second thread much earlier.
+constexpr int64_t kTranscendentalGrain = 1 << 12;
 
 }  // namespace fc

@@ -26,8 +26,10 @@ class MLP : public Module {
   const MLPConfig& config() const { return config_; }
 
  private:
+  Tensor forward_rows(const Tensor& x);
   MLPConfig config_;
   Sequential& layers_;
+  std::vector<Linear*> linears_;  // the Linear layers of layers_, in order
 };
 
 }  // namespace fc::nn

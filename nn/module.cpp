@@ -1,6 +1,7 @@
 #include "nn/module.hpp"
 
 #include "engine/error.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc::nn {
 
@@ -60,6 +61,7 @@ void Module::flatten_parameters() {
 }
 
 void Module::zero_grad() {
+  FC_PROFILE("zero_grad");
   if (flattened()) {
     flat_grads_.zero_();
     return;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/autograd.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc::nn {
 
@@ -14,6 +15,7 @@ AdamW::AdamW(Module& module, const AdamWOptions& options) : module_(module), opt
 }
 
 void AdamW::step() {
+  FC_PROFILE("adamw step");
   ++step_;
   AdamWStep s;
   s.lr = opt_.lr;

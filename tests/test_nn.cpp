@@ -205,3 +205,22 @@ TEST_CASE("checkpoint round trip restores parameters and config", "[nn][checkpoi
                       Catch::Contains("in_dim"));
   std::remove(path.c_str());
 }
+
+TEST_CASE("fused linear + SiLU equals the two ops, forward and backward", "[nn]") {
+  Generator gen(21);
+  Tensor x = gen.normal(Shape{33, 7}), w = gen.normal(Shape{5, 7}), b = gen.normal(Shape{5});
+  Tensor g = gen.normal(Shape{33, 5});
+  auto run = [&](bool fused) {
+    Tensor xr = x.clone(), wr = w.clone(), br = b.clone();
+    xr.requires_grad_();
+    wr.requires_grad_();
+    br.requires_grad_();
+    Tensor y = fused ? linear(xr, wr, br, Activation::Silu) : silu(linear(xr, wr, br));
+    y.backward(g);
+    return std::vector<std::vector<float>>{y.to_vector(), xr.grad().to_vector(), wr.grad().to_vector(),
+                                           br.grad().to_vector()};
+  };
+  auto a = run(true), c = run(false);
+  for (size_t k = 0; k < a.size(); ++k)
+    for (size_t i = 0; i < a[k].size(); ++i) REQUIRE(a[k][i] == Approx(c[k][i]).margin(1e-5));
+}

@@ -241,6 +241,10 @@ std::vector<OpCase> op_cases() {
            [](V x) { return linear(x[0], x[1], x[2]); }, bilinear_opt());
   add_case("linear: 3-D without bias", {{2, 3, 5}, {7, 5}}, {N, N},
            [](V x) { return linear(x[0], x[1], Tensor()); }, bilinear_opt());
+  add_case("linear+silu: 2-D with bias", {{3, 5}, {7, 5}, {7}}, {N, N, N},
+           [](V x) { return linear(x[0], x[1], x[2], Activation::Silu); }, smooth_opt());
+  add_case("linear+silu: 3-D without bias", {{2, 3, 5}, {7, 5}}, {N, N},
+           [](V x) { return linear(x[0], x[1], Tensor(), Activation::Silu); }, smooth_opt());
   add_case("linear: 1-D input", {{5}, {3, 5}, {3}}, {N, N, N},
            [](V x) { return linear(x[0], x[1], x[2]); }, bilinear_opt());
 

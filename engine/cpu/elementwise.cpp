@@ -40,8 +40,8 @@ void scale(float* y, int64_t n, float s) {
 namespace {
 
 template <class F>
-void map(const float* x, float* y, int64_t n, F f) {
-  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+void map(const float* x, float* y, int64_t n, F f, int64_t grain = kElementwiseGrain) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
   });
@@ -50,10 +50,11 @@ void map(const float* x, float* y, int64_t n, F f) {
 // gx[i] = f(x[i], y[i], gy[i]); x or y may be null when f ignores it (gy stands in
 // for it then, so that the loop has no branch and vectorises).
 template <class F>
-void map_backward(const float* x, const float* y, const float* gy, float* gx, int64_t n, F f) {
+void map_backward(const float* x, const float* y, const float* gy, float* gx, int64_t n, F f,
+                  int64_t grain = kElementwiseGrain) {
   const float* xs = x ? x : gy;
   const float* ys = y ? y : gy;
-  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) gx[i] = f(xs[i], ys[i], gy[i]);
   });
@@ -64,7 +65,7 @@ void map_backward(const float* x, const float* y, const float* gy, float* gx, in
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
   switch (op) {
     case UnaryOp::Neg: return map(x, y, n, [](float v) { return -v; });
-    case UnaryOp::Exp: return map(x, y, n, [](float v) { return fast_exp(v); });
+    case UnaryOp::Exp: return map(x, y, n, [](float v) { return fast_exp(v); }, kTranscendentalGrain);
     case UnaryOp::Log: return map(x, y, n, [](float v) { return std::log(v); });
     case UnaryOp::Sqrt: return map(x, y, n, [](float v) { return std::sqrt(v); });
     case UnaryOp::Square: return map(x, y, n, [](float v) { return v * v; });
@@ -72,9 +73,11 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
     case UnaryOp::Sign:
       return map(x, y, n, [](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); });
     case UnaryOp::Step: return map(x, y, n, [](float v) { return v > 0.f ? 1.f : 0.f; });
-    case UnaryOp::Silu: return map(x, y, n, [](float v) { return v * fast_sigmoid(v); });
-    case UnaryOp::Sigmoid: return map(x, y, n, [](float v) { return fast_sigmoid(v); });
-    case UnaryOp::Tanh: return map(x, y, n, [](float v) { return std::tanh(v); });
+    case UnaryOp::Silu:
+      return map(x, y, n, [](float v) { return v * fast_sigmoid(v); }, kTranscendentalGrain);
+    case UnaryOp::Sigmoid:
+      return map(x, y, n, [](float v) { return fast_sigmoid(v); }, kTranscendentalGrain);
+    case UnaryOp::Tanh: return map(x, y, n, [](float v) { return std::tanh(v); }, kTranscendentalGrain);
     case UnaryOp::Relu: return map(x, y, n, [](float v) { return v > 0.f ? v : 0.f; });
     case UnaryOp::Pow: return map(x, y, n, [s](float v) { return std::pow(v, s); });
     case UnaryOp::AddScalar: return map(x, y, n, [s](float v) { return v + s; });
@@ -100,7 +103,7 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
         return xv > 0.f ? g : (xv < 0.f ? -g : 0.f);
       });
     case UnaryOp::Silu:  // d x s(x) = s (1 + x (1 - s))
-      return parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      return parallel_for(n, kTranscendentalGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
         for (int64_t i = b; i < e; ++i) {
           float xv = x[i], sg = 1.f / (1.f + fast_exp(-xv));
@@ -116,6 +119,29 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
     default:
       FC_THROW("unary_backward: no fused gradient for this op");
   }
+}
+
+void silu(const float* x, float* y, float* s, int64_t n) {
+  parallel_for(n, kTranscendentalGrain, [&](int64_t b, int64_t e) {
+    if (s) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) {
+        float sg = fast_sigmoid(x[i]);
+        s[i] = sg;
+        y[i] = x[i] * sg;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) y[i] = x[i] * fast_sigmoid(x[i]);
+    }
+  });
+}
+
+void silu_backward(const float* y, const float* s, const float* gy, float* gx, int64_t n) {
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) gx[i] = gy[i] * (s[i] + y[i] * (1.f - s[i]));
+  });
 }
 
 namespace {

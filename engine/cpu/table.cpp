@@ -10,6 +10,8 @@ KernelTable make_table() {
   t.scale = scale;
   t.unary = unary;
   t.unary_backward = unary_backward;
+  t.silu = silu;
+  t.silu_backward = silu_backward;
   t.binary = binary;
   t.strided_copy = strided_copy;
   t.sum_axis = sum_axis;
@@ -20,6 +22,8 @@ KernelTable make_table() {
   t.copy_rows = copy_rows;
   t.gemm = gemm;
   t.fill_rows = fill_rows;
+  t.bias_silu = bias_silu;
+  t.silu_backward_bias = silu_backward_bias;
   t.mse = mse;
   t.mse_backward = mse_backward;
   t.adamw = adamw;

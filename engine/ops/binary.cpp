@@ -4,6 +4,7 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 namespace {
@@ -63,6 +64,7 @@ Tensor apply(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  FC_PROFILE("add");
   Tensor y = apply(BinaryOp::Add, "add", a, b);
   if (needs_grad({&a, &b})) {
     Shape sa = a.shape(), sb = b.shape();
@@ -74,6 +76,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  FC_PROFILE("sub");
   Tensor y = apply(BinaryOp::Sub, "sub", a, b);
   if (needs_grad({&a, &b})) {
     Shape sa = a.shape(), sb = b.shape();
@@ -86,6 +89,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  FC_PROFILE("mul");
   Tensor y = apply(BinaryOp::Mul, "mul", a, b);
   if (needs_grad({&a, &b})) {
     // Each operand is saved only if the other one needs its gradient.
@@ -101,6 +105,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  FC_PROFILE("div");
   Tensor y = apply(BinaryOp::Div, "div", a, b);
   if (needs_grad({&a, &b})) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -y/b

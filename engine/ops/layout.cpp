@@ -5,6 +5,7 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 namespace {
@@ -32,6 +33,7 @@ int op_axis(const Shape& s, int axis, const char* op) {
 }  // namespace
 
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& dims) {
+  FC_PROFILE("reshape");
   std::vector<int64_t> d = dims;
   int64_t known = 1;
   int infer = -1;
@@ -54,6 +56,7 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  FC_PROFILE("reshape");
   FC_CHECK(shape.numel() == x.numel(),
            "reshape: cannot view " << x.shape() << " (" << x.numel() << " elements) as " << shape);
   Tensor y = Tensor::view_of(x.detach(), 0, shape);
@@ -67,6 +70,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 }
 
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
+  FC_PROFILE("permute");
   const Shape& s = x.shape();
   FC_CHECK(static_cast<int>(perm.size()) == s.ndim(),
            "permute: " << perm.size() << " axes given for shape " << s);
@@ -91,6 +95,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
 }
 
 Tensor transpose(const Tensor& x, int dim0, int dim1) {
+  FC_PROFILE("transpose");
   int a = op_axis(x.shape(), dim0, "transpose"), b = op_axis(x.shape(), dim1, "transpose");
   std::vector<int> perm(x.ndim());
   std::iota(perm.begin(), perm.end(), 0);
@@ -99,6 +104,7 @@ Tensor transpose(const Tensor& x, int dim0, int dim1) {
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  FC_PROFILE("broadcast_to");
   if (x.shape() == shape) return x;
   const Shape& s = x.shape();
   FC_CHECK(s.ndim() <= shape.ndim() && broadcast_shapes(s, shape, "broadcast_to") == shape,
@@ -121,6 +127,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int axis_in) {
+  FC_PROFILE("concat");
   FC_CHECK(!xs.empty(), "concat: no tensors");
   const Shape& s0 = xs[0].shape();
   int axis = op_axis(s0, axis_in, "concat");
@@ -163,6 +170,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis_in) {
 }
 
 Tensor slice(const Tensor& x, int axis_in, int64_t start, int64_t end) {
+  FC_PROFILE("slice");
   int axis = op_axis(x.shape(), axis_in, "slice");
   int64_t n = x.shape()[axis];
   FC_CHECK(0 <= start && start <= end && end <= n,

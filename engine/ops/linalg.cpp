@@ -2,10 +2,12 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  FC_PROFILE("matmul");
   FC_CHECK((a.ndim() == 2 || a.ndim() == 3) && (b.ndim() == 2 || b.ndim() == 3),
            "matmul: expected 2-D or 3-D operands, got " << a.shape() << " and " << b.shape());
   FC_CHECK(a.device() == b.device(), "matmul: operands on different devices");
@@ -39,7 +41,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return y;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+  FC_PROFILE(act == Activation::Silu ? "linear+silu" : "linear");
   FC_CHECK(w.ndim() == 2 && x.ndim() >= 1 && x.dim(-1) == w.dim(1),
            "linear: input " << x.shape() << " does not match weight " << w.shape());
   FC_CHECK(!bias.defined() || (bias.ndim() == 1 && bias.dim(0) == w.dim(0)),
@@ -49,22 +52,45 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   int64_t in = w.dim(1), out = w.dim(0), rows = x.numel() / (in ? in : 1);
   Shape out_shape = x.shape();
   out_shape[out_shape.ndim() - 1] = out;
-  Tensor y = Tensor::empty(out_shape, x.device());
-  // The bias goes in first and sgemm accumulates onto it (beta = 1): no extra pass.
-  if (bias.defined()) FC_KERNEL(x.device(), fill_rows, "linear")(bias.data(), y.data(), rows, out);
-  FC_KERNEL(x.device(), gemm, "linear")(false, true, rows, out, in, 1.f, x.data(), in, 0, w.data(),
-                                        in, 0, bias.defined() ? 1.f : 0.f, y.data(), out, 0, 1);
-  if (needs_grad({&x, &w, &bias})) {
+  Device d = x.device();
+  Tensor y = Tensor::empty(out_shape, d);
+  Tensor s;  // SiLU: the sigmoid of the pre-activation, kept for backward
+  bool grad = needs_grad({&x, &w, &bias});
+  if (act == Activation::None) {
+    // The bias goes in first and sgemm accumulates onto it (beta = 1): no extra pass.
+    if (bias.defined()) FC_KERNEL(d, fill_rows, "linear")(bias.data(), y.data(), rows, out);
+    FC_KERNEL(d, gemm, "linear")(false, true, rows, out, in, 1.f, x.data(), in, 0, w.data(), in, 0,
+                                 bias.defined() ? 1.f : 0.f, y.data(), out, 0, 1);
+  } else {
+    // sgemm into a scratch z, then bias and SiLU in one pass over it.
+    Tensor z = Tensor::empty(out_shape, d);
+    FC_KERNEL(d, gemm, "linear")(false, true, rows, out, in, 1.f, x.data(), in, 0, w.data(), in, 0,
+                                 0.f, z.data(), out, 0, 1);
+    if (grad) s = Tensor::empty(out_shape, d);
+    FC_KERNEL(d, bias_silu, "linear")(z.data(), bias.defined() ? bias.data() : nullptr, y.data(),
+                                      grad ? s.data() : nullptr, rows, out);
+  }
+  if (grad) {
     Tensor xs = w.requires_grad() ? x.detach() : Tensor();
     Tensor ws = x.requires_grad() ? w.detach() : Tensor();
+    Tensor ys = act == Activation::Silu ? y.detach() : Tensor();
     Shape sx = x.shape();
     record(y, "linear", {&x, &w, &bias},
-           [xs, ws, sx, rows, in, out](const Tensor& g, const std::vector<bool>& need) {
+           [xs, ws, ys, s, sx, rows, in, out, act](const Tensor& g, const std::vector<bool>& need) {
              Tensor g2 = reshape(g, Shape{rows, out});
              Tensor gx, gw, gb;
+             if (act == Activation::Silu) {
+               // Through the activation first; the bias gradient comes out of the same pass.
+               Tensor gz = Tensor::empty(Shape{rows, out}, g.device());
+               if (need[2]) gb = Tensor::empty(Shape{out}, g.device());
+               FC_KERNEL(g.device(), silu_backward_bias, "linear")(
+                   ys.data(), s.data(), g2.data(), gz.data(), need[2] ? gb.data() : nullptr, rows, out);
+               g2 = gz;
+             } else if (need[2]) {
+               gb = sum_to(g2, Shape{out});
+             }
              if (need[0]) gx = reshape(matmul(g2, ws), sx);
              if (need[1]) gw = matmul(g2, reshape(xs, Shape{rows, in}), true, false);
-             if (need[2]) gb = sum_to(g2, Shape{out});
              return std::vector<Tensor>{gx, gw, gb};
            });
   }

@@ -2,10 +2,12 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target) {
+  FC_PROFILE("mse_loss");
   FC_CHECK(pred.shape() == target.shape(),
            "mse_loss: prediction " << pred.shape() << " and target " << target.shape() << " differ");
   FC_CHECK(pred.device() == target.device(), "mse_loss: tensors on different devices");

@@ -5,6 +5,7 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 namespace {
@@ -49,6 +50,7 @@ Shape keep_axes(const Shape& s, const std::vector<int>& axes) {
 }  // namespace
 
 Tensor sum(const Tensor& x) {
+  FC_PROFILE("sum");
   Tensor y = Tensor::empty(Shape{}, x.device());
   FC_KERNEL(x.device(), sum_all, "sum")(x.data(), y.data(), x.numel());
   if (needs_grad({&x})) {
@@ -61,11 +63,13 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x) {
+  FC_PROFILE("mean");
   FC_CHECK(x.numel() > 0, "mean: empty tensor of shape " << x.shape());
   return mul_scalar(sum(x), 1.f / static_cast<float>(x.numel()));
 }
 
 Tensor sum(const Tensor& x, const std::vector<int>& axes_in, bool keepdim) {
+  FC_PROFILE("sum");
   std::vector<int> axes = normalise_axes(x.shape(), axes_in, "sum");
   Tensor y = x.detach();
   for (int a : axes) y = sum_one_axis(y, a, "sum");
@@ -81,6 +85,7 @@ Tensor sum(const Tensor& x, const std::vector<int>& axes_in, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes_in, bool keepdim) {
+  FC_PROFILE("mean");
   std::vector<int> axes = normalise_axes(x.shape(), axes_in, "mean");
   int64_t count = 1;
   for (int a : axes) count *= x.shape()[a];
@@ -89,6 +94,7 @@ Tensor mean(const Tensor& x, const std::vector<int>& axes_in, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int axis_in, bool keepdim) {
+  FC_PROFILE("max");
   int axis = normalise_axes(x.shape(), {axis_in}, "max")[0];
   AxisView v = axis_view(x.shape(), axis);
   FC_CHECK(v.n > 0, "max: axis " << axis_in << " of shape " << x.shape() << " is empty");
@@ -110,6 +116,7 @@ Tensor max(const Tensor& x, int axis_in, bool keepdim) {
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  FC_PROFILE("sum_to");
   if (x.shape() == shape) return x;
   const Shape& s = x.shape();
   FC_CHECK(shape.ndim() <= s.ndim() && broadcast_shapes(shape, s, "sum_to") == s,

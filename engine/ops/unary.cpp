@@ -3,6 +3,7 @@
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
+#include "engine/profiler.hpp"
 
 namespace fc {
 namespace {
@@ -27,6 +28,7 @@ Tensor apply_backward(UnaryOp op, const char* name, const Tensor& x, const Tenso
 // fused backward kernel.
 Tensor fused(UnaryOp op, const char* name, const Tensor& x, bool save_input, bool save_output,
              float s = 0.f) {
+  FC_PROFILE(name);
   Tensor y = apply(op, name, x, s);
   if (needs_grad({&x})) {
     Tensor xs = save_input ? x.detach() : Tensor();
@@ -41,6 +43,7 @@ Tensor fused(UnaryOp op, const char* name, const Tensor& x, bool save_input, boo
 }  // namespace
 
 Tensor neg(const Tensor& x) {
+  FC_PROFILE("neg");
   Tensor y = apply(UnaryOp::Neg, "neg", x);
   if (needs_grad({&x}))
     record(y, "neg", {&x}, [](const Tensor& g, const std::vector<bool>&) {
@@ -50,6 +53,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {
+  FC_PROFILE("exp");
   Tensor y = apply(UnaryOp::Exp, "exp", x);
   if (needs_grad({&x})) {
     Tensor ys = y.detach();
@@ -61,6 +65,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
+  FC_PROFILE("log");
   Tensor y = apply(UnaryOp::Log, "log", x);
   if (needs_grad({&x})) {
     Tensor xs = x.detach();
@@ -78,12 +83,30 @@ Tensor pow(const Tensor& x, float exponent) {
 }
 Tensor abs(const Tensor& x) { return fused(UnaryOp::Abs, "abs", x, true, false); }
 Tensor sign(const Tensor& x) { return apply(UnaryOp::Sign, "sign", x); }
-Tensor silu(const Tensor& x) { return fused(UnaryOp::Silu, "silu", x, true, false); }
+Tensor silu(const Tensor& x) {
+  FC_PROFILE("silu");
+  // Forward keeps the sigmoid it computes, so that backward is plain arithmetic on
+  // saved tensors instead of a second exp per element.
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  bool record_grad = needs_grad({&x});
+  Tensor s = record_grad ? Tensor::empty(x.shape(), x.device()) : Tensor();
+  FC_KERNEL(x.device(), silu, "silu")(x.data(), y.data(), record_grad ? s.data() : nullptr, x.numel());
+  if (record_grad) {
+    Tensor ys = y.detach();
+    record(y, "silu", {&x}, [ys, s](const Tensor& g, const std::vector<bool>&) {
+      Tensor gx = Tensor::empty(g.shape(), g.device());
+      FC_KERNEL(g.device(), silu_backward, "silu")(ys.data(), s.data(), g.data(), gx.data(), g.numel());
+      return std::vector<Tensor>{gx};
+    });
+  }
+  return y;
+}
 Tensor sigmoid(const Tensor& x) { return fused(UnaryOp::Sigmoid, "sigmoid", x, false, true); }
 Tensor tanh(const Tensor& x) { return fused(UnaryOp::Tanh, "tanh", x, false, true); }
 Tensor relu(const Tensor& x) { return fused(UnaryOp::Relu, "relu", x, true, false); }
 
 Tensor add_scalar(const Tensor& x, float s) {
+  FC_PROFILE("add_scalar");
   Tensor y = apply(UnaryOp::AddScalar, "add_scalar", x, s);
   if (needs_grad({&x}))
     record(y, "add_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
@@ -93,6 +116,7 @@ Tensor add_scalar(const Tensor& x, float s) {
 }
 
 Tensor mul_scalar(const Tensor& x, float s) {
+  FC_PROFILE("mul_scalar");
   Tensor y = apply(UnaryOp::MulScalar, "mul_scalar", x, s);
   if (needs_grad({&x}))
     record(y, "mul_scalar", {&x}, [s](const Tensor& g, const std::vector<bool>&) {
@@ -102,6 +126,7 @@ Tensor mul_scalar(const Tensor& x, float s) {
 }
 
 Tensor rsub_scalar(float s, const Tensor& x) {
+  FC_PROFILE("rsub_scalar");
   Tensor y = apply(UnaryOp::RSubScalar, "rsub_scalar", x, s);
   if (needs_grad({&x}))
     record(y, "rsub_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
@@ -111,6 +136,7 @@ Tensor rsub_scalar(float s, const Tensor& x) {
 }
 
 Tensor rdiv_scalar(float s, const Tensor& x) {
+  FC_PROFILE("rdiv_scalar");
   // d(s/x)/dx = -s/x^2 = -y/x
   Tensor y = apply(UnaryOp::RDivScalar, "rdiv_scalar", x, s);
   if (needs_grad({&x})) {
