@@ -79,9 +79,9 @@ Config parse(int argc, char** argv) {
       ("dataset", "density to learn", cxxopts::value<std::string>(c.dataset))
       ("preset", "quick (default, minutes on a laptop) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
-      ("iterations", "training iterations", cxxopts::value<int64_t>(c.iterations))
-      ("batch-size", "training batch size", cxxopts::value<int64_t>(c.batch))
-      ("hidden", "MLP width", cxxopts::value<int64_t>(c.hidden))
+      ("iterations", "training iterations (quick 6000, paper 20000)", cxxopts::value<int64_t>(c.iterations))
+      ("batch-size", "training batch size (quick 1024, paper 4096)", cxxopts::value<int64_t>(c.batch))
+      ("hidden", "MLP width (quick 256, paper 512)", cxxopts::value<int64_t>(c.hidden))
       ("lr", "AdamW learning rate", cxxopts::value<double>(c.lr)->default_value("1e-3"))
       ("sigma-min", "σmin of the CFM path (0: straight lines)",
        cxxopts::value<double>(c.sigma_min)->default_value("0"))
@@ -90,13 +90,13 @@ Config parse(int argc, char** argv) {
        cxxopts::value<std::string>(c.method)->default_value("midpoint"))
       ("steps", "solver steps over [0, 1] (fixed-step methods)",
        cxxopts::value<int64_t>(c.steps)->default_value("20"))
-      ("samples", "points for the evolution plot and samples.npy", cxxopts::value<int64_t>(c.samples))
-      ("gif-samples", "points in the GIF", cxxopts::value<int64_t>(c.gif_samples))
+      ("samples", "points for the evolution plot and samples.npy (quick 200000, paper 1000000)", cxxopts::value<int64_t>(c.samples))
+      ("gif-samples", "points in the GIF (quick 50000, paper 500000)", cxxopts::value<int64_t>(c.gif_samples))
       ("frames", "GIF frames", cxxopts::value<int64_t>(c.frames)->default_value("101"))
-      ("grid", "likelihood map resolution (grid x grid)", cxxopts::value<int64_t>(c.grid))
+      ("grid", "likelihood map resolution, grid x grid (quick 120, paper 200)", cxxopts::value<int64_t>(c.grid))
       ("probes", "Hutchinson probes for the likelihood map",
        cxxopts::value<int64_t>(c.probes)->default_value("10"))
-      ("eval-points", "held-out true points for the mean log-likelihood",
+      ("eval-points", "held-out true points for the mean log-likelihood (quick 2000, paper 5000)",
        cxxopts::value<int64_t>(c.eval_points))
       ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
        cxxopts::value<int64_t>(c.threads)->default_value("0"))

@@ -11,7 +11,15 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
   try {
     return options.parse(argc, argv);
   } catch (const cxxopts::exceptions::exception& e) {
-    throw UsageError(e.what());
+    // cxxopts says "Argument 'abc' failed to parse" without the option; find the
+    // option the bad value was given to.
+    std::string what = e.what();
+    for (int i = 2; i < argc; ++i) {
+      std::string value = argv[i], option = argv[i - 1];
+      if (option.rfind("--", 0) == 0 && what.find("\u2018" + value + "\u2019") != std::string::npos)
+        throw UsageError("option '" + option + "': " + what);
+    }
+    throw UsageError(what);
   }
 }
 

@@ -1,0 +1,43 @@
+#pragma once
+// Runs a program of apps/ the way a user would, for end-to-end and bad-input tests:
+// exit code and what it printed on stderr.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+struct AppRun {
+  int exit_code = -1;
+  std::string err;  // stderr
+};
+
+inline AppRun run_app(const std::string& command_line) {
+  static int counter = 0;
+  std::string err_path = "/tmp/flowcpp_app_" + std::to_string(::getpid()) + "_" +
+                         std::to_string(counter++) + ".err";
+  std::string cmd = command_line + " > /dev/null 2> " + err_path;
+  int status = std::system(cmd.c_str());
+  AppRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+// A fresh directory under /tmp, removed at the end of the scope.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/flowcpp_e2e_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};

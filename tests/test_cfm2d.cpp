@@ -1,0 +1,137 @@
+// apps/cfm2d end to end: a tiny run writes every output file; Ctrl-C (simulated) and
+// --resume give the same model as an uninterrupted run; every option given garbage
+// fails with one line naming it; a corrupt checkpoint is refused.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app_runner.hpp"
+#include "nn/safetensors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTiny =
+    " --iterations 30 --batch-size 64 --hidden 16 --samples 500 --gif-samples 200 --frames 5"
+    " --grid 8 --eval-points 50 --steps 4 --threads 2";
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
+  ScratchDir dir;
+  AppRun r = run_app("./apps/cfm2d checkerboard" + kTiny + " --output " + dir.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string d = dir.path + "/checkerboard/";
+  for (const char* f : {"ckpt.safetensors", "losses.csv", "losses.png", "samples.npy", "metrics.json",
+                        "ode_sampling_evolution_checkerboard.png",
+                        "vector_field_and_samples_checkerboard.gif", "likelihood_checkerboard.png"}) {
+    INFO(f);
+    CHECK(fs::exists(d + f));
+    CHECK(fs::file_size(d + f) > 100);
+  }
+  std::ifstream m(d + "metrics.json");
+  std::string text((std::istreambuf_iterator<char>(m)), std::istreambuf_iterator<char>());
+  for (const char* key : {"energy_distance", "in_square_fraction", "heldout_mean_log_likelihood",
+                          "nfe", "peak_memory_mb", "time_train_s", "final_loss"})
+    CHECK(text.find(key) != std::string::npos);
+
+  // Sampling only: the plots again from the checkpoint, no training.
+  fs::remove(d + "losses.png");
+  AppRun s = run_app("./apps/cfm2d checkerboard" + kTiny + " --sample-only --output " + dir.path);
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  CHECK(s.err.find("train [") == std::string::npos);
+  CHECK(fs::exists(d + "likelihood_checkerboard.png"));
+}
+
+TEST_CASE("cfm2d: interrupt and --resume equal an uninterrupted run", "[app][cfm2d]") {
+  ScratchDir a, b;
+  const std::string opts = " --iterations 40 --batch-size 64 --hidden 16 --no-plots --samples 200"
+                           " --eval-points 20 --checkpoint-every 0 --threads 2 --output ";
+  AppRun whole = run_app("./apps/cfm2d moons" + opts + a.path);
+  REQUIRE(whole.exit_code == 0);
+  AppRun cut = run_app("./apps/cfm2d moons" + opts + b.path + " --interrupt-at 17");
+  INFO(cut.err);
+  REQUIRE(cut.exit_code == 130);
+  CHECK(cut.err.find("--resume") != std::string::npos);
+  AppRun rest = run_app("./apps/cfm2d moons" + opts + b.path + " --resume");
+  INFO(rest.err);
+  REQUIRE(rest.exit_code == 0);
+  auto fa = fc::nn::load_safetensors(a.path + "/moons/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(b.path + "/moons/ckpt.safetensors");
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    INFO(fa.tensors[i].name);
+    REQUIRE(fa.tensors[i].name == fb.tensors[i].name);
+    REQUIRE(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
+  }
+  CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
+  CHECK(fa.metadata.at("iteration") == "40");
+}
+
+TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d]") {
+  struct Bad {
+    std::string args, mention;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"checkerboard --iterations abc", "iterations"},
+           {"checkerboard --iterations -5", "iterations"},
+           {"checkerboard --batch-size 0", "batch-size"},
+           {"checkerboard --hidden 0", "hidden"},
+           {"checkerboard --lr -1", "lr"},
+           {"checkerboard --lr nan", "lr"},
+           {"checkerboard --sigma-min 1.5", "sigma-min"},
+           {"checkerboard --method rk45", "method"},
+           {"checkerboard --preset fast", "preset"},
+           {"checkerboard --steps 0", "steps"},
+           {"checkerboard --frames 1", "frames"},
+           {"checkerboard --probes 0", "probes"},
+           {"checkerboard --threads -2", "threads"},
+           {"checkerboard --samples -1", "samples"},
+           {"checkerboard --no-such-option", "no-such-option"},
+           {"checkerboard --resume --sample-only", "resume"},
+           {"", "DATASET"},
+           {"nosuchdensity", "checkerboard"},  // the error lists the valid names
+           {"points:/nonexistent/file.csv", "/nonexistent/file.csv"},
+           {"image:/nonexistent/pic.png", "/nonexistent/pic.png"},
+       }) {
+    ScratchDir dir;
+    AppRun r = run_app("./apps/cfm2d " + bad.args + " --output " + dir.path);
+    INFO(bad.args << " -> " << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.exit_code != 130);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find(bad.mention) != std::string::npos);
+    CHECK(r.err.find("cfm2d: error:") == 0);
+  }
+}
+
+TEST_CASE("cfm2d: a corrupt or missing checkpoint is refused", "[app][cfm2d]") {
+  ScratchDir dir;
+  fs::create_directories(dir.path + "/checkerboard");
+  std::string ckpt = dir.path + "/checkerboard/ckpt.safetensors";
+  AppRun missing = run_app("./apps/cfm2d checkerboard" + kTiny + " --sample-only --output " + dir.path);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find(ckpt) != std::string::npos);
+  CHECK(count_lines(missing.err) == 1);
+  {
+    std::ofstream f(ckpt, std::ios::binary);
+    f << "this is not a checkpoint at all, just some text";
+  }
+  for (const char* mode : {" --sample-only", " --resume"}) {
+    AppRun r = run_app("./apps/cfm2d checkerboard" + kTiny + mode + " --output " + dir.path);
+    INFO(mode << " -> " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(ckpt) != std::string::npos);
+    CHECK(count_lines(r.err) == 1);
+  }
+}
