@@ -49,8 +49,8 @@ void apply_preset(Config& c, const cxxopts::ParseResult& r) {
     if (!r.count(name)) field = value;
   };
   if (c.preset == "quick") {
-    set("iterations", c.iterations, 6000);
-    set("batch-size", c.batch, 1024);
+    set("iterations", c.iterations, 12000);
+    set("batch-size", c.batch, 2048);
     set("hidden", c.hidden, 256);
     set("samples", c.samples, 200000);
     set("gif-samples", c.gif_samples, 50000);
@@ -79,8 +79,8 @@ Config parse(int argc, char** argv) {
       ("dataset", "density to learn", cxxopts::value<std::string>(c.dataset))
       ("preset", "quick (default, minutes on a laptop) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
-      ("iterations", "training iterations (quick 6000, paper 20000)", cxxopts::value<int64_t>(c.iterations))
-      ("batch-size", "training batch size (quick 1024, paper 4096)", cxxopts::value<int64_t>(c.batch))
+      ("iterations", "training iterations (quick 12000, paper 20000)", cxxopts::value<int64_t>(c.iterations))
+      ("batch-size", "training batch size (quick 2048, paper 4096)", cxxopts::value<int64_t>(c.batch))
       ("hidden", "MLP width (quick 256, paper 512)", cxxopts::value<int64_t>(c.hidden))
       ("lr", "AdamW learning rate", cxxopts::value<double>(c.lr)->default_value("1e-3"))
       ("sigma-min", "σmin of the CFM path (0: straight lines)",
