@@ -36,6 +36,7 @@ def main(src, dst):
                "flowcpp GFLOP/s | PyTorch GFLOP/s | peak RSS flowcpp / PyTorch MB |")
     out.append("|---|---|---|---|---|---|---|---|")
     sgemm = {}
+    floors = []
     for case in cases:
         best = {}
         for impl in ("flowcpp", "pytorch"):
@@ -59,6 +60,9 @@ def main(src, dst):
         frss = max(r["peak_rss_mb"] for r in frs)
         ften = max(r.get("tensor_peak_mb", 0) for r in frs)
         prss = max(r["peak_rss_mb"] for r in prs)
+        # The time the step's matmuls alone take at the bare sgemm rate (same OpenBLAS for
+        # both sides): no implementation on this BLAS goes below it.
+        floors.append((case, fm, pm, fg * fm / 1e3))
         out.append(f"| {TITLES.get(case, case)} | {fm:.3f} ({fth}) | {pm:.3f} ({pth}) | "
                    f"{ratio:.2f} | {verdict} | {fg:.1f} | {pg:.1f} | {frss:.0f} ({ften:.0f}) / {prss:.0f} |")
     if sgemm:
@@ -67,6 +71,17 @@ def main(src, dst):
                    f"(OpenBLAS, as flowcpp calls it) and {sgemm['pytorch']:.1f} GFLOP/s (PyTorch); "
                    "the GFLOP/s columns count only matmul flops, so their ratio to the sgemm rate "
                    "is the fraction of the step spent at sgemm speed.")
+        out.append("")
+        out.append("The sgemm floor: the matmul work of each case divided by the bare sgemm rate, "
+                   "i.e. the time of the matmuls alone if they ran at the speed OpenBLAS reaches "
+                   "on its own (both sides call the same OpenBLAS):\n")
+        out.append("| case | matmul GFLOP | floor ms | floor / PyTorch | flowcpp / floor |")
+        out.append("|---|---|---|---|---|")
+        for case, fm, pm, gflop in floors:
+            if case.startswith("sgemm"):
+                continue
+            floor_ms = gflop / sgemm["flowcpp"] * 1e3
+            out.append(f"| {case} | {gflop:.3f} | {floor_ms:.3f} | {floor_ms / pm:.2f} | {fm / floor_ms:.2f} |")
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")

@@ -10,12 +10,7 @@ import argparse, json, os, time
 import numpy as np
 import torch
 
-
-def checkerboard(n):
-    x1 = torch.rand(n) * 4 - 2
-    x2 = torch.rand(n) - torch.randint(high=2, size=(n,)) * 2
-    x2 = x2 + (torch.floor(x1) % 2)
-    return torch.stack([x1, x2], 1) * 2
+from torch_mlp import checkerboard, velocity_mlp
 
 
 def main():
@@ -31,10 +26,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    H = a.hidden
-    net = torch.nn.Sequential(
-        torch.nn.Linear(3, H), torch.nn.SiLU(), torch.nn.Linear(H, H), torch.nn.SiLU(),
-        torch.nn.Linear(H, H), torch.nn.SiLU(), torch.nn.Linear(H, 2))
+    net = velocity_mlp(a.hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     t0 = time.perf_counter()
     losses = []

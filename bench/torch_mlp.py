@@ -13,6 +13,14 @@ def checkerboard(n):
     return torch.stack([x1, x2], 1) * 2
 
 
+def velocity_mlp(hidden):
+    """The reference's velocity network [x, t] -> H -> H -> H -> 2 with SiLU."""
+    H = hidden
+    return torch.nn.Sequential(
+        torch.nn.Linear(3, H), torch.nn.SiLU(), torch.nn.Linear(H, H), torch.nn.SiLU(),
+        torch.nn.Linear(H, H), torch.nn.SiLU(), torch.nn.Linear(H, 2))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", default="train", choices=["train", "forward", "sgemm"])
@@ -25,9 +33,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     H, B = a.hidden, a.batch
-    net = torch.nn.Sequential(
-        torch.nn.Linear(3, H), torch.nn.SiLU(), torch.nn.Linear(H, H), torch.nn.SiLU(),
-        torch.nn.Linear(H, H), torch.nn.SiLU(), torch.nn.Linear(H, 2))
+    net = velocity_mlp(H)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
 
     if a.mode == "train":

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/file_io.hpp"
 
 // Data bytes go to and from disk as they lie in memory, and '<' means little-endian.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy I/O assumes a little-endian host");
@@ -20,67 +21,16 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy I/O assumes a litt
 namespace fc::data {
 namespace {
 
+using io::errno_text;
+using io::Fd;
+using io::read_all_at;
+using io::write_all;
+
 const char kMagic[] = "\x93NUMPY";  // 6 bytes, then major and minor version
 constexpr size_t kMagicLen = 6;
 // numpy refuses headers above 10 kB by default; allow more, but not a hostile length.
 constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 
-// One line starting with the path, whatever bytes a corrupt header holds.
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  std::string msg = path + ": " + what;
-  for (char& c : msg)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  throw Error(msg);
-}
-
-#define NPY_FAIL(path, msg)      \
-  do {                           \
-    std::ostringstream npy_oss_; \
-    npy_oss_ << msg;             \
-    fail((path), npy_oss_.str()); \
-  } while (0)
-
-std::string errno_text() { return std::strerror(errno); }
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-void write_all(int fd, const void* buf, size_t n, const std::string& path, const std::string& tmp) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) NPY_FAIL(path, "cannot write " << tmp << ": " << (w < 0 ? errno_text() : "no progress"));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-void read_all_at(int fd, void* buf, size_t n, uint64_t at, const std::string& path) {
-  char* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(at));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) NPY_FAIL(path, "cannot read: " << errno_text());
-    if (r == 0) NPY_FAIL(path, "npy: truncated: file ended while reading at byte " << at);
-    p += r;
-    at += static_cast<uint64_t>(r);
-    n -= static_cast<size_t>(r);
-  }
-}
-
-std::string dir_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
 
 // The header is a Python dict literal, e.g.
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
@@ -136,7 +86,7 @@ class HeaderParser {
 
  private:
   [[noreturn]] void bad(const std::string& what) {
-    NPY_FAIL(path_, "npy: garbage header (" << what << " at offset " << i_ << ")");
+    FC_FILE_FAIL(path_, "npy: garbage header (" << what << " at offset " << i_ << ")");
   }
   char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
   void skip_space() {
@@ -202,7 +152,7 @@ class HeaderParser {
 }  // namespace
 
 void save_npy(const std::string& path, const Tensor& t) {
-  if (!t.defined()) NPY_FAIL(path, "save_npy: undefined tensor");
+  if (!t.defined()) FC_FILE_FAIL(path, "save_npy: undefined tensor");
   std::ostringstream dict;
   dict << "{'descr': '<f4', 'fortran_order': False, 'shape': (";
   for (int i = 0; i < t.ndim(); ++i) dict << (i ? ", " : "") << t.dim(i);
@@ -229,57 +179,35 @@ void save_npy(const std::string& path, const Tensor& t) {
     data = host.data();
   }
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.fd < 0) NPY_FAIL(path, "cannot create " << tmp << ": " << errno_text());
-  try {
-    write_all(fd.fd, head.data(), head.size(), path, tmp);
-    write_all(fd.fd, data, static_cast<size_t>(t.numel()) * sizeof(float), path, tmp);
-    if (::fsync(fd.fd) != 0) NPY_FAIL(path, "cannot fsync " << tmp << ": " << errno_text());
-    int closed = ::close(fd.fd);
-    fd.fd = -1;
-    if (closed != 0) NPY_FAIL(path, "cannot close " << tmp << ": " << errno_text());
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      NPY_FAIL(path, "cannot rename " << tmp << " over it: " << errno_text());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename durable; a failure here cannot undo a completed write.
-  int dir = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
-  }
+  io::atomic_write(path, [&](int fd, const std::string& tmp) {
+    write_all(fd, head.data(), head.size(), path, tmp);
+    write_all(fd, data, static_cast<size_t>(t.numel()) * sizeof(float), path, tmp);
+  });
 }
 
 Tensor load_npy(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.fd < 0) NPY_FAIL(path, "cannot open: " << errno_text());
-  struct stat st;
-  if (::fstat(fd.fd, &st) != 0) NPY_FAIL(path, "cannot stat: " << errno_text());
-  if (!S_ISREG(st.st_mode)) NPY_FAIL(path, "not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  uint64_t file_size = 0;
+  Fd fd(io::open_for_reading(path, &file_size));
 
   unsigned char pre[kMagicLen + 2];
-  if (file_size < sizeof(pre)) NPY_FAIL(path, "not an npy file (only " << file_size << " bytes)");
+  if (file_size < sizeof(pre)) FC_FILE_FAIL(path, "not an npy file (only " << file_size << " bytes)");
   read_all_at(fd.fd, pre, sizeof(pre), 0, path);
-  if (std::memcmp(pre, kMagic, kMagicLen) != 0) NPY_FAIL(path, "not an npy file (bad magic)");
+  if (std::memcmp(pre, kMagic, kMagicLen) != 0) FC_FILE_FAIL(path, "not an npy file (bad magic)");
   const int major = pre[kMagicLen], minor = pre[kMagicLen + 1];
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
-    NPY_FAIL(path, "npy: unsupported format version " << major << "." << minor << " (want 1.0, 2.0 or 3.0)");
+    FC_FILE_FAIL(path, "npy: unsupported format version " << major << "." << minor << " (want 1.0, 2.0 or 3.0)");
 
   // Version 1 stores the header length in 2 bytes, later versions in 4 (little-endian).
   const uint64_t len_bytes = major == 1 ? 2 : 4;
   unsigned char len_buf[4] = {0, 0, 0, 0};
-  if (file_size < sizeof(pre) + len_bytes) NPY_FAIL(path, "npy: truncated: file ends inside the header length");
+  if (file_size < sizeof(pre) + len_bytes) FC_FILE_FAIL(path, "npy: truncated: file ends inside the header length");
   read_all_at(fd.fd, len_buf, len_bytes, sizeof(pre), path);
   uint64_t header_len = 0;
   for (uint64_t i = 0; i < len_bytes; ++i) header_len |= static_cast<uint64_t>(len_buf[i]) << (8 * i);
   const uint64_t data_begin = sizeof(pre) + len_bytes + header_len;
-  if (header_len > kMaxHeaderBytes) NPY_FAIL(path, "npy: header length " << header_len << " is implausible");
+  if (header_len > kMaxHeaderBytes) FC_FILE_FAIL(path, "npy: header length " << header_len << " is implausible");
   if (data_begin > file_size)
-    NPY_FAIL(path, "npy: truncated: header of " << header_len << " bytes runs past the end of the file");
+    FC_FILE_FAIL(path, "npy: truncated: header of " << header_len << " bytes runs past the end of the file");
   std::string header(header_len, '\0');
   read_all_at(fd.fd, &header[0], header_len, sizeof(pre) + len_bytes, path);
 
@@ -290,25 +218,25 @@ Tensor load_npy(const std::string& path) {
   } else if (h.descr == "<f8") {
     item = 8;
   } else {
-    NPY_FAIL(path, "npy: unsupported dtype '" << h.descr << "' (want '<f4' or '<f8')");
+    FC_FILE_FAIL(path, "npy: unsupported dtype '" << h.descr << "' (want '<f4' or '<f8')");
   }
-  if (h.fortran_order) NPY_FAIL(path, "npy: fortran_order True is not supported (save with C order)");
+  if (h.fortran_order) FC_FILE_FAIL(path, "npy: fortran_order True is not supported (save with C order)");
   if (static_cast<int>(h.shape.size()) > kMaxDims)
-    NPY_FAIL(path, "npy: " << h.shape.size() << " dimensions; at most " << kMaxDims << " are supported");
+    FC_FILE_FAIL(path, "npy: " << h.shape.size() << " dimensions; at most " << kMaxDims << " are supported");
 
   uint64_t numel = 1;
   for (int64_t d : h.shape)
     if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel))
-      NPY_FAIL(path, "npy: shape is too large");
+      FC_FILE_FAIL(path, "npy: shape is too large");
   uint64_t want = 0;
-  if (__builtin_mul_overflow(numel, static_cast<uint64_t>(item), &want)) NPY_FAIL(path, "npy: shape is too large");
+  if (__builtin_mul_overflow(numel, static_cast<uint64_t>(item), &want)) FC_FILE_FAIL(path, "npy: shape is too large");
   const uint64_t have = file_size - data_begin;
   if (have != want) {
     std::ostringstream shape;
     shape << '(';
     for (size_t i = 0; i < h.shape.size(); ++i) shape << (i ? ", " : "") << h.shape[i];
     shape << ')';
-    NPY_FAIL(path, "npy: " << (have < want ? "truncated: " : "size mismatch: ") << "shape " << shape.str()
+    FC_FILE_FAIL(path, "npy: " << (have < want ? "truncated: " : "size mismatch: ") << "shape " << shape.str()
                            << " of " << h.descr << " needs " << want << " data bytes, the file has " << have);
   }
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/error.hpp"
+#include "engine/file_io.hpp"
 
 // Tensor bytes go to and from disk as they lie in memory; the format is little-endian.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
@@ -21,69 +22,16 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assume
 namespace fc::nn {
 namespace {
 
+using io::errno_text;
+using io::Fd;
+using io::read_all_at;
+using io::write_all;
+
 using Json = nlohmann::ordered_json;  // keeps the header's order: tensors load in file order
 
 // The same limit as the reference Rust implementation: a bigger header is corrupt or hostile.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-// Every message is one line that starts with the path, whatever bytes a corrupt name or
-// a JSON parser message holds.
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  std::string msg = path + ": " + what;
-  for (char& c : msg)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  throw Error(msg);
-}
-
-#define ST_FAIL(path, msg)         \
-  do {                             \
-    std::ostringstream st_oss_;    \
-    st_oss_ << msg;                \
-    fail((path), st_oss_.str());   \
-  } while (0)
-
-std::string errno_text() { return std::strerror(errno); }
-
-// Closes a descriptor on every path out of a function.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-void write_all(int fd, const void* buf, size_t n, const std::string& path, const std::string& tmp) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) ST_FAIL(path, "cannot write " << tmp << ": " << (w < 0 ? errno_text() : "no progress"));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-void read_all_at(int fd, void* buf, size_t n, uint64_t at, const std::string& path) {
-  char* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(at));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) ST_FAIL(path, "cannot read: " << errno_text());
-    if (r == 0) ST_FAIL(path, "truncated: file ended while reading at byte " << at);
-    p += r;
-    at += static_cast<uint64_t>(r);
-    n -= static_cast<size_t>(r);
-  }
-}
-
-std::string dir_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
 
 std::string shape_text(const std::vector<uint64_t>& dims) {
   std::ostringstream os;
@@ -103,42 +51,42 @@ struct Entry {
 Entry parse_entry(const std::string& path, const std::string& name, const Json& info) {
   Entry e;
   e.name = name;
-  if (!info.is_object()) ST_FAIL(path, "tensor '" << name << "': entry is not a JSON object");
+  if (!info.is_object()) FC_FILE_FAIL(path, "tensor '" << name << "': entry is not a JSON object");
 
   auto dtype = info.find("dtype");
   if (dtype == info.end() || !dtype->is_string())
-    ST_FAIL(path, "tensor '" << name << "': missing or non-string \"dtype\"");
+    FC_FILE_FAIL(path, "tensor '" << name << "': missing or non-string \"dtype\"");
   const std::string& dt = dtype->get_ref<const std::string&>();
   if (dt != "F32")
-    ST_FAIL(path, "tensor '" << name << "': unsupported dtype " << dt << " (only F32 is supported)");
+    FC_FILE_FAIL(path, "tensor '" << name << "': unsupported dtype " << dt << " (only F32 is supported)");
 
   auto shape = info.find("shape");
   if (shape == info.end() || !shape->is_array())
-    ST_FAIL(path, "tensor '" << name << "': shape must be a list of non-negative integers");
+    FC_FILE_FAIL(path, "tensor '" << name << "': shape must be a list of non-negative integers");
   uint64_t bytes = sizeof(float);
   for (const Json& d : *shape) {
     if (!d.is_number_unsigned())
-      ST_FAIL(path, "tensor '" << name << "': shape must be a list of non-negative integers, got "
+      FC_FILE_FAIL(path, "tensor '" << name << "': shape must be a list of non-negative integers, got "
                                << shape->dump());
     uint64_t v = d.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
         __builtin_mul_overflow(bytes, v, &bytes))
-      ST_FAIL(path, "tensor '" << name << "': shape " << shape->dump() << " is too large");
+      FC_FILE_FAIL(path, "tensor '" << name << "': shape " << shape->dump() << " is too large");
     e.dims.push_back(v);
   }
   if (e.dims.size() > static_cast<size_t>(kMaxDims))
-    ST_FAIL(path, "tensor '" << name << "': shape has " << e.dims.size() << " dimensions, at most "
+    FC_FILE_FAIL(path, "tensor '" << name << "': shape has " << e.dims.size() << " dimensions, at most "
                              << kMaxDims << " are supported");
 
   auto offs = info.find("data_offsets");
   if (offs == info.end() || !offs->is_array() || offs->size() != 2 || !(*offs)[0].is_number_unsigned() ||
       !(*offs)[1].is_number_unsigned() || (*offs)[0].get<uint64_t>() > (*offs)[1].get<uint64_t>())
-    ST_FAIL(path, "tensor '" << name << "': data_offsets must be [begin, end] with 0 <= begin <= end, got "
+    FC_FILE_FAIL(path, "tensor '" << name << "': data_offsets must be [begin, end] with 0 <= begin <= end, got "
                              << (offs == info.end() ? std::string("nothing") : offs->dump()));
   e.begin = (*offs)[0].get<uint64_t>();
   e.end = (*offs)[1].get<uint64_t>();
   if (e.end - e.begin != bytes)
-    ST_FAIL(path, "tensor '" << name << "': data_offsets [" << e.begin << ", " << e.end << "] hold "
+    FC_FILE_FAIL(path, "tensor '" << name << "': data_offsets [" << e.begin << ", " << e.end << "] hold "
                              << e.end - e.begin << " bytes but shape " << shape_text(e.dims)
                              << " of F32 needs " << bytes);
   return e;
@@ -163,12 +111,12 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   std::set<std::string> seen;
   uint64_t offset = 0;
   for (const NamedTensor& nt : tensors) {
-    if (nt.name.empty()) ST_FAIL(path, "cannot save a tensor with an empty name");
-    if (nt.name == "__metadata__") ST_FAIL(path, "\"__metadata__\" is reserved and cannot name a tensor");
-    if (!seen.insert(nt.name).second) ST_FAIL(path, "duplicate tensor name '" << nt.name << "'");
-    if (!nt.tensor.defined()) ST_FAIL(path, "tensor '" << nt.name << "' is undefined");
+    if (nt.name.empty()) FC_FILE_FAIL(path, "cannot save a tensor with an empty name");
+    if (nt.name == "__metadata__") FC_FILE_FAIL(path, "\"__metadata__\" is reserved and cannot name a tensor");
+    if (!seen.insert(nt.name).second) FC_FILE_FAIL(path, "duplicate tensor name '" << nt.name << "'");
+    if (!nt.tensor.defined()) FC_FILE_FAIL(path, "tensor '" << nt.name << "' is undefined");
     if (!nt.tensor.is_cpu())
-      ST_FAIL(path, "tensor '" << nt.name << "' is on " << device_name(nt.tensor.device())
+      FC_FILE_FAIL(path, "tensor '" << nt.name << "' is on " << device_name(nt.tensor.device())
                                << "; copy it with .to(Device::CPU) first");
     Json info = Json::object();
     info["dtype"] = "F32";
@@ -185,7 +133,7 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   try {
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {
-    ST_FAIL(path, "a tensor name or metadata string is not valid UTF-8 (" << e.what() << ")");
+    FC_FILE_FAIL(path, "a tensor name or metadata string is not valid UTF-8 (" << e.what() << ")");
   }
   // Pad so the data section starts 8-byte aligned, as the Python writer does.
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -194,49 +142,27 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   for (int i = 0; i < 8; ++i) head[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   head += text;
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.fd < 0) ST_FAIL(path, "cannot create " << tmp << ": " << errno_text());
-  try {
-    write_all(fd.fd, head.data(), head.size(), path, tmp);
+  io::atomic_write(path, [&](int fd, const std::string& tmp) {
+    write_all(fd, head.data(), head.size(), path, tmp);
     for (const NamedTensor& nt : tensors)
-      write_all(fd.fd, nt.tensor.data(), static_cast<size_t>(nt.tensor.numel()) * sizeof(float), path, tmp);
-    if (::fsync(fd.fd) != 0) ST_FAIL(path, "cannot fsync " << tmp << ": " << errno_text());
-    int closed = ::close(fd.fd);
-    fd.fd = -1;
-    if (closed != 0) ST_FAIL(path, "cannot close " << tmp << ": " << errno_text());
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      ST_FAIL(path, "cannot rename " << tmp << " over it: " << errno_text());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable; a failure here cannot undo a completed write.
-  int dir = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
-  }
+      write_all(fd, nt.tensor.data(), static_cast<size_t>(nt.tensor.numel()) * sizeof(float), path, tmp);
+  });
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.fd < 0) ST_FAIL(path, "cannot open: " << errno_text());
-  struct stat st;
-  if (::fstat(fd.fd, &st) != 0) ST_FAIL(path, "cannot stat: " << errno_text());
-  if (!S_ISREG(st.st_mode)) ST_FAIL(path, "not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  uint64_t file_size = 0;
+  Fd fd(io::open_for_reading(path, &file_size));
   if (file_size < 8)
-    ST_FAIL(path, "too short: " << file_size << " bytes, less than the 8-byte header length");
+    FC_FILE_FAIL(path, "too short: " << file_size << " bytes, less than the 8-byte header length");
 
   unsigned char len_bytes[8];
   read_all_at(fd.fd, len_bytes, 8, 0, path);
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= static_cast<uint64_t>(len_bytes[i]) << (8 * i);
   if (header_len > kMaxHeaderBytes)
-    ST_FAIL(path, "header length " << header_len << " is absurd (limit " << kMaxHeaderBytes << " bytes)");
+    FC_FILE_FAIL(path, "header length " << header_len << " is absurd (limit " << kMaxHeaderBytes << " bytes)");
   if (header_len > file_size - 8)
-    ST_FAIL(path, "truncated: header says " << header_len << " bytes, file has " << file_size - 8
+    FC_FILE_FAIL(path, "truncated: header says " << header_len << " bytes, file has " << file_size - 8
                                             << " after the 8-byte length");
   std::string text(header_len, '\0');
   read_all_at(fd.fd, text.data(), header_len, 8, path);
@@ -256,20 +182,20 @@ SafetensorsFile load_safetensors(const std::string& path) {
                            return true;
                          });
   } catch (const nlohmann::json::exception& e) {
-    ST_FAIL(path, "header is not valid JSON: " << e.what());
+    FC_FILE_FAIL(path, "header is not valid JSON: " << e.what());
   }
-  if (!header.is_object()) ST_FAIL(path, "header is not a JSON object");
-  if (!duplicate.empty()) ST_FAIL(path, "duplicate tensor name '" << duplicate << "' in the header");
+  if (!header.is_object()) FC_FILE_FAIL(path, "header is not a JSON object");
+  if (!duplicate.empty()) FC_FILE_FAIL(path, "duplicate tensor name '" << duplicate << "' in the header");
 
   SafetensorsFile out;
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
       if (value.is_null()) continue;
-      if (!value.is_object()) ST_FAIL(path, "__metadata__ is not an object");
+      if (!value.is_object()) FC_FILE_FAIL(path, "__metadata__ is not an object");
       for (const auto& [k, v] : value.items()) {
         if (!v.is_string())
-          ST_FAIL(path, "__metadata__ value for '" << k << "' is not a string (got " << v.type_name() << ")");
+          FC_FILE_FAIL(path, "__metadata__ value for '" << k << "' is not a string (got " << v.type_name() << ")");
         out.metadata[k] = v.get<std::string>();
       }
       continue;
@@ -284,11 +210,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
     if (!last || e.end > last->end) last = &e;
   const uint64_t max_end = last ? last->end : 0;
   if (max_end > data_size)
-    ST_FAIL(path, "truncated: tensor '" << last->name << "' data_offsets [" << last->begin << ", " << last->end
+    FC_FILE_FAIL(path, "truncated: tensor '" << last->name << "' data_offsets [" << last->begin << ", " << last->end
                                         << "] reach past the end of the data section (" << data_size
                                         << " bytes)");
   if (max_end < data_size)
-    ST_FAIL(path, data_size - max_end << " trailing bytes: data section has " << data_size
+    FC_FILE_FAIL(path, data_size - max_end << " trailing bytes: data section has " << data_size
                                       << " bytes but the tensors end at " << max_end);
 
   std::vector<const Entry*> by_begin;
@@ -300,7 +226,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     const Entry& a = *by_begin[i - 1];
     const Entry& b = *by_begin[i];
     if (b.begin < a.end)
-      ST_FAIL(path, "tensors '" << a.name << "' [" << a.begin << ", " << a.end << "] and '" << b.name << "' ["
+      FC_FILE_FAIL(path, "tensors '" << a.name << "' [" << a.begin << ", " << a.end << "] and '" << b.name << "' ["
                                 << b.begin << ", " << b.end << "] overlap");
   }
 

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <string>
 
+#include "test_util.hpp"
+
 struct AppRun {
   int exit_code = -1;
   std::string err;  // stderr
@@ -28,16 +30,3 @@ inline AppRun run_app(const std::string& command_line) {
   std::filesystem::remove(err_path);
   return r;
 }
-
-// A fresh directory under /tmp, removed at the end of the scope.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/flowcpp_e2e_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};

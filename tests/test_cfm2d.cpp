@@ -26,7 +26,7 @@ size_t count_lines(const std::string& s) {
 }  // namespace
 
 TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
-  ScratchDir dir;
+  TempDir dir;
   AppRun r = run_app("./apps/cfm2d checkerboard" + kTiny + " --output " + dir.path);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -54,7 +54,7 @@ TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
 }
 
 TEST_CASE("cfm2d: interrupt and --resume equal an uninterrupted run", "[app][cfm2d]") {
-  ScratchDir a, b;
+  TempDir a, b;
   const std::string opts = " --iterations 40 --batch-size 64 --hidden 16 --no-plots --samples 200"
                            " --eval-points 20 --checkpoint-every 0 --threads 2 --output ";
   AppRun whole = run_app("./apps/cfm2d moons" + opts + a.path);
@@ -104,7 +104,7 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
            {"points:/nonexistent/file.csv", "/nonexistent/file.csv"},
            {"image:/nonexistent/pic.png", "/nonexistent/pic.png"},
        }) {
-    ScratchDir dir;
+    TempDir dir;
     AppRun r = run_app("./apps/cfm2d " + bad.args + " --output " + dir.path);
     INFO(bad.args << " -> " << r.err);
     CHECK(r.exit_code != 0);
@@ -116,7 +116,7 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
 }
 
 TEST_CASE("cfm2d: a corrupt or missing checkpoint is refused", "[app][cfm2d]") {
-  ScratchDir dir;
+  TempDir dir;
   fs::create_directories(dir.path + "/checkerboard");
   std::string ckpt = dir.path + "/checkerboard/ckpt.safetensors";
   AppRun missing = run_app("./apps/cfm2d checkerboard" + kTiny + " --sample-only --output " + dir.path);

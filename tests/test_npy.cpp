@@ -12,6 +12,7 @@
 
 #include "datasets/npy.hpp"
 #include "engine/error.hpp"
+#include "test_util.hpp"
 
 using fc::Shape;
 using fc::Tensor;
@@ -20,30 +21,6 @@ using fc::data::save_npy;
 using Catch::Matchers::Contains;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/fc_npy_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // An .npy file as numpy writes it, from its parts, so each can be broken on purpose.
 std::string npy_bytes(const std::string& dict, const std::string& data, int major = 1, int minor = 0) {

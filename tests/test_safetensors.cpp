@@ -17,6 +17,7 @@
 
 #include "engine/error.hpp"
 #include "nn/safetensors.hpp"
+#include "test_util.hpp"
 
 using fc::Shape;
 using fc::Tensor;
@@ -30,33 +31,6 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 const char* kFixture = "../shared/fixtures/mlp_adamw.safetensors";
-
-// A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/fc_safetensors_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  REQUIRE(f.good());
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(f.good());
-}
 
 std::string le64(uint64_t n) {
   std::string s(8, '\0');

@@ -18,6 +18,7 @@
 #include "datasets/toy2d.hpp"
 #include "engine/error.hpp"
 #include "engine/random.hpp"
+#include "test_util.hpp"
 
 using fc::Generator;
 using fc::Shape;
@@ -30,25 +31,6 @@ using fc::data::toy2d_names;
 using Catch::Matchers::Contains;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/fc_toy2d_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
 
 // The shipped picture, found from the repository root (where `make test` runs) or
 // from this source file.
@@ -311,9 +293,9 @@ TEST_CASE("toy2d: points: resamples the rows of a CSV or an npy file", "[toy2d]"
     }
   };
 
-  write_text(dir.file("pts.csv"), "x,y\r\n1.5,-2\r\n0, 0.25\r\n\r\n-3e0,3\r\n2.0,2.0\r\n");
+  write_bytes(dir.file("pts.csv"), "x,y\r\n1.5,-2\r\n0, 0.25\r\n\r\n-3e0,3\r\n2.0,2.0\r\n");
   check_sample("points:" + dir.file("pts.csv"));
-  write_text(dir.file("pts.txt"), "1.5 -2\n0 0.25\n# a comment\n-3 3\n2 2\n");
+  write_bytes(dir.file("pts.txt"), "1.5 -2\n0 0.25\n# a comment\n-3 3\n2 2\n");
   check_sample("points:" + dir.file("pts.txt"));
 
   std::vector<float> flat;
@@ -405,7 +387,7 @@ TEST_CASE("toy2d: unknown names and bad files give one-line errors", "[toy2d]") 
   CHECK_THAT(msg, Contains("image:"));
 
   std::string garbage = dir.file("garbage.npy");
-  write_text(garbage, "\x93NUMPY\x01\x00 definitely not a header");
+  write_bytes(garbage, "\x93NUMPY\x01\x00 definitely not a header");
   CHECK_THAT(one_line_error([&] { sample_toy2d("points:" + garbage, 10, g); }), Contains(garbage));
 
   std::string wide = dir.file("wide.npy");
@@ -418,19 +400,19 @@ TEST_CASE("toy2d: unknown names and bad files give one-line errors", "[toy2d]") 
   CHECK_THAT(one_line_error([&] { sample_toy2d("image:" + missing_png, 10, g); }), Contains(missing_png));
 
   std::string csv = dir.file("bad.csv");
-  write_text(csv, "x,y\n1,2\nthree,4\n5,6\n");
+  write_bytes(csv, "x,y\n1,2\nthree,4\n5,6\n");
   msg = one_line_error([&] { sample_toy2d("points:" + csv, 10, g); });
   CHECK_THAT(msg, Contains(csv));
   CHECK_THAT(msg, Contains("line 3"));
-  write_text(csv, "1,2\n3,4,5\n");
+  write_bytes(csv, "1,2\n3,4,5\n");
   CHECK_THAT(one_line_error([&] { sample_toy2d("points:" + csv, 10, g); }), Contains(csv));
-  write_text(csv, "x,y\n");
+  write_bytes(csv, "x,y\n");
   CHECK_THAT(one_line_error([&] { sample_toy2d("points:" + csv, 10, g); }), Contains(csv));
-  write_text(csv, "1,nan\n");
+  write_bytes(csv, "1,nan\n");
   CHECK_THAT(one_line_error([&] { sample_toy2d("points:" + csv, 10, g); }), Contains(csv));
 
   std::string fake = dir.file("fake.png");
-  write_text(fake, "this is not a picture\n\x01\x02\x03");
+  write_bytes(fake, "this is not a picture\n\x01\x02\x03");
   CHECK_THAT(one_line_error([&] { sample_toy2d("image:" + fake, 10, g); }), Contains(fake));
   std::string white = dir.file("white.png");
   std::vector<unsigned char> px(16, 255);

@@ -1,9 +1,10 @@
 #include "apps/common/flow2d.hpp"
 
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 
 #include "engine/autograd.hpp"
+#include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 #include "nn/checkpoint.hpp"
 
@@ -131,15 +132,10 @@ std::string dataset_dir_name(const std::string& dataset) {
 }
 
 void write_losses_csv(const std::string& path, const std::vector<float>& losses) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    FC_CHECK(f, path << ": cannot write");
-    f << "iteration,loss\n";
-    for (size_t i = 0; i < losses.size(); ++i) f << i + 1 << ',' << losses[i] << '\n';
-    FC_CHECK(f.good(), path << ": write failed");
-  }
-  FC_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path << ": cannot rename " << tmp);
+  std::ostringstream os;
+  os << "iteration,loss\n";
+  for (size_t i = 0; i < losses.size(); ++i) os << i + 1 << ',' << losses[i] << '\n';
+  io::atomic_write_text(path, os.str());
 }
 
 }  // namespace fc::app

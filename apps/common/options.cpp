@@ -1,9 +1,9 @@
 #include "apps/common/options.hpp"
 
 #include <cstdio>
-#include <fstream>
 
 #include "engine/error.hpp"
+#include "engine/file_io.hpp"
 
 namespace fc::app {
 
@@ -41,16 +41,7 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
-void write_json(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    FC_CHECK(f, path << ": cannot write");
-    f << text << '\n';
-    FC_CHECK(f.good(), path << ": write failed");
-  }
-  FC_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path << ": cannot rename " << tmp);
-}
+void write_json(const std::string& path, const std::string& text) { io::atomic_write_text(path, text + "\n"); }
 
 namespace {
 std::string one_line(std::string s) {
