@@ -38,6 +38,8 @@ BENCHES  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 TEST_BIN := $(BUILD)/run_tests
 
 .PHONY: all deps lib apps test check bench clean
+# Keep the object files of the programs (make would delete them as intermediates).
+.SECONDARY:
 all: deps apps
 
 deps:

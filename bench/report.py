@@ -1,7 +1,7 @@
 """Turns build/bench/results.jsonl into bench/RESULTS.md: per case, the median over
 repeats of each run's median, at each thread count; each side at its best thread
 count; the ratio flowcpp / PyTorch; GFLOP/s against the bare sgemm rate."""
-import collections, datetime, json, platform, statistics, subprocess, sys
+import collections, datetime, json, os, platform, statistics, subprocess, sys
 
 TARGETS = {"train_4096_512": 0.6, "train_256_64": 0.25, "forward_100000_512": 0.5}
 TITLES = {
@@ -82,6 +82,25 @@ def main(src, dst):
                 continue
             floor_ms = gflop / sgemm["flowcpp"] * 1e3
             out.append(f"| {case} | {gflop:.3f} | {floor_ms:.3f} | {floor_ms / pm:.2f} | {fm / floor_ms:.2f} |")
+    paper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cfm2d_paper.json")
+    if os.path.exists(paper):
+        c = json.load(open(paper))
+        f, p = c["flowcpp"], c["pytorch"]
+        out.append("")
+        out.append(f"## cfm2d, paper preset, against the PyTorch reference ({c['date']})\n")
+        out.append("`bench/compare_cfm2d.sh`: both train the reference recipe on checkerboard (MLP H=512, "
+                   "AdamW lr 1e-3, batch 4096, 20,000 iterations) and draw 1,000,000 samples with "
+                   "midpoint steps of 0.05, at 2 threads; both sample files are scored by the same code "
+                   "(`cfm2d --score`: energy distance to 20,000 fresh true samples, lower is better; "
+                   "fraction inside the true squares, higher is better).\n")
+        out.append("| | training s | sampling 1M s | energy distance | in-square fraction |")
+        out.append("|---|---|---|---|---|")
+        for name, r in (("flowcpp", f), (f"PyTorch {p.get('torch', '')}", p)):
+            out.append(f"| {name} | {r['train_s']:.0f} | {r['sample_s']:.0f} | "
+                       f"{r['energy_distance']:.5f} | {r['in_square_fraction']:.4f} |")
+        if c.get("note"):
+            out.append("")
+            out.append(f"Note: {c['note']}.")
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")
