@@ -12,7 +12,7 @@
 namespace fc {
 
 enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Square, Abs, Sign, Step /* x > 0 */, Silu, Sigmoid, Tanh, Relu,
+  Neg, Exp, Log, Sqrt, Square, Abs, Sign, Step /* x > 0 */, Sigmoid, Tanh, Relu,
   Pow /* x^s */, AddScalar /* x + s */, MulScalar /* x * s */, RSubScalar /* s - x */,
   RDivScalar /* s / x */
 };
@@ -61,11 +61,6 @@ struct KernelTable {
   // gx = gy * d op(x) / dx, given x and y = op(x) (either may be unused).
   void (*unary_backward)(UnaryOp op, const float* x, const float* y, const float* gy,
                          float* gx, int64_t n, float s) = nullptr;
-  // y = x * sigmoid(x), and the sigmoid itself when s is not null (saved for backward,
-  // which then needs no exp: d silu = s + y (1 - s)).
-  void (*silu)(const float* x, float* y, float* s, int64_t n) = nullptr;
-  void (*silu_backward)(const float* y, const float* s, const float* gy, float* gx,
-                        int64_t n) = nullptr;
   void (*binary)(BinaryOp op, const float* a, const float* b, float* y,
                  const BroadcastPlan& plan) = nullptr;
   void (*strided_copy)(const float* x, float* y, const StridedPlan& plan) = nullptr;
@@ -88,12 +83,13 @@ struct KernelTable {
                const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
                int64_t batch) = nullptr;
-  // Epilogue of a fused linear + SiLU on z [rows, cols]: y = silu(z + bias) and
-  // s = sigmoid(z + bias) (kept for backward; null when there is no graph). bias may
-  // be null.
+  // SiLU, alone or as the epilogue of a fused linear + SiLU, on z [rows, cols]:
+  // y = silu(z + bias) and s = sigmoid(z + bias), kept so that backward needs no exp
+  // (null when there is no graph). bias may be null (plain silu: rows = 1).
   void (*bias_silu)(const float* z, const float* bias, float* y, float* s, int64_t rows,
                     int64_t cols) = nullptr;
-  // Its backward: gz = gy * (s + y (1 - s)), and gbias = column sums of gz when not null.
+  // Its backward: gz = gy * (s + y (1 - s)), and gbias = column sums of gz when not
+  // null.
   void (*silu_backward_bias)(const float* y, const float* s, const float* gy, float* gz,
                              float* gbias, int64_t rows, int64_t cols) = nullptr;
   // y[r, :] = bias for every row r of a [rows, cols] matrix.

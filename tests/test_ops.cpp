@@ -86,6 +86,9 @@ std::vector<OpCase> op_cases() {
   add_case("pow: -1.5", {u}, {P}, [](V x) { return fc::pow(x[0], -1.5f); }, steep_opt());
   add_case("abs", {u}, {NZ}, [](V x) { return fc::abs(x[0]); }, linear_opt());
   add_case("silu", {u}, {N}, [](V x) { return silu(x[0]); }, smooth_opt());
+  // Over 1024 elements silu runs as rows of 1024 plus a remainder.
+  add_case("silu: 2 rows of 1024 and a tail", {{3, 700}}, {N}, [](V x) { return silu(x[0]); },
+           smooth_opt());
   add_case("silu: 3-D", {{2, 3, 5}}, {N}, [](V x) { return silu(mul_scalar(x[0], 3.f)); },
            smooth_opt());
   add_case("sigmoid", {u}, {N}, [](V x) { return sigmoid(x[0]); }, smooth_opt());

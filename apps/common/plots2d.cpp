@@ -46,7 +46,6 @@ void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
   std::vector<double> xs(n), raw(n), smooth(n);
   // A centred moving average over ~1% of the run shows the trend under the noise.
   size_t w = std::max<size_t>(1, n / 100);
-  double acc = 0;
   std::vector<double> prefix(n + 1, 0);
   for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + losses[i];
   double lo = INFINITY, hi = 0;
@@ -60,7 +59,6 @@ void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
       hi = std::max(hi, double(losses[i]));
     }
   }
-  (void)acc;
   if (!(hi > lo)) hi = lo * 10 + 1e-12;
   viz::Canvas c(960, 540);
   viz::AxesOptions o;

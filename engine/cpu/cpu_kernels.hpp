@@ -12,8 +12,6 @@ void scale(float* y, int64_t n, float s);
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s);
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
                     int64_t n, float s);
-void silu(const float* x, float* y, float* s, int64_t n);
-void silu_backward(const float* y, const float* s, const float* gy, float* gx, int64_t n);
 void binary(BinaryOp op, const float* a, const float* b, float* y, const BroadcastPlan& plan);
 void bias_silu(const float* z, const float* bias, float* y, float* s, int64_t rows, int64_t cols);
 void silu_backward_bias(const float* y, const float* s, const float* gy, float* gz, float* gbias,

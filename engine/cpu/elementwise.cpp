@@ -73,8 +73,6 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
     case UnaryOp::Sign:
       return map(x, y, n, [](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); });
     case UnaryOp::Step: return map(x, y, n, [](float v) { return v > 0.f ? 1.f : 0.f; });
-    case UnaryOp::Silu:
-      return map(x, y, n, [](float v) { return v * fast_sigmoid(v); }, kTranscendentalGrain);
     case UnaryOp::Sigmoid:
       return map(x, y, n, [](float v) { return fast_sigmoid(v); }, kTranscendentalGrain);
     case UnaryOp::Tanh: return map(x, y, n, [](float v) { return std::tanh(v); }, kTranscendentalGrain);
@@ -102,14 +100,6 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
       return map_backward(x, y, gy, gx, n, [](float xv, float, float g) {
         return xv > 0.f ? g : (xv < 0.f ? -g : 0.f);
       });
-    case UnaryOp::Silu:  // d x s(x) = s (1 + x (1 - s))
-      return parallel_for(n, kTranscendentalGrain, [&](int64_t b, int64_t e) {
-#pragma omp simd
-        for (int64_t i = b; i < e; ++i) {
-          float xv = x[i], sg = 1.f / (1.f + fast_exp(-xv));
-          gx[i] = gy[i] * sg * (1.f + xv * (1.f - sg));
-        }
-      });
     case UnaryOp::Sigmoid:
       return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return g * yv * (1.f - yv); });
     case UnaryOp::Tanh:
@@ -119,29 +109,6 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
     default:
       FC_THROW("unary_backward: no fused gradient for this op");
   }
-}
-
-void silu(const float* x, float* y, float* s, int64_t n) {
-  parallel_for(n, kTranscendentalGrain, [&](int64_t b, int64_t e) {
-    if (s) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        float sg = fast_sigmoid(x[i]);
-        s[i] = sg;
-        y[i] = x[i] * sg;
-      }
-    } else {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) y[i] = x[i] * fast_sigmoid(x[i]);
-    }
-  });
-}
-
-void silu_backward(const float* y, const float* s, const float* gy, float* gx, int64_t n) {
-  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) gx[i] = gy[i] * (s[i] + y[i] * (1.f - s[i]));
-  });
 }
 
 namespace {

@@ -1,6 +1,7 @@
-// The elementwise halves of the fused linear + SiLU: the pass after sgemm (bias and
-// activation in one read of z) and the pass before the weight gradients (activation
-// gradient and bias gradient in one read of the incoming gradient).
+// SiLU's kernels, alone (no bias) or as the elementwise halves of the fused linear +
+// SiLU: the pass after sgemm (bias and activation in one read of z) and the pass
+// before the weight gradients (activation gradient and bias gradient in one read of
+// the incoming gradient).
 #include <vector>
 
 #include "engine/cpu/cpu_kernels.hpp"

@@ -10,8 +10,6 @@ KernelTable make_table() {
   t.scale = scale;
   t.unary = unary;
   t.unary_backward = unary_backward;
-  t.silu = silu;
-  t.silu_backward = silu_backward;
   t.binary = binary;
   t.strided_copy = strided_copy;
   t.sum_axis = sum_axis;

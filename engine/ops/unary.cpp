@@ -85,17 +85,29 @@ Tensor abs(const Tensor& x) { return fused(UnaryOp::Abs, "abs", x, true, false);
 Tensor sign(const Tensor& x) { return apply(UnaryOp::Sign, "sign", x); }
 Tensor silu(const Tensor& x) {
   FC_PROFILE("silu");
+  // The kernels of the fused linear + SiLU, without a bias. They split work by rows,
+  // so the flat tensor goes in as rows of kRow elements, then the remainder.
+  constexpr int64_t kRow = 1024;
+  int64_t n = x.numel(), rows = n / kRow, main = rows * kRow;
+  Device d = x.device();
   // Forward keeps the sigmoid it computes, so that backward is plain arithmetic on
   // saved tensors instead of a second exp per element.
-  Tensor y = Tensor::empty(x.shape(), x.device());
+  Tensor y = Tensor::empty(x.shape(), d);
   bool record_grad = needs_grad({&x});
-  Tensor s = record_grad ? Tensor::empty(x.shape(), x.device()) : Tensor();
-  FC_KERNEL(x.device(), silu, "silu")(x.data(), y.data(), record_grad ? s.data() : nullptr, x.numel());
+  Tensor s = record_grad ? Tensor::empty(x.shape(), d) : Tensor();
+  auto forward = FC_KERNEL(d, bias_silu, "silu");
+  float* sp = record_grad ? s.data() : nullptr;
+  if (rows > 0) forward(x.data(), nullptr, y.data(), sp, rows, kRow);
+  if (n > main) forward(x.data() + main, nullptr, y.data() + main, sp ? sp + main : nullptr, 1, n - main);
   if (record_grad) {
     Tensor ys = y.detach();
-    record(y, "silu", {&x}, [ys, s](const Tensor& g, const std::vector<bool>&) {
+    record(y, "silu", {&x}, [ys, s, n, rows, main](const Tensor& g, const std::vector<bool>&) {
       Tensor gx = Tensor::empty(g.shape(), g.device());
-      FC_KERNEL(g.device(), silu_backward, "silu")(ys.data(), s.data(), g.data(), gx.data(), g.numel());
+      auto backward = FC_KERNEL(g.device(), silu_backward_bias, "silu");
+      if (rows > 0) backward(ys.data(), s.data(), g.data(), gx.data(), nullptr, rows, kRow);
+      if (n > main)
+        backward(ys.data() + main, s.data() + main, g.data() + main, gx.data() + main, nullptr, 1,
+                 n - main);
       return std::vector<Tensor>{gx};
     });
   }
