@@ -68,13 +68,7 @@ class HeaderParser {
       } else {
         bad("unexpected key '" + key + "'");
       }
-      skip_space();
-      if (peek() == ',') {
-        ++i_;
-        skip_space();
-      } else if (peek() != '}') {
-        bad("expected ',' or '}'");
-      }
+      item_separator('}', "expected ',' or '}'");
     }
     ++i_;
     skip_space();
@@ -89,6 +83,16 @@ class HeaderParser {
     FC_FILE_FAIL(path_, "npy: garbage header (" << what << " at offset " << i_ << ")");
   }
   char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  // After an item of a dict or tuple: a ',' (a trailing one is allowed) or the closer.
+  void item_separator(char close, const char* error) {
+    skip_space();
+    if (peek() == ',') {
+      ++i_;
+      skip_space();
+    } else if (peek() != close) {
+      bad(error);
+    }
+  }
   void skip_space() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
   }
@@ -132,13 +136,7 @@ class HeaderParser {
       }
       if (peek() == 'L') ++i_;  // Python 2 long suffix
       dims.push_back(v);
-      skip_space();
-      if (peek() == ',') {
-        ++i_;
-        skip_space();
-      } else if (peek() != ')') {
-        bad("expected ',' or ')' in shape");
-      }
+      item_separator(')', "expected ',' or ')' in shape");
     }
     ++i_;
     return dims;
