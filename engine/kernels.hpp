@@ -14,7 +14,7 @@ namespace fc {
 enum class UnaryOp {
   Neg, Exp, Log, Sqrt, Square, Abs, Sign, Step /* x > 0 */, Sigmoid, Tanh, Relu,
   Pow /* x^s */, AddScalar /* x + s */, MulScalar /* x * s */, RSubScalar /* s - x */,
-  RDivScalar /* s / x */
+  RDivScalar /* s / x */, Sin, Cos
 };
 enum class BinaryOp { Add, Sub, Mul, Div };
 // The activation fused into linear(): none, or SiLU.
@@ -45,6 +45,11 @@ struct StridedPlan {
   int64_t n = 0;
   int64_t shape[kMaxDims] = {};
   int64_t strides[kMaxDims] = {};
+};
+
+// The geometry of a 2-D convolution: x [n, c, h, w] * w [o, c, kh, kw] -> [n, o, ho, wo].
+struct ConvGeometry {
+  int64_t n, c, h, w, o, kh, kw, stride, pad, ho, wo;
 };
 
 struct AdamWStep {
@@ -99,6 +104,46 @@ struct KernelTable {
   // ga = gy[0] * 2 (a - b) / n
   void (*mse_backward)(const float* a, const float* b, const float* gy, float* ga,
                        int64_t n) = nullptr;
+  // ---- images (engine/cpu/conv.cpp, norm.cpp, attention.cpp, resample.cpp)
+  // y = conv(x, w) + bias (bias may be null).
+  void (*conv2d)(const float* x, const float* w, const float* bias, float* y,
+                 const ConvGeometry& g) = nullptr;
+  // Writes (does not accumulate) whichever of gx, gw, gb is not null.
+  void (*conv2d_backward)(const float* x, const float* w, const float* gy, float* gx, float* gw,
+                          float* gb, const ConvGeometry& g) = nullptr;
+  // x [n, c, s] in `groups` groups; mean and rstd [n, groups] are written for backward.
+  // gamma, beta may be null (1 and 0).
+  void (*group_norm)(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                     float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups,
+                     float eps) = nullptr;
+  // Writes gx, and ggamma / gbeta [c] when not null.
+  void (*group_norm_backward)(const float* x, const float* gamma, const float* mean,
+                              const float* rstd, const float* gy, float* gx, float* ggamma,
+                              float* gbeta, int64_t n, int64_t c, int64_t s,
+                              int64_t groups) = nullptr;
+  // Softmax of each row of x [rows, cols]; backward gx = y (gy - sum(gy y)).
+  void (*softmax)(const float* x, float* y, int64_t rows, int64_t cols) = nullptr;
+  void (*softmax_backward)(const float* y, const float* gy, float* gx, int64_t rows,
+                           int64_t cols) = nullptr;
+  // qkv [bh, 3, d, t] (per batch-head: q, k, v of d channels by t positions) ->
+  // out [bh, d, t]; lse [bh, t] is the log-sum-exp of each row of the scores.
+  void (*attention)(const float* qkv, float* out, float* lse, int64_t bh, int64_t d,
+                    int64_t t) = nullptr;
+  // gqkv [bh, 3, d, t] from gout, recomputing the weights from qkv and lse.
+  void (*attention_backward)(const float* qkv, const float* out, const float* lse,
+                             const float* gout, float* gqkv, int64_t bh, int64_t d,
+                             int64_t t) = nullptr;
+  // Planes of h x w: y [planes, 2h, 2w] = scale * x repeated 2x2.
+  void (*upsample2x)(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
+                     float scale) = nullptr;
+  // Planes of h x w (even): y [planes, h/2, w/2] = scale * the sum of each 2x2 block.
+  void (*pool2x_sum)(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
+                     float scale) = nullptr;
+  // y[i, :] = table[ids[i], :]; backward gtable[ids[i], :] += gy[i, :] (gtable zeroed).
+  void (*gather_rows)(const float* table, const float* ids, float* y, int64_t n,
+                      int64_t d) = nullptr;
+  void (*scatter_add_rows)(const float* gy, const float* ids, float* gtable, int64_t n,
+                           int64_t d) = nullptr;
   void (*adamw)(float* param, const float* grad, float* m, float* v, int64_t n,
                 const AdamWStep& step) = nullptr;
   // Counter-based random numbers: element i depends only on (seed, offset, i).

@@ -9,6 +9,8 @@
 
 namespace fc {
 
+class Generator;  // engine/random.hpp
+
 // ---- elementwise, one input (engine/ops/unary.cpp)
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
@@ -22,6 +24,8 @@ Tensor silu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor relu(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
 Tensor add_scalar(const Tensor& x, float s);
 Tensor mul_scalar(const Tensor& x, float s);
 Tensor rsub_scalar(float s, const Tensor& x);  // s - x
@@ -63,6 +67,40 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias,
 
 // ---- losses (engine/ops/loss.cpp)
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // mean of squared errors
+
+// ---- images (engine/ops/conv.cpp, norm.cpp, attention.cpp, resample.cpp, embedding.cpp)
+// x [N, C, H, W] * w [O, C, kh, kw] + bias [O] (may be undefined) -> [N, O, Ho, Wo]
+// with Ho = (H + 2 padding - kh) / stride + 1 (PyTorch's Conv2d). im2col + sgemm; a
+// 1x1 kernel with stride 1 and no padding is one sgemm per image.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride = 1,
+              int padding = 0);
+// x [N, C, *] normalised over each of `groups` groups of C / groups channels (and all
+// spatial positions), then * gamma[C] + beta[C] (either may be undefined). groups must
+// divide C. One fused kernel each way (PyTorch's GroupNorm).
+Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta,
+                  float eps = 1e-5f);
+// Softmax over the last axis.
+Tensor softmax(const Tensor& x);
+// Scaled dot-product attention over the channels-first qkv [B, heads * 3 * D, T] of a
+// 1x1 convolution, split as guided-diffusion's QKVAttentionLegacy splits it (per head:
+// q, k, v, each D channels): out[b, h*D + c, t] = sum_s softmax_s(q_t . k_s / sqrt(D))
+// v[c, s]. Fused: the T x T weights are not kept for backward but recomputed there (as
+// flash attention does); only a log-sum-exp per row is saved.
+Tensor qkv_attention(const Tensor& qkv, int heads);
+// [N, C, H, W] -> [N, C, 2H, 2W], each pixel repeated 2x2 (nearest).
+Tensor upsample_nearest2x(const Tensor& x);
+// [N, C, H, W] -> [N, C, H/2, W/2], the mean of each 2x2 block (H and W even).
+Tensor avg_pool2x(const Tensor& x);
+// Rows of table [V, D] picked by ids [N] (integers stored as float, checked to lie in
+// [0, V)) -> [N, D]; backward scatter-adds into the table's gradient.
+Tensor embedding(const Tensor& table, const Tensor& ids);
+// Sinusoidal embedding of t [N] -> [N, dim]: [cos(t f_0..f_{h-1}), sin(t f_0..)] with
+// f_i = max_period^(-i/h), h = dim/2, and a zero column when dim is odd (guided
+// diffusion's timestep_embedding). Differentiable in t.
+Tensor timestep_embedding(const Tensor& t, int dim, float max_period = 10000.f);
+// Training: zeroes each element with probability p and scales the rest by 1/(1-p),
+// drawing the mask from gen. Not training (or p = 0): x itself.
+Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 
 // ---- operators
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

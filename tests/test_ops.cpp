@@ -251,6 +251,47 @@ std::vector<OpCase> op_cases() {
   add_case("linear: 1-D input", {{5}, {3, 5}, {3}}, {N, N, N},
            [](V x) { return linear(x[0], x[1], x[2]); }, bilinear_opt());
 
+  // ---- images: odd sizes, stride 2, padding 0 and 1, groups of several channels
+  add_case("sin", {u}, {N}, [](V x) { return fc::sin(x[0]); }, smooth_opt());
+  add_case("cos", {u}, {N}, [](V x) { return fc::cos(x[0]); }, smooth_opt());
+  add_case("conv2d: 3x3, stride 1, padding 1, bias", {{2, 3, 5, 6}, {4, 3, 3, 3}, {4}}, {N, N, N},
+           [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); }, bilinear_opt());
+  add_case("conv2d: 2x3, stride 2, padding 0", {{2, 2, 7, 6}, {3, 2, 2, 3}}, {N, N},
+           [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 0); }, bilinear_opt());
+  add_case("conv2d: 3x3, stride 2, padding 1 (downsampling)", {{1, 2, 6, 5}, {2, 2, 3, 3}, {2}},
+           {N, N, N}, [](V x) { return conv2d(x[0], x[1], x[2], 2, 1); }, bilinear_opt());
+  add_case("conv2d: 1x1", {{2, 3, 4, 3}, {5, 3, 1, 1}, {5}}, {N, N, N},
+           [](V x) { return conv2d(x[0], x[1], x[2]); }, bilinear_opt());
+  add_case("conv2d: 1x1, stride 2, padding 1", {{2, 3, 4, 3}, {2, 3, 1, 1}}, {N, N},
+           [](V x) { return conv2d(x[0], x[1], Tensor(), 2, 1); }, bilinear_opt());
+  add_case("group_norm: 3 groups of 2 channels, affine", {{2, 6, 3, 4}, {6}, {6}}, {N, N, N},
+           [](V x) { return group_norm(x[0], 3, x[1], x[2]); }, smooth_opt());
+  add_case("group_norm: one channel per group, no affine", {{2, 4, 5}}, {N},
+           [](V x) { return group_norm(x[0], 4, Tensor(), Tensor()); }, smooth_opt());
+  add_case("group_norm: one group", {{3, 6, 2, 2}, {6}, {6}}, {N, N, N},
+           [](V x) { return group_norm(x[0], 1, x[1], x[2]); }, smooth_opt());
+  add_case("softmax", {{3, 7}}, {N}, [](V x) { return softmax(x[0]); }, smooth_opt());
+  add_case("softmax: 3-D", {{2, 3, 5}}, {N}, [](V x) { return softmax(x[0]); }, smooth_opt());
+  add_case("qkv_attention: one head", {{2, 12, 9}}, {N},
+           [](V x) { return qkv_attention(x[0], 1); }, smooth_opt());
+  add_case("qkv_attention: two heads", {{2, 18, 7}}, {N},
+           [](V x) { return qkv_attention(x[0], 2); }, smooth_opt());
+  add_case("upsample_nearest2x", {{2, 3, 3, 5}}, {N},
+           [](V x) { return upsample_nearest2x(x[0]); }, linear_opt());
+  add_case("avg_pool2x", {{2, 3, 4, 6}}, {N}, [](V x) { return avg_pool2x(x[0]); }, linear_opt());
+  add_case("embedding: a repeated id", {{5, 4}}, {N},
+           [](V x) { return embedding(x[0], T({3, 0, 3, 1}, {4})); }, linear_opt());
+  add_case("timestep_embedding: odd dimension", {{5}}, {N},
+           [](V x) { return timestep_embedding(x[0], 7); }, smooth_opt());
+  add_case("timestep_embedding: fast frequencies", {{4}}, {N},
+           [](V x) { return timestep_embedding(x[0], 6, 4.f); }, smooth_opt());
+  add_case("dropout: training", {{4, 5}}, {N},
+           [](V x) {
+             Generator g(7);  // the same mask at every evaluation
+             return dropout(x[0], 0.3f, true, g);
+           },
+           linear_opt());
+
   // ---- losses, and a small network made of them all
   add_case("mse_loss", {{3, 5}, {3, 5}}, {N, N}, [](V x) { return mse_loss(x[0], x[1]); },
            smooth_opt());
@@ -290,7 +331,9 @@ TEST_CASE("gradcheck: the table covers every op in engine/ops.hpp", "[ops][gradc
                        "tanh", "relu", "add_scalar", "mul_scalar", "rsub_scalar",
                        "rdiv_scalar", "add", "sub", "mul", "div", "sum", "mean", "max",
                        "sum_to", "reshape", "permute", "transpose", "broadcast_to", "concat",
-                       "slice", "matmul", "linear", "mse_loss"};
+                       "slice", "matmul", "linear", "mse_loss", "sin", "cos", "conv2d",
+                       "group_norm", "softmax", "qkv_attention", "upsample_nearest2x",
+                       "avg_pool2x", "embedding", "timestep_embedding", "dropout"};
   for (const char* op : ops) {
     int n = 0;
     for (const OpCase& c : cases)

@@ -31,6 +31,23 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
           float beta, float* c, int64_t ldc, int64_t stride_c, int64_t batch);
 void mse(const float* a, const float* b, float* y, int64_t n);
 void mse_backward(const float* a, const float* b, const float* gy, float* ga, int64_t n);
+void conv2d(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g);
+void conv2d_backward(const float* x, const float* w, const float* gy, float* gx, float* gw,
+                     float* gb, const ConvGeometry& g);
+void group_norm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps);
+void group_norm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
+                         const float* gy, float* gx, float* ggamma, float* gbeta, int64_t n,
+                         int64_t c, int64_t s, int64_t groups);
+void softmax(const float* x, float* y, int64_t rows, int64_t cols);
+void softmax_backward(const float* y, const float* gy, float* gx, int64_t rows, int64_t cols);
+void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, int64_t t);
+void attention_backward(const float* qkv, const float* out, const float* lse, const float* gout,
+                        float* gqkv, int64_t bh, int64_t d, int64_t t);
+void upsample2x(const float* x, float* y, int64_t planes, int64_t h, int64_t w, float scale);
+void pool2x_sum(const float* x, float* y, int64_t planes, int64_t h, int64_t w, float scale);
+void gather_rows(const float* table, const float* ids, float* y, int64_t n, int64_t d);
+void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t n, int64_t d);
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s);
 void rand_uniform(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
 void rand_normal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);

@@ -82,6 +82,8 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
     case UnaryOp::MulScalar: return map(x, y, n, [s](float v) { return v * s; });
     case UnaryOp::RSubScalar: return map(x, y, n, [s](float v) { return s - v; });
     case UnaryOp::RDivScalar: return map(x, y, n, [s](float v) { return s / v; });
+    case UnaryOp::Sin: return map(x, y, n, [](float v) { return std::sin(v); }, kTranscendentalGrain);
+    case UnaryOp::Cos: return map(x, y, n, [](float v) { return std::cos(v); }, kTranscendentalGrain);
   }
 }
 
@@ -106,6 +108,10 @@ void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy,
       return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return g * (1.f - yv * yv); });
     case UnaryOp::Relu:
       return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return xv > 0.f ? g : 0.f; });
+    case UnaryOp::Sin:
+      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return g * std::cos(xv); });
+    case UnaryOp::Cos:
+      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return -g * std::sin(xv); });
     default:
       FC_THROW("unary_backward: no fused gradient for this op");
   }

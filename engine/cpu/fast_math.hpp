@@ -2,6 +2,7 @@
 // Branch-free float exp that the compiler vectorises inside `omp simd` loops (libm's
 // expf is a scalar call, which would make SiLU the slowest op of the MLP). Cephes'
 // polynomial on [-ln2/2, ln2/2] with a two-part ln2: about 1 ulp.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -34,5 +35,22 @@ inline float fast_exp(float x) {
 }
 
 inline float fast_sigmoid(float x) { return 1.f / (1.f + fast_exp(-x)); }
+
+// Replaces row[0..n) by its softmax (shifted by the maximum, so large inputs do not
+// overflow) and returns the row's log-sum-exp.
+inline float softmax_in_place(float* row, int64_t n) {
+  float m = -__builtin_inff();
+  for (int64_t i = 0; i < n; ++i) m = row[i] > m ? row[i] : m;
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) {
+    row[i] = fast_exp(row[i] - m);
+    sum += row[i];
+  }
+  const float inv = 1.f / sum;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) row[i] *= inv;
+  return m + std::log(sum);
+}
 
 }  // namespace fc::cpu

@@ -116,6 +116,8 @@ Tensor silu(const Tensor& x) {
 Tensor sigmoid(const Tensor& x) { return fused(UnaryOp::Sigmoid, "sigmoid", x, false, true); }
 Tensor tanh(const Tensor& x) { return fused(UnaryOp::Tanh, "tanh", x, false, true); }
 Tensor relu(const Tensor& x) { return fused(UnaryOp::Relu, "relu", x, true, false); }
+Tensor sin(const Tensor& x) { return fused(UnaryOp::Sin, "sin", x, true, false); }
+Tensor cos(const Tensor& x) { return fused(UnaryOp::Cos, "cos", x, true, false); }
 
 Tensor add_scalar(const Tensor& x, float s) {
   FC_PROFILE("add_scalar");

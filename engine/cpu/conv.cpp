@@ -1,0 +1,187 @@
+// 2-D convolution as im2col + sgemm, one image at a time. In NCHW the output of image
+// i is W [o, c*kh*kw] @ cols [c*kh*kw, ho*wo], already in its final layout, so a
+// convolution is one sgemm per image and no transposes. Images are spread over the
+// threads (each with its own column buffer and a one-thread sgemm); backward
+// recomputes the columns instead of keeping them (they are kh*kw times the input).
+#include <omp.h>
+
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/cpu_kernels.hpp"
+
+namespace fc::cpu {
+
+namespace {
+
+int64_t col_rows(const ConvGeometry& g) { return g.c * g.kh * g.kw; }
+int64_t col_cols(const ConvGeometry& g) { return g.ho * g.wo; }
+
+// A 1x1 kernel with stride 1 and no padding: the image itself is the column matrix.
+bool is_pointwise(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
+}
+
+// cols[(ci, ky, kx), (oy, ox)] = x[ci, oy*stride - pad + ky, ox*stride - pad + kx], 0
+// outside the image.
+void im2col(const float* x, float* cols, const ConvGeometry& g) {
+  const int64_t hw_out = g.ho * g.wo;
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    const float* xc = x + ci * g.h * g.w;
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        float* row = cols + ((ci * g.kh + ky) * g.kw + kx) * hw_out;
+        for (int64_t oy = 0; oy < g.ho; ++oy) {
+          int64_t iy = oy * g.stride - g.pad + ky;
+          float* out = row + oy * g.wo;
+          if (iy < 0 || iy >= g.h) {
+            std::memset(out, 0, sizeof(float) * g.wo);
+            continue;
+          }
+          const float* xrow = xc + iy * g.w;
+          if (g.stride == 1) {
+            // ix = ox - pad + kx: a shifted copy with zeros at both ends.
+            int64_t shift = kx - g.pad;
+            int64_t lo = shift < 0 ? -shift : 0;
+            int64_t hi = g.w - shift < g.wo ? g.w - shift : g.wo;
+            for (int64_t ox = 0; ox < lo; ++ox) out[ox] = 0.f;
+            if (hi > lo) std::memcpy(out + lo, xrow + lo + shift, sizeof(float) * (hi - lo));
+            for (int64_t ox = hi > lo ? hi : lo; ox < g.wo; ++ox) out[ox] = 0.f;
+          } else {
+            for (int64_t ox = 0; ox < g.wo; ++ox) {
+              int64_t ix = ox * g.stride - g.pad + kx;
+              out[ox] = ix >= 0 && ix < g.w ? xrow[ix] : 0.f;
+            }
+          }
+        }
+      }
+  }
+}
+
+// The adjoint of im2col: x[ci, iy, ix] += every column entry that was read from it.
+// x is zeroed first.
+void col2im(const float* cols, float* x, const ConvGeometry& g) {
+  const int64_t hw_out = g.ho * g.wo;
+  std::memset(x, 0, sizeof(float) * g.c * g.h * g.w);
+  for (int64_t ci = 0; ci < g.c; ++ci) {
+    float* xc = x + ci * g.h * g.w;
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const float* row = cols + ((ci * g.kh + ky) * g.kw + kx) * hw_out;
+        for (int64_t oy = 0; oy < g.ho; ++oy) {
+          int64_t iy = oy * g.stride - g.pad + ky;
+          if (iy < 0 || iy >= g.h) continue;
+          float* xrow = xc + iy * g.w;
+          const float* in = row + oy * g.wo;
+          for (int64_t ox = 0; ox < g.wo; ++ox) {
+            int64_t ix = ox * g.stride - g.pad + kx;
+            if (ix >= 0 && ix < g.w) xrow[ix] += in[ox];
+          }
+        }
+      }
+  }
+}
+
+// A per-thread buffer that grows to the largest size asked for and is kept, so that
+// steady-state convolutions allocate nothing.
+float* scratch(std::vector<float>& buf, int64_t n) {
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+thread_local std::vector<float> tl_cols;
+
+// Runs f(image) for every image: spread over the threads when there are at least as
+// many images as threads, else serially (then the sgemm inside uses the threads).
+template <class F>
+void for_each_image(int64_t n, F&& f) {
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads > 1 && n >= threads) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
+
+}  // namespace
+
+void conv2d(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g) {
+  const int64_t k = col_rows(g), hw = col_cols(g);
+  for_each_image(g.n, [&](int64_t i) {
+    const float* xi = x + i * g.c * g.h * g.w;
+    float* yi = y + i * g.o * hw;
+    const float* cols = xi;
+    if (!is_pointwise(g)) {
+      float* buf = scratch(tl_cols, k * hw);
+      im2col(xi, buf, g);
+      cols = buf;
+    }
+    if (bias)
+      for (int64_t oc = 0; oc < g.o; ++oc)
+        for (int64_t p = 0; p < hw; ++p) yi[oc * hw + p] = bias[oc];
+    // One image alone uses the threaded sgemm; inside the image loop, a one-thread one.
+    gemm(false, false, g.o, hw, k, 1.f, w, k, 0, cols, hw, 0, bias ? 1.f : 0.f, yi, hw, 0, 1);
+  });
+}
+
+void conv2d_backward(const float* x, const float* w, const float* gy, float* gx, float* gw,
+                     float* gb, const ConvGeometry& g) {
+  const int64_t k = col_rows(g), hw = col_cols(g);
+  if (gb) {
+    for (int64_t oc = 0; oc < g.o; ++oc) gb[oc] = 0.f;
+    for (int64_t i = 0; i < g.n; ++i)
+      for (int64_t oc = 0; oc < g.o; ++oc) {
+        const float* row = gy + (i * g.o + oc) * hw;
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t p = 0; p < hw; ++p) s += row[p];
+        gb[oc] += s;
+      }
+  }
+  if (!gx && !gw) return;
+  // gw = sum_i gy_i [o, hw] @ cols_i^T: each thread sums its images into its own
+  // buffer, and the buffers are added at the end.
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  bool split = threads > 1 && g.n >= threads;
+  int parts = split ? threads : 1;
+  static thread_local std::vector<float> gw_buf;
+  float* gw_parts = gw ? scratch(gw_buf, parts * g.o * k) : nullptr;
+  if (gw) std::memset(gw_parts, 0, sizeof(float) * parts * g.o * k);
+  auto image = [&](int64_t i, int part) {
+    const float* xi = x + i * g.c * g.h * g.w;
+    const float* gyi = gy + i * g.o * hw;
+    const float* cols = xi;
+    if (gw) {
+      if (!is_pointwise(g)) {
+        float* buf = scratch(tl_cols, k * hw);
+        im2col(xi, buf, g);
+        cols = buf;
+      }
+      gemm(false, true, g.o, k, hw, 1.f, gyi, hw, 0, cols, hw, 0, 1.f,
+           gw_parts + static_cast<int64_t>(part) * g.o * k, k, 0, 1);
+    }
+    if (gx) {
+      float* gxi = gx + i * g.c * g.h * g.w;
+      if (is_pointwise(g)) {
+        gemm(true, false, k, hw, g.o, 1.f, w, k, 0, gyi, hw, 0, 0.f, gxi, hw, 0, 1);
+      } else {
+        static thread_local std::vector<float> tl_gcols;
+        float* gcols = scratch(tl_gcols, k * hw);
+        gemm(true, false, k, hw, g.o, 1.f, w, k, 0, gyi, hw, 0, 0.f, gcols, hw, 0, 1);
+        col2im(gcols, gxi, g);
+      }
+    }
+  };
+  if (split) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < g.n; ++i) image(i, omp_get_thread_num());
+  } else {
+    for (int64_t i = 0; i < g.n; ++i) image(i, 0);
+  }
+  if (gw) {
+    std::memcpy(gw, gw_parts, sizeof(float) * g.o * k);
+    for (int p = 1; p < parts; ++p) axpy(1.f, gw_parts + p * g.o * k, gw, g.o * k);
+  }
+}
+
+}  // namespace fc::cpu

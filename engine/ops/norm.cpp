@@ -1,0 +1,62 @@
+// Group normalisation and softmax, each one fused kernel forward and one backward.
+#include "engine/autograd.hpp"
+#include "engine/kernels.hpp"
+#include "engine/ops.hpp"
+#include "engine/profiler.hpp"
+
+namespace fc {
+
+Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps) {
+  FC_PROFILE("group_norm");
+  FC_CHECK(x.ndim() >= 2, "group_norm: expected input [N, C, ...], got " << x.shape());
+  const int64_t n = x.dim(0), c = x.dim(1), s = n * c > 0 ? x.numel() / (n * c) : 0;
+  FC_CHECK(groups >= 1 && c % groups == 0,
+           "group_norm: " << groups << " groups do not divide the " << c << " channels of "
+                          << x.shape());
+  for (const Tensor* p : {&gamma, &beta})
+    FC_CHECK(!p->defined() || (p->ndim() == 1 && p->dim(0) == c),
+             "group_norm: affine parameter " << p->shape() << " does not match " << c
+                                             << " channels");
+  Device d = x.device();
+  Tensor y = Tensor::empty(x.shape(), d);
+  Tensor mean = Tensor::empty(Shape{n, groups}, d), rstd = Tensor::empty(Shape{n, groups}, d);
+  FC_KERNEL(d, group_norm, "group_norm")(x.data(), gamma.defined() ? gamma.data() : nullptr,
+                                         beta.defined() ? beta.data() : nullptr, y.data(),
+                                         mean.data(), rstd.data(), n, c, s, groups, eps);
+  if (needs_grad({&x, &gamma, &beta})) {
+    Tensor xs = x.detach(), gs = gamma.defined() ? gamma.detach() : Tensor();
+    record(y, "group_norm", {&x, &gamma, &beta},
+           [xs, gs, mean, rstd, n, c, s, groups](const Tensor& gy, const std::vector<bool>& need) {
+             Device dev = gy.device();
+             Tensor gx, gg, gb;
+             if (need[0]) gx = Tensor::empty(xs.shape(), dev);
+             if (need[1]) gg = Tensor::empty(Shape{c}, dev);
+             if (need[2]) gb = Tensor::empty(Shape{c}, dev);
+             FC_KERNEL(dev, group_norm_backward, "group_norm")(
+                 xs.data(), gs.defined() ? gs.data() : nullptr, mean.data(), rstd.data(), gy.data(),
+                 need[0] ? gx.data() : nullptr, need[1] ? gg.data() : nullptr,
+                 need[2] ? gb.data() : nullptr, n, c, s, groups);
+             return std::vector<Tensor>{gx, gg, gb};
+           });
+  }
+  return y;
+}
+
+Tensor softmax(const Tensor& x) {
+  FC_PROFILE("softmax");
+  FC_CHECK(x.ndim() >= 1, "softmax: expected at least one dimension, got " << x.shape());
+  const int64_t cols = x.dim(-1), rows = cols ? x.numel() / cols : 0;
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  FC_KERNEL(x.device(), softmax, "softmax")(x.data(), y.data(), rows, cols);
+  if (needs_grad({&x})) {
+    Tensor ys = y.detach();
+    record(y, "softmax", {&x}, [ys, rows, cols](const Tensor& gy, const std::vector<bool>&) {
+      Tensor gx = Tensor::empty(ys.shape(), gy.device());
+      FC_KERNEL(gy.device(), softmax_backward, "softmax")(ys.data(), gy.data(), gx.data(), rows, cols);
+      return std::vector<Tensor>{gx};
+    });
+  }
+  return y;
+}
+
+}  // namespace fc
