@@ -11,6 +11,15 @@
 namespace fc::cpu {
 
 void bias_silu(const float* z, const float* bias, float* y, float* s, int64_t rows, int64_t cols) {
+  // Plain SiLU has no bias: `bias ? bias[c] : 0` inside the loop would make GCC 12
+  // emit a masked form of the loop that ran 40x slower, so the bias is added in a
+  // loop of its own choosing: a zero row when there is none.
+  static const std::vector<float> zeros(4096, 0.f);
+  if (!bias && cols > static_cast<int64_t>(zeros.size())) {
+    std::vector<float> z0(static_cast<size_t>(cols), 0.f);
+    return bias_silu(z, z0.data(), y, s, rows, cols);
+  }
+  const float* b = bias ? bias : zeros.data();
   parallel_for(rows, kTranscendentalGrain / (cols + 1) + 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* zr = z + r * cols;
@@ -19,7 +28,7 @@ void bias_silu(const float* z, const float* bias, float* y, float* s, int64_t ro
         float* sr = s + r * cols;
 #pragma omp simd
         for (int64_t c = 0; c < cols; ++c) {
-          float v = zr[c] + (bias ? bias[c] : 0.f);
+          float v = zr[c] + b[c];
           float sg = fast_sigmoid(v);
           sr[c] = sg;
           yr[c] = v * sg;
@@ -27,7 +36,7 @@ void bias_silu(const float* z, const float* bias, float* y, float* s, int64_t ro
       } else {  // no graph: the sigmoid is not needed later
 #pragma omp simd
         for (int64_t c = 0; c < cols; ++c) {
-          float v = zr[c] + (bias ? bias[c] : 0.f);
+          float v = zr[c] + b[c];
           yr[c] = v * fast_sigmoid(v);
         }
       }

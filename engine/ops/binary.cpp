@@ -28,13 +28,20 @@ BroadcastPlan make_plan(const Shape& a, const Shape& b, const Shape& out) {
       p.inner = b.numel();
       return p;
     }
-    // b of shape [..., 1]: one value per row of out.
-    if (b.ndim() == out.ndim() && b[b.ndim() - 1] == 1) {
-      bool rows = true;
-      for (int i = 0; i + 1 < b.ndim(); ++i) rows = rows && b[i] == out[i];
-      if (rows) {
+    // b equal to out on leading dimensions and 1 on the rest ([N, C, 1, 1] against
+    // [N, C, H, W]): one value per row of out viewed as [rows, inner].
+    if (b.ndim() == out.ndim()) {
+      int j = 0;
+      while (j < b.ndim() && b[j] == out[j]) ++j;
+      bool ones = j < b.ndim();
+      int64_t inner = 1;
+      for (int i = j; i < b.ndim(); ++i) {
+        ones = ones && b[i] == 1;
+        inner *= out[i];
+      }
+      if (ones) {
         p.kind = BroadcastPlan::BCols;
-        p.inner = out[out.ndim() - 1];
+        p.inner = inner;
         return p;
       }
     }
