@@ -67,6 +67,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias,
 
 // ---- losses (engine/ops/loss.cpp)
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // mean of squared errors
+// Mean over rows of -log softmax(logits [N, K])[label], labels [N] integers as float.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 
 // ---- images (engine/ops/conv.cpp, norm.cpp, attention.cpp, resample.cpp, embedding.cpp)
 // x [N, C, H, W] * w [O, C, kh, kw] + bias [O] (may be undefined) -> [N, O, Ho, Wo]

@@ -151,6 +151,18 @@ TEST_CASE("upsampling, pooling, embedding and timestep embedding: known values",
   CHECK(e[3] == Approx(std::sin(0.005)));
 }
 
+TEST_CASE("cross_entropy: known values, large logits, bad labels", "[ops][image]") {
+  // Uniform logits over 4 classes: log 4 whatever the label.
+  CHECK(cross_entropy(Tensor::zeros(Shape{3, 4}), Tensor::from_vector({0, 3, 1}, Shape{3})).item() ==
+        Approx(std::log(4.0)));
+  // [1000, 0]: the first class has probability 1 (loss 0), the second e^-1000 (loss 1000).
+  Tensor logits = Tensor::from_vector({1000, 0, 1000, 0}, Shape{2, 2});
+  CHECK(cross_entropy(logits, Tensor::from_vector({0, 1}, Shape{2})).item() == Approx(500.0));
+  CHECK_THROWS_WITH(cross_entropy(logits, Tensor::from_vector({0, 2}, Shape{2})),
+                    Contains("cross_entropy") && Contains("label 2"));
+  CHECK_THROWS_WITH(cross_entropy(logits, Tensor::from_vector({0}, Shape{1})), Contains("[2, 2]"));
+}
+
 TEST_CASE("dropout: identity in eval mode, unbiased mask in training", "[ops][image]") {
   Generator g(5);
   Tensor x = Tensor::ones(Shape{200, 100});

@@ -297,6 +297,8 @@ std::vector<OpCase> op_cases() {
            smooth_opt());
   add_case("mse_loss: 3-D", {{2, 3, 5}, {2, 3, 5}}, {N, N},
            [](V x) { return mse_loss(x[0], x[1]); }, smooth_opt());
+  add_case("cross_entropy", {{4, 5}}, {N},
+           [](V x) { return cross_entropy(x[0], T({2, 0, 4, 2}, {4})); }, smooth_opt());
   add_case("mse_loss: of an MLP", {{3, 5}, {7, 5}, {7}, {3, 7}, {3}, {3, 3}},
            {N, N, N, N, N, N},
            [](V x) {
@@ -333,7 +335,8 @@ TEST_CASE("gradcheck: the table covers every op in engine/ops.hpp", "[ops][gradc
                        "sum_to", "reshape", "permute", "transpose", "broadcast_to", "concat",
                        "slice", "matmul", "linear", "mse_loss", "sin", "cos", "conv2d",
                        "group_norm", "softmax", "qkv_attention", "upsample_nearest2x",
-                       "avg_pool2x", "embedding", "timestep_embedding", "dropout"};
+                       "avg_pool2x", "embedding", "timestep_embedding", "dropout",
+                       "cross_entropy"};
   for (const char* op : ops) {
     int n = 0;
     for (const OpCase& c : cases)

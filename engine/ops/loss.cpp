@@ -27,4 +27,27 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
   return y;
 }
 
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
+  FC_PROFILE("cross_entropy");
+  FC_CHECK(logits.ndim() == 2 && labels.ndim() == 1 && labels.dim(0) == logits.dim(0),
+           "cross_entropy: expected logits [N, K] and labels [N], got " << logits.shape() << " and "
+                                                                      << labels.shape());
+  const int64_t n = logits.dim(0), k = logits.dim(1);
+  FC_CHECK(n > 0 && k > 0, "cross_entropy: empty logits " << logits.shape());
+  // Composed of other ops (the classifier that uses it is small): mean over rows of
+  // logsumexp(row) - row[label], shifted by the row maximum so exp cannot overflow.
+  std::vector<float> onehot(static_cast<size_t>(n * k), 0.f);
+  std::vector<float> ids = labels.to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    float id = ids[static_cast<size_t>(i)];
+    FC_CHECK(id >= 0 && id < static_cast<float>(k) && id == static_cast<float>(static_cast<int64_t>(id)),
+             "cross_entropy: label " << id << " is not an integer in [0, " << k << ")");
+    onehot[static_cast<size_t>(i * k + static_cast<int64_t>(id))] = 1.f;
+  }
+  Tensor shift = max(logits, 1, true).detach();  // the shift cancels: no gradient
+  Tensor lse = log(sum(exp(logits - shift), {1}, true)) + shift;
+  Tensor picked = sum(logits * Tensor::from_vector(onehot, logits.shape()).to(logits.device()), {1}, true);
+  return mean(lse - picked);
+}
+
 }  // namespace fc
