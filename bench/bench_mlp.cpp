@@ -22,9 +22,12 @@
 #include "engine/threads.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
+#include "bench/bench_util.hpp"
 
 using namespace fc;
-using Clock = std::chrono::steady_clock;
+using bench::median;
+using bench::peak_rss_mb;
+using bench::time_it;
 
 namespace {
 
@@ -45,31 +48,6 @@ Tensor checkerboard(Generator& gen, int64_t n) {
     po[2 * i + 1] = 2.f * (pu[2 * i + 1] - 2.f * pk[i] + parity);
   }
   return out;
-}
-
-double peak_rss_mb() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024.0;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-template <class F>
-std::vector<double> time_it(int warmup, int iters, F f) {
-  for (int i = 0; i < warmup; ++i) f();
-  profiler::reset();
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    auto t0 = Clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  return ms;
 }
 
 }  // namespace

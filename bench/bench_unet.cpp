@@ -1,0 +1,84 @@
+// flowcpp side of `make bench` for the image model: one training step of the reference
+// recipe (UNet forward on x_t, MSE to a target, backward, clipping at 1.0, AdamW lr
+// 1e-3) or one forward pass alone under no-grad, at batch 128 on MNIST's 1x28x28 or
+// CIFAR's 3x32x32, at 32 or 64 base channels. Prints one JSON line (the fields of
+// bench_mlp); bench/run.sh compares it with bench/torch_unet.py. FLOWCPP_PROFILE=1
+// prints where the time of the timed iterations went.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.hpp"
+#include "engine/allocator.hpp"
+#include "engine/autograd.hpp"
+#include "engine/ops.hpp"
+#include "engine/profiler.hpp"
+#include "engine/random.hpp"
+#include "engine/threads.hpp"
+#include "nn/optim.hpp"
+#include "nn/unet.hpp"
+
+using namespace fc;
+
+int main(int argc, char** argv) {
+  std::string mode = "train", dataset = "mnist";
+  int64_t batch = 128, channels = 64;
+  int iters = 3, warmup = 1, threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--mode") mode = v;
+    else if (k == "--dataset") dataset = v;
+    else if (k == "--batch") batch = std::stoll(v);
+    else if (k == "--channels") channels = std::stoll(v);
+    else if (k == "--iters") iters = std::stoi(v);
+    else if (k == "--warmup") warmup = std::stoi(v);
+    else if (k == "--threads") threads = std::stoi(v);
+    else {
+      std::fprintf(stderr, "bench_unet: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if ((mode != "train" && mode != "forward") || (dataset != "mnist" && dataset != "cifar")) {
+    std::fprintf(stderr, "bench_unet: --mode must be train or forward, --dataset mnist or cifar\n");
+    return 2;
+  }
+  set_num_threads(threads);
+  Generator gen(0);
+  nn::UNetConfig cfg = dataset == "mnist" ? nn::UNetConfig::mnist(channels)
+                                          : nn::UNetConfig::cifar10(channels);
+  nn::UNet model(cfg, gen);
+  model.flatten_parameters();
+  nn::AdamW opt(model);
+  const Shape image{batch, cfg.in_channels, cfg.image_size, cfg.image_size};
+  // The data is drawn once: the benchmark times the model, not the sampler.
+  Tensor x = gen.normal(image), target = gen.normal(image);
+  Tensor t = gen.uniform(Shape{batch}), y = gen.randint(Shape{batch}, 0, cfg.num_classes);
+  std::vector<double> ms;
+  if (mode == "train") {
+    ms = bench::time_it(warmup, iters, [&] {
+      opt.zero_grad();
+      Tensor loss = mse_loss(model.forward(x, t, y), target);
+      loss.backward();
+      nn::clip_grad_norm(model, 1.f);
+      opt.step();
+    });
+  } else {
+    model.train(false);
+    ms = bench::time_it(warmup, iters, [&] {
+      NoGradGuard no_grad;
+      Tensor v = model.forward(x, t, y);
+    });
+  }
+  double med = bench::median(ms);
+  if (profiler::enabled()) profiler::report(stderr);
+  MemoryStats mem = memory_stats();
+  std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"dataset\": \"%s\", \"channels\": %lld, "
+              "\"batch\": %lld, \"threads\": %d, \"params\": %lld, \"median_ms\": %.2f, "
+              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"times_ms\": [",
+              mode.c_str(), dataset.c_str(), (long long)channels, (long long)batch, num_threads(),
+              (long long)model.num_parameters(), med, bench::peak_rss_mb(),
+              mem.peak_reserved_bytes / 1048576.0);
+  for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ms[i]);
+  std::printf("]}\n");
+  return 0;
+}

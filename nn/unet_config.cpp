@@ -1,0 +1,158 @@
+// UNetConfig: the reference recipes and the checkpoint metadata (ours and the
+// reference fixtures').
+#include <cstdlib>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "nn/unet.hpp"
+
+namespace fc::nn {
+
+UNetConfig UNetConfig::mnist(int64_t channels) {
+  UNetConfig c;
+  c.in_channels = c.out_channels = 1;
+  c.image_size = 28;
+  c.model_channels = channels;
+  c.channel_mult = {1, 2, 2};
+  c.attention_resolutions = {28 / 16};
+  return c;
+}
+
+UNetConfig UNetConfig::cifar10(int64_t channels) {
+  UNetConfig c;
+  c.in_channels = c.out_channels = 3;
+  c.image_size = 32;
+  c.model_channels = channels;
+  c.channel_mult = {1, 2, 2, 2};
+  c.attention_resolutions = {32 / 16};
+  return c;
+}
+
+namespace {
+
+template <class T>
+std::string join(const std::vector<T>& v) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+// The shortest decimal that reads back as the same float.
+std::string float_text(float v) {
+  for (int digits = 6;; ++digits) {
+    std::ostringstream s;
+    s.precision(digits);
+    s << v;
+    if (std::strtof(s.str().c_str(), nullptr) == v || digits >= 9) return s.str();
+  }
+}
+
+class MetadataReader {
+ public:
+  explicit MetadataReader(const std::map<std::string, std::string>& meta) : meta_(meta) {}
+
+  bool has(const std::string& key) const { return meta_.count(key) != 0; }
+
+  const std::string& text(const std::string& key) const {
+    auto f = meta_.find(key);
+    FC_CHECK(f != meta_.end(), "checkpoint metadata lacks '" << key << "'");
+    return f->second;
+  }
+
+  // A comma-separated list of integers >= min ("" is the empty list).
+  std::vector<int64_t> ints(const std::string& key, int64_t min) const {
+    const std::string& s = text(key);
+    std::vector<int64_t> out;
+    size_t at = 0;
+    while (at < s.size()) {
+      size_t comma = s.find(',', at);
+      std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      char* end = nullptr;
+      long long v = std::strtoll(item.c_str(), &end, 10);
+      FC_CHECK(!item.empty() && *end == '\0' && v >= min,
+               "checkpoint metadata '" << key << "' is not a list of integers >= " << min << ": '"
+                                       << s << "'");
+      out.push_back(v);
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+      FC_CHECK(at < s.size(), "checkpoint metadata '" << key << "' ends with a comma: '" << s << "'");
+    }
+    return out;
+  }
+
+  int64_t integer(const std::string& key, int64_t min) const {
+    auto v = ints(key, min);
+    FC_CHECK(v.size() == 1, "checkpoint metadata '" << key << "' is not one integer: '" << text(key) << "'");
+    return v[0];
+  }
+
+  float real(const std::string& key) const {
+    const std::string& s = text(key);
+    char* end = nullptr;
+    float v = std::strtof(s.c_str(), &end);
+    FC_CHECK(!s.empty() && *end == '\0', "checkpoint metadata '" << key << "' is not a number: '" << s << "'");
+    return v;
+  }
+
+  bool flag(const std::string& key) const {
+    const std::string& s = text(key);
+    FC_CHECK(s == "0" || s == "1" || s == "true" || s == "false",
+             "checkpoint metadata '" << key << "' is not a boolean: '" << s << "'");
+    return s == "1" || s == "true";
+  }
+
+ private:
+  const std::map<std::string, std::string>& meta_;
+};
+
+std::vector<int> to_ints(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
+
+}  // namespace
+
+std::map<std::string, std::string> UNetConfig::to_metadata() const {
+  return {{"model", "unet"},
+          {"image_shape", join(std::vector<int64_t>{in_channels, image_size, image_size})},
+          {"out_channels", std::to_string(out_channels)},
+          {"model_channels", std::to_string(model_channels)},
+          {"num_res_blocks", std::to_string(num_res_blocks)},
+          {"channel_mult", join(channel_mult)},
+          {"attention_ds", join(attention_resolutions)},
+          {"num_heads", std::to_string(num_heads)},
+          {"dropout", float_text(dropout)},
+          {"num_classes", std::to_string(num_classes)},
+          {"null_class", null_class ? "true" : "false"}};
+}
+
+UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& meta) {
+  MetadataReader r(meta);
+  // The reference's fixtures carry no "model" key; any other model is refused.
+  FC_CHECK(!r.has("model") || r.text("model") == "unet",
+           "checkpoint is not a UNet (metadata 'model' is '" << r.text("model") << "')");
+  UNetConfig c;
+  auto shape = r.ints("image_shape", 1);
+  FC_CHECK(shape.size() == 3 && shape[1] == shape[2],
+           "checkpoint metadata 'image_shape' is not C,S,S (square images): '" << r.text("image_shape") << "'");
+  c.in_channels = shape[0];
+  c.image_size = shape[1];
+  c.out_channels = r.has("out_channels") ? r.integer("out_channels", 1) : c.in_channels;
+  c.model_channels = r.integer("model_channels", 1);
+  c.num_res_blocks = r.integer("num_res_blocks", 1);
+  c.channel_mult = to_ints(r.ints("channel_mult", 1));
+  if (r.has("attention_ds")) {
+    c.attention_resolutions = to_ints(r.ints("attention_ds", 1));
+  } else {
+    // The reference's resolutions, turned into factors as guided diffusion's
+    // create_model does: ds = image_size // resolution (one above image_size gives
+    // ds 0, which no level has: no attention, as there).
+    c.attention_resolutions.clear();
+    for (int64_t res : r.ints("attention_resolutions", 1))
+      if (c.image_size / res > 0) c.attention_resolutions.push_back(static_cast<int>(c.image_size / res));
+  }
+  c.num_heads = static_cast<int>(r.integer("num_heads", 1));
+  c.dropout = r.real("dropout");
+  c.num_classes = r.integer("num_classes", 0);
+  c.null_class = r.has("null_class") && r.flag("null_class");
+  return c;
+}
+
+}  // namespace fc::nn
