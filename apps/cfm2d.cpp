@@ -227,7 +227,11 @@ int run(int argc, char** argv) {
     const float smin = static_cast<float>(c.sigma_min);
     app::ProgressBar bar(c.iterations, "train", state.iteration);
     double smooth = state.losses.empty() ? 0 : state.losses.back();
-    auto save = [&] { app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, meta); };
+    auto save = [&] {
+      std::map<std::string, std::string> m = meta;
+      for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
+      app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
+    };
     for (; state.iteration < c.iterations; ++state.iteration) {
       if (state.iteration == c.interrupt_at) app::request_interrupt();
       if (app::interrupted()) {

@@ -17,26 +17,6 @@ flow::VelocityFn mlp_velocity(nn::MLP& mlp) {
   };
 }
 
-void save_train_checkpoint(const std::string& path, nn::MLP& mlp, nn::AdamW* opt,
-                           const Generator& gen, const TrainState& state,
-                           std::map<std::string, std::string> metadata) {
-  for (auto& [k, v] : mlp.config().to_metadata()) metadata[k] = v;
-  metadata["iteration"] = std::to_string(state.iteration);
-  // The generator's state as decimal strings: 64-bit integers do not fit a float.
-  metadata["rng_seed"] = std::to_string(gen.seed());
-  metadata["rng_offset"] = std::to_string(gen.offset());
-  std::vector<nn::NamedTensor> extra;
-  if (opt) {
-    metadata["adamw_step"] = std::to_string(opt->steps());
-    extra.push_back({"optim.exp_avg", opt->exp_avg()});
-    extra.push_back({"optim.exp_avg_sq", opt->exp_avg_sq()});
-  }
-  if (!state.losses.empty())
-    extra.push_back({"train.losses", Tensor::from_vector(state.losses,
-                                                         Shape{static_cast<int64_t>(state.losses.size())})});
-  nn::save_checkpoint(path, mlp, metadata, extra);
-}
-
 LoadedMLP load_mlp_checkpoint(const std::string& path) {
   LoadedMLP out;
   out.file = nn::load_safetensors(path);
@@ -50,39 +30,6 @@ LoadedMLP load_mlp_checkpoint(const std::string& path) {
   out.mlp = std::make_unique<nn::MLP>(cfg, init);
   nn::load_parameters(*out.mlp, out.file, path);
   return out;
-}
-
-namespace {
-uint64_t meta_u64(const nn::SafetensorsFile& f, const std::string& path, const char* key) {
-  auto it = f.metadata.find(key);
-  FC_CHECK(it != f.metadata.end(), path << ": checkpoint has no '" << key << "' (not a training checkpoint)");
-  try {
-    size_t used = 0;
-    unsigned long long v = std::stoull(it->second, &used);
-    if (used == it->second.size()) return v;
-  } catch (const std::exception&) {
-  }
-  FC_THROW(path << ": checkpoint metadata '" << key << "' is not an integer: '" << it->second << "'");
-}
-}  // namespace
-
-void restore_training(const nn::SafetensorsFile& file, const std::string& path, nn::AdamW& opt,
-                      Generator& gen, TrainState& state) {
-  const Tensor* m = file.find("optim.exp_avg");
-  const Tensor* v = file.find("optim.exp_avg_sq");
-  FC_CHECK(m && v, path << ": checkpoint has no optimizer state; cannot resume training from it");
-  FC_CHECK(m->numel() == opt.exp_avg().numel() && v->numel() == opt.exp_avg_sq().numel(),
-           path << ": optimizer state does not match the model");
-  opt.exp_avg().copy_(m->to(opt.exp_avg().device()));
-  opt.exp_avg_sq().copy_(v->to(opt.exp_avg_sq().device()));
-  opt.set_steps(static_cast<int64_t>(meta_u64(file, path, "adamw_step")));
-  gen.set_state(meta_u64(file, path, "rng_seed"), meta_u64(file, path, "rng_offset"));
-  state.iteration = static_cast<int64_t>(meta_u64(file, path, "iteration"));
-  state.losses.clear();
-  if (const Tensor* l = file.find("train.losses")) state.losses = l->to_vector();
-  FC_CHECK(static_cast<int64_t>(state.losses.size()) == state.iteration,
-           path << ": checkpoint holds " << state.losses.size() << " losses for "
-                << state.iteration << " iterations");
 }
 
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/train_state.hpp"
 #include "engine/random.hpp"
 #include "flow/ode.hpp"
 #include "nn/mlp.hpp"
@@ -18,19 +19,6 @@ namespace fc::app {
 // v(x, t) = mlp([x, t]) for points x [N, 2] and one time t.
 flow::VelocityFn mlp_velocity(nn::MLP& mlp);
 
-// Everything a run needs to continue where it stopped: the model, AdamW's moments and
-// step, the generator's state, the iteration and the losses so far.
-struct TrainState {
-  int64_t iteration = 0;
-  std::vector<float> losses;
-};
-
-// Writes the model, AdamW's state (if opt), the generator's state and the losses,
-// with the model config and `metadata` in the header; atomic.
-void save_train_checkpoint(const std::string& path, nn::MLP& mlp, nn::AdamW* opt,
-                           const Generator& gen, const TrainState& state,
-                           std::map<std::string, std::string> metadata);
-
 // Reads a checkpoint (refusing a missing or corrupt file, or one that holds no MLP,
 // with one line naming the path) and builds the MLP it holds.
 struct LoadedMLP {
@@ -38,11 +26,6 @@ struct LoadedMLP {
   nn::SafetensorsFile file;
 };
 LoadedMLP load_mlp_checkpoint(const std::string& path);
-
-// Puts AdamW's moments and step, the generator's state and the losses of a
-// checkpoint back, to continue training exactly where it stopped.
-void restore_training(const nn::SafetensorsFile& file, const std::string& path, nn::AdamW& opt,
-                      Generator& gen, TrainState& state);
 
 // Integrates `count` standard-normal points from t = 0 to 1 in batches, returning the
 // states at `times` (concatenated over batches) and adding the NFE of one batch.
