@@ -38,6 +38,8 @@ def main(src, dst):
     sgemm = {}
     floors = []
     for case in cases:
+        if case.startswith("unet_"):
+            continue
         best = {}
         for impl in ("flowcpp", "pytorch"):
             opts = []
@@ -82,6 +84,7 @@ def main(src, dst):
                 continue
             floor_ms = gflop / sgemm["flowcpp"] * 1e3
             out.append(f"| {case} | {gflop:.3f} | {floor_ms:.3f} | {floor_ms / pm:.2f} | {fm / floor_ms:.2f} |")
+    unet_section(out, by, [c for c in cases if c.startswith("unet_")])
     paper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cfm2d_paper.json")
     if os.path.exists(paper):
         c = json.load(open(paper))
@@ -108,6 +111,61 @@ def main(src, dst):
     for (case, impl, th), rs in sorted(by.items()):
         out.append(f"| {case} | {impl} | {th} | {', '.join('%.3f' % r['median_ms'] for r in rs)} |")
     open(dst, "w").write("\n".join(out) + "\n")
+
+
+UNET_TITLES = {
+    "unet_train_mnist_32": "training step, 32 channels (the fixture's UNet)",
+    "unet_forward_mnist_32": "forward pass, 32 channels",
+    "unet_train_mnist_64": "training step, 64 channels (the reference recipe)",
+    "unet_forward_mnist_64": "forward pass, 64 channels",
+}
+UNET_TARGET = 0.5  # time and peak memory, flowcpp / PyTorch
+
+
+def best_of_threads(by, case, impl):
+    """(median ms, threads, rows) at the thread count with the lowest median."""
+    opts = []
+    for th in (1, 2):
+        rs = by.get((case, impl, th))
+        if rs:
+            opts.append((statistics.median(r["median_ms"] for r in rs), th, rs))
+    return min(opts) if opts else None
+
+
+def unet_section(out, by, cases):
+    if not cases:
+        return
+    out.append("")
+    out.append("## The image UNet (batch 128, 1x28x28, MNIST's configuration)\n")
+    out.append("`bench/bench_unet` against `bench/torch_unet.py` (our PyTorch implementation of the "
+               "reference UNet, checked against the fixtures with `--check-fixture`). A training step "
+               "is forward, MSE, backward, gradient clipping at 1.0 and AdamW; the forward pass runs "
+               "under no-grad. Each run times 3 iterations after one warm-up; each side at its best of "
+               "1 and 2 threads. Targets: flowcpp / PyTorch ≤ 0.5 for time and for peak memory "
+               "(the process's peak RSS).\n")
+    out.append("| case | flowcpp ms (threads) | PyTorch ms (threads) | time ratio | peak RSS flowcpp / "
+               "PyTorch MB | memory ratio | targets (≤ 0.5) | matmul GFLOP | flowcpp GFLOP/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for case in cases:
+        f, p = best_of_threads(by, case, "flowcpp"), best_of_threads(by, case, "pytorch")
+        if not f or not p:
+            continue
+        (fm, fth, frs), (pm, pth, prs) = f, p
+        frss = max(r["peak_rss_mb"] for r in frs)
+        prss = max(r["peak_rss_mb"] for r in prs)
+        gflop = statistics.median(r.get("gflop", 0) for r in prs)  # counted by torch_unet.py's hooks
+        tr, mr = fm / pm, frss / prss
+        met = "time " + ("met" if tr <= UNET_TARGET else "NOT met") + ", memory " + \
+              ("met" if mr <= UNET_TARGET else "NOT met")
+        out.append(f"| {UNET_TITLES.get(case, case)} | {fm:.0f} ({fth}) | {pm:.0f} ({pth}) | {tr:.2f} | "
+                   f"{frss:.0f} / {prss:.0f} | {mr:.2f} | {met} | {gflop:.0f} | {gflop / (fm / 1e3):.1f} |")
+    prof = os.path.join("build", "bench", "unet_profile.md")
+    if os.path.exists(prof):
+        out.append("")
+        out.append("Where flowcpp's time goes in the 64-channel training step (the engine's own "
+                   "profiler, `FLOWCPP_PROFILE=1 build/bench/bench_unet --mode train --channels 64 "
+                   "--batch 128 --iters 1 --threads 2`; one step after a warm-up):\n")
+        out.append(open(prof).read().strip())
 
 
 if __name__ == "__main__":

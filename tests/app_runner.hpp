@@ -30,3 +30,9 @@ inline AppRun run_app(const std::string& command_line) {
   std::filesystem::remove(err_path);
   return r;
 }
+
+inline size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}

@@ -17,12 +17,6 @@ const std::string kTiny =
     " --iterations 30 --batch-size 64 --hidden 16 --samples 500 --gif-samples 200 --frames 5"
     " --grid 8 --eval-points 50 --steps 4 --threads 2";
 
-size_t count_lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {

@@ -173,8 +173,14 @@ void conv2d_backward(const float* x, const float* w, const float* gy, float* gx,
     }
   };
   if (split) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < g.n; ++i) image(i, omp_get_thread_num());
+    // Part p always takes the same contiguous images, and the parts are added in
+    // order: the weight gradient does not depend on how the threads were scheduled
+    // (a resumed run must reproduce an uninterrupted one bit for bit).
+#pragma omp parallel num_threads(parts)
+    {
+      const int p = omp_get_thread_num(), np = omp_get_num_threads();
+      for (int64_t i = g.n * p / np; i < g.n * (p + 1) / np; ++i) image(i, p);
+    }
   } else {
     for (int64_t i = 0; i < g.n; ++i) image(i, 0);
   }

@@ -1,0 +1,445 @@
+// cfm_image: class-conditional flow matching on images with the reference's UNet.
+//   ./apps/cfm_image --train mnist       fetch MNIST if missing, train (quick preset)
+//   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
+//   ./apps/cfm_image --eval mnist        the evaluation alone
+// Datasets: mnist, fashion_mnist, cifar10, folder:PATH. Outputs go to OUTPUT/DATASET/.
+#include <cxxopts.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "apps/common/image_eval.hpp"
+#include "apps/common/image_flow.hpp"
+#include "apps/common/image_plots.hpp"
+#include "apps/common/interrupt.hpp"
+#include "apps/common/options.hpp"
+#include "apps/common/plots2d.hpp"
+#include "apps/common/progress.hpp"
+#include "apps/common/train_state.hpp"
+#include "apps/common/flow2d.hpp"
+#include "datasets/image_batches.hpp"
+#include "datasets/image_dataset.hpp"
+#include "datasets/npy.hpp"
+#include "engine/allocator.hpp"
+#include "engine/autograd.hpp"
+#include "engine/ops.hpp"
+#include "engine/threads.hpp"
+#include "flow/path.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/ema.hpp"
+
+using namespace fc;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  std::string train, sample, eval, dataset, preset = "quick", output = "outputs/cfm";
+  std::string data_root = "data", method = "midpoint";
+  int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
+  int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
+  int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
+  double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
+  double clip = 1.0;
+  bool resume = false, hflip = false;
+};
+
+// quick trains on 2 CPU cores in well under 30 minutes; paper is the reference recipe
+// (64 channels, 2 res blocks per level, attention at 16, batch 128, 10 epochs).
+struct Preset {
+  int64_t iterations, batch, channels, res_blocks, eval_samples, nll_images;
+  double ema_decay, class_drop, guidance;
+  bool small_attention;  // attention only at the coarsest level (and the middle)
+};
+const Preset kQuick{2000, 64, 32, 1, 1000, 100, 0.999, 0.1, 1.0, true};
+const Preset kPaper{0, 128, 64, 2, 10000, 1000, 0.9999, 0.0, 0.0, false};
+
+Config parse(int argc, char** argv, Preset& preset) {
+  cxxopts::Options o("cfm_image",
+                     "Class-conditional flow matching on images: train the UNet, sample, evaluate.\n"
+                     "DATASET: " + app::join(data::image_dataset_names(), ", "));
+  Config c;
+  o.add_options()
+      ("train", "train on DATASET", cxxopts::value<std::string>(c.train))
+      ("sample", "sample from the checkpoint of DATASET (then evaluate)", cxxopts::value<std::string>(c.sample))
+      ("eval", "evaluate the checkpoint of DATASET", cxxopts::value<std::string>(c.eval))
+      ("preset", "quick (default: 2 CPU cores, under 30 minutes) or paper (the reference recipe)",
+       cxxopts::value<std::string>(c.preset))
+      ("epochs", "training epochs (paper 10; quick counts iterations)", cxxopts::value<int64_t>(c.epochs))
+      ("iterations", "training iterations (overrides --epochs; quick 2000)", cxxopts::value<int64_t>(c.iterations))
+      ("batch-size", "batch size (quick 64, paper 128)", cxxopts::value<int64_t>(c.batch))
+      ("lr", "AdamW learning rate", cxxopts::value<double>(c.lr)->default_value("1e-3"))
+      ("clip", "gradient-norm clipping (0: off)", cxxopts::value<double>(c.clip)->default_value("1.0"))
+      ("channels", "UNet base channels, a multiple of 32 (quick 32, paper 64)", cxxopts::value<int64_t>(c.channels))
+      ("res-blocks", "res blocks per level (quick 1, paper 2)", cxxopts::value<int64_t>(c.res_blocks))
+      ("sigma-min", "σmin of the CFM path", cxxopts::value<double>(c.sigma_min)->default_value("0"))
+      ("ema-decay", "EMA decay of the sampling weights (0: off; quick 0.999, paper 0.9999)",
+       cxxopts::value<double>(c.ema_decay))
+      ("class-drop", "probability of training with the 'no class' label, for guidance (quick 0.1, paper 0)",
+       cxxopts::value<double>(c.class_drop))
+      ("guidance", "classifier-free guidance scale w: v_c + w (v_c - v_none) (quick 1, paper 0)",
+       cxxopts::value<double>(c.guidance))
+      ("hflip", "random horizontal flips while training")
+      ("method", "ODE solver: euler, midpoint, heun, rk4, dopri5",
+       cxxopts::value<std::string>(c.method)->default_value("midpoint"))
+      ("steps", "solver steps over [0, 1]", cxxopts::value<int64_t>(c.steps)->default_value("20"))
+      ("samples-per-class", "samples per class in the grid and GIF",
+       cxxopts::value<int64_t>(c.per_class)->default_value("10"))
+      ("fps", "GIF frames per second", cxxopts::value<int64_t>(c.fps)->default_value("20"))
+      ("frames", "GIF frames", cxxopts::value<int64_t>(c.frames)->default_value("101"))
+      ("eval-samples", "generated images for the evaluation (quick 1000, paper 10000)",
+       cxxopts::value<int64_t>(c.eval_samples))
+      ("nll-images", "test images for the bits/dim estimate (quick 100, paper 1000)",
+       cxxopts::value<int64_t>(c.nll_images))
+      ("classifier-epochs", "epochs of the evaluation classifier's training (cached per dataset)",
+       cxxopts::value<int64_t>(c.classifier_epochs)->default_value("3"))
+      ("seed", "random seed", cxxopts::value<int64_t>(c.seed)->default_value("42"))
+      ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
+       cxxopts::value<int64_t>(c.threads)->default_value("0"))
+      ("data-root", "where the datasets live", cxxopts::value<std::string>(c.data_root)->default_value("data"))
+      ("output", "output root; files go to OUTPUT/DATASET/",
+       cxxopts::value<std::string>(c.output)->default_value("outputs/cfm"))
+      ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
+       cxxopts::value<int64_t>(c.checkpoint_every)->default_value("500"))
+      ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
+      ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
+       cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"))
+      ("h,help", "show this help");
+  auto r = app::parse_or_usage(o, argc, argv);
+  if (r.count("help")) {
+    std::printf("%s\n", o.help().c_str());
+    std::exit(0);
+  }
+  for (const std::string* d : {&c.train, &c.sample, &c.eval}) {
+    if (d->empty()) continue;
+    if (!c.dataset.empty() && c.dataset != *d)
+      throw app::UsageError("--train, --sample and --eval name different datasets ('" + c.dataset +
+                            "' and '" + *d + "')");
+    c.dataset = *d;
+  }
+  if (c.dataset.empty()) throw app::UsageError("give --train DATASET, --sample DATASET or --eval DATASET (try --help)");
+  if (c.preset != "quick" && c.preset != "paper")
+    throw app::UsageError("option '--preset': must be quick or paper, got '" + c.preset + "'");
+  preset = c.preset == "quick" ? kQuick : kPaper;
+  if (!r.count("iterations")) c.iterations = preset.iterations;
+  if (!r.count("epochs")) c.epochs = c.preset == "paper" ? 10 : 0;
+  if (r.count("epochs") && !r.count("iterations")) c.iterations = 0;  // epochs decide
+  if (!r.count("batch-size")) c.batch = preset.batch;
+  if (!r.count("channels")) c.channels = preset.channels;
+  if (!r.count("res-blocks")) c.res_blocks = preset.res_blocks;
+  if (!r.count("eval-samples")) c.eval_samples = preset.eval_samples;
+  if (!r.count("nll-images")) c.nll_images = preset.nll_images;
+  if (!r.count("ema-decay")) c.ema_decay = preset.ema_decay;
+  if (!r.count("class-drop")) c.class_drop = preset.class_drop;
+  if (!r.count("guidance")) c.guidance = preset.guidance;
+  c.resume = r.count("resume") > 0;
+  c.hflip = r.count("hflip") > 0;
+  if (c.iterations == 0 && c.epochs == 0) throw app::UsageError("option '--epochs': must be positive");
+  if (c.iterations < 0) throw app::UsageError("option '--iterations': must be positive");
+  if (c.epochs < 0) throw app::UsageError("option '--epochs': must be positive");
+  app::require_positive("batch-size", c.batch);
+  app::require_positive("channels", c.channels);
+  if (c.channels % 32) throw app::UsageError("option '--channels': must be a multiple of 32 (GroupNorm(32))");
+  app::require_range("res-blocks", c.res_blocks, 1, 8);
+  app::require_positive("steps", c.steps);
+  app::require_range("samples-per-class", c.per_class, 1, 1000);
+  app::require_range("fps", c.fps, 1, 100);
+  app::require_range("frames", c.frames, 2, 1000);
+  app::require_positive("eval-samples", c.eval_samples);
+  app::require_range("nll-images", c.nll_images, 0, 1000000);
+  app::require_range("classifier-epochs", c.classifier_epochs, 1, 1000);
+  app::require_range("threads", c.threads, 0, 1024);
+  app::require_range("checkpoint-every", c.checkpoint_every, 0, INT64_MAX);
+  auto real = [](const char* name, double v, double lo, double hi, bool open_hi) {
+    if (!(std::isfinite(v) && v >= lo && (open_hi ? v < hi : v <= hi)))
+      throw app::UsageError(std::string("option '--") + name + "': must be in [" + std::to_string(lo) + ", " +
+                            std::to_string(hi) + (open_hi ? ")" : "]"));
+  };
+  if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
+  real("clip", c.clip, 0, 1e9, false);
+  real("sigma-min", c.sigma_min, 0, 1, true);
+  real("ema-decay", c.ema_decay, 0, 1, true);
+  real("class-drop", c.class_drop, 0, 1, true);
+  real("guidance", c.guidance, -1e3, 1e3, false);
+  if (c.resume && c.train.empty()) throw app::UsageError("option '--resume' needs --train");
+  try {
+    flow::parse_method(c.method);
+  } catch (const Error& e) {
+    throw app::UsageError(std::string("option '--method': ") + e.what());
+  }
+  return c;
+}
+
+std::string fmt(double v, int digits = 4) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*g", digits, v);
+  return b;
+}
+
+// MNIST and Fashion-MNIST are fetched by scripts/get_data.sh (found beside this
+// program's folder) when their folder is missing.
+void fetch_if_missing(const Config& c) {
+  if (c.dataset != "mnist" && c.dataset != "fashion_mnist") return;
+  std::filesystem::path dir = std::filesystem::path(c.data_root) / c.dataset;
+  if (std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) return;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
+  std::filesystem::path script = exe.parent_path().parent_path() / "scripts" / "get_data.sh";
+  FC_CHECK(std::filesystem::exists(script), dir.string() << " is missing and " << script.string()
+                                                         << " was not found to fetch it");
+  std::fprintf(stderr, "cfm_image: %s is missing; fetching it with %s %s\n", dir.string().c_str(),
+               script.string().c_str(), c.dataset.c_str());
+  std::string cmd = "bash '" + script.string() + "' " + c.dataset + " --data '" + c.data_root + "'";
+  FC_CHECK(std::system(cmd.c_str()) == 0, "fetching " << c.dataset << " failed (" << cmd << ")");
+}
+
+nn::UNetConfig model_config(const Config& c, const Preset& p, const data::ImageDataset& ds) {
+  FC_CHECK(ds.height == ds.width, ds.name << ": images are " << ds.height << "x" << ds.width
+                                          << "; the UNet needs square images");
+  nn::UNetConfig m = ds.height == 32 && ds.channels == 3 ? nn::UNetConfig::cifar10(c.channels)
+                                                         : nn::UNetConfig::mnist(c.channels);
+  m.in_channels = m.out_channels = ds.channels;
+  m.image_size = ds.height;
+  m.num_classes = ds.num_classes();
+  m.num_res_blocks = c.res_blocks;
+  m.null_class = c.class_drop > 0;
+  // The quick preset keeps attention off the full-resolution levels, where its cost
+  // grows with the square of the pixel count; the middle block keeps its attention.
+  if (p.small_attention) m.attention_resolutions = {1 << (m.channel_mult.size() - 1)};
+  return m;
+}
+
+// Replaces each label by the null class with probability p (classifier-free guidance's
+// training), from gen.
+Tensor drop_labels(const Tensor& y, float p, int64_t null_label, Generator& gen) {
+  if (p <= 0.f) return y;
+  std::vector<float> u = gen.uniform(y.shape()).to_vector(), v = y.to_vector();
+  for (size_t i = 0; i < v.size(); ++i)
+    if (u[i] < p) v[i] = static_cast<float>(null_label);
+  return Tensor::from_vector(v, y.shape());
+}
+
+struct Model {
+  std::unique_ptr<nn::UNet> unet;
+  std::unique_ptr<nn::EMA> ema;
+};
+
+void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, const Generator& gen,
+          const app::TrainState& state) {
+  std::map<std::string, std::string> meta = m.unet->config().to_metadata();
+  meta["dataset"] = c.dataset;
+  meta["objective"] = "cfm";
+  meta["sigma_min"] = fmt(c.sigma_min, 9);
+  meta["class_drop"] = fmt(c.class_drop, 9);
+  meta["batch_size"] = std::to_string(c.batch);
+  meta["dropout_rng_seed"] = std::to_string(m.unet->dropout_generator().seed());
+  meta["dropout_rng_offset"] = std::to_string(m.unet->dropout_generator().offset());
+  std::vector<nn::NamedTensor> extra;
+  if (m.ema) {
+    meta["ema_decay"] = fmt(m.ema->decay(), 9);
+    meta["ema_updates"] = std::to_string(m.ema->updates());
+    extra.push_back({"ema.parameters", m.ema->shadow()});
+  }
+  app::save_train_checkpoint(path, *m.unet, &opt, gen, state, meta, extra);
+}
+
+// The sampling weights of a checkpoint: its EMA average when it has one.
+Model load_for_sampling(const std::string& path, const Config& c) {
+  FC_CHECK(std::filesystem::exists(path),
+           path << ": no checkpoint; train first with ./apps/cfm_image --train " << c.dataset);
+  nn::SafetensorsFile f = nn::load_safetensors(path);
+  nn::UNetConfig cfg;
+  try {
+    cfg = nn::UNetConfig::from_metadata(f.metadata);
+  } catch (const Error& e) {
+    FC_THROW(path << ": " << e.what());
+  }
+  Generator init(0);
+  Model m;
+  m.unet = std::make_unique<nn::UNet>(cfg, init);
+  nn::load_parameters(*m.unet, f, path);
+  m.unet->flatten_parameters();
+  if (const Tensor* ema = f.find("ema.parameters")) {
+    FC_CHECK(ema->numel() == m.unet->flat_parameters().numel(), path << ": EMA weights do not match the model");
+    Tensor p = m.unet->flat_parameters();
+    p.copy_(*ema);
+  }
+  m.unet->train(false);
+  return m;
+}
+
+int run(int argc, char** argv) {
+  Preset preset;
+  Config c = parse(argc, argv, preset);
+  set_num_threads(static_cast<int>(c.threads));
+  const std::string dir = c.output + "/" + app::dataset_dir_name(c.dataset);
+  const std::string ckpt = dir + "/ckpt.safetensors";
+  std::filesystem::create_directories(dir);
+  nlohmann::json metrics;
+  if (std::filesystem::exists(dir + "/metrics.json")) {
+    try {  // keep what an earlier phase (training, sampling) measured
+      std::ifstream in(dir + "/metrics.json");
+      metrics = nlohmann::json::parse(in);
+    } catch (const std::exception&) {
+      metrics = nlohmann::json::object();
+    }
+  }
+  metrics["dataset"] = c.dataset;
+  fetch_if_missing(c);
+
+  if (!c.train.empty()) {
+    data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
+    std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", c.dataset.c_str(),
+                 static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
+                 static_cast<long long>(ds.height), static_cast<long long>(ds.width),
+                 static_cast<long long>(ds.num_classes()));
+    data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
+    const int64_t per_epoch = batches.batches_per_epoch();
+    const int64_t total = c.iterations > 0 ? c.iterations : c.epochs * per_epoch;
+    const int64_t epochs = (total + per_epoch - 1) / per_epoch;
+    Generator gen(static_cast<uint64_t>(c.seed));
+    Model m;
+    nn::UNetConfig cfg = model_config(c, preset, ds);
+    m.unet = std::make_unique<nn::UNet>(cfg, gen);
+    m.unet->flatten_parameters();
+    nn::AdamWOptions ao;
+    ao.lr = static_cast<float>(c.lr);
+    nn::AdamW opt(*m.unet, ao);
+    if (c.ema_decay > 0) m.ema = std::make_unique<nn::EMA>(*m.unet, static_cast<float>(c.ema_decay));
+    app::TrainState state;
+    if (c.resume) {
+      FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
+      nn::SafetensorsFile f = nn::load_safetensors(ckpt);
+      auto it = f.metadata.find("dataset");
+      FC_CHECK(it != f.metadata.end() && it->second == c.dataset,
+               ckpt << ": checkpoint was trained on '" << (it == f.metadata.end() ? "?" : it->second)
+                    << "', not '" << c.dataset << "'");
+      FC_CHECK(nn::UNetConfig::from_metadata(f.metadata).to_metadata() == cfg.to_metadata(),
+               ckpt << ": checkpoint's model differs from this run's (pass the same options to --resume)");
+      nn::load_parameters(*m.unet, f, ckpt);
+      app::restore_training(f, ckpt, opt, gen, state);
+      m.unet->dropout_generator().set_state(app::metadata_u64(f, ckpt, "dropout_rng_seed"),
+                                            app::metadata_u64(f, ckpt, "dropout_rng_offset"));
+      if (m.ema) {
+        const Tensor* e = f.find("ema.parameters");
+        FC_CHECK(e && e->numel() == m.ema->shadow().numel(), ckpt << ": checkpoint has no matching EMA weights");
+        m.ema->shadow().copy_(*e);
+        m.ema->set_updates(static_cast<int64_t>(app::metadata_u64(f, ckpt, "ema_updates")));
+      }
+      std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
+                   static_cast<long long>(state.iteration), static_cast<long long>(total));
+    }
+    std::fprintf(stderr, "cfm_image: UNet with %lld parameters; %lld iterations of batch %lld (%.2f epochs)\n",
+                 static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
+                 static_cast<long long>(c.batch), double(total) / per_epoch);
+    app::install_interrupt_handler();
+    const float smin = static_cast<float>(c.sigma_min);
+    auto t0 = Clock::now();
+    app::ProgressBar bar(total, "train", state.iteration);
+    double smooth = state.losses.empty() ? 0 : state.losses.back();
+    Tensor x1, y;
+    for (; state.iteration < total; ++state.iteration) {
+      if (state.iteration == c.interrupt_at) app::request_interrupt();
+      if (app::interrupted()) {
+        save(ckpt, c, m, opt, gen, state);
+        app::write_losses_csv(dir + "/losses.csv", state.losses);
+        std::fprintf(stderr, "\ncfm_image: interrupted at iteration %lld; saved %s (continue with --resume)\n",
+                     static_cast<long long>(state.iteration), ckpt.c_str());
+        return 130;
+      }
+      const int64_t epoch = state.iteration / per_epoch;
+      batches.batch(epoch, state.iteration % per_epoch, x1, y);
+      Tensor x0 = gen.normal(x1.shape());
+      Tensor t = gen.uniform(Shape{c.batch});
+      Tensor t4 = reshape(t, Shape{c.batch, 1, 1, 1});
+      Tensor labels = drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, gen);
+      Tensor loss = mse_loss(m.unet->forward(flow::cfm_interpolate(x0, x1, t4, smin), t, labels),
+                             flow::cfm_target(x0, x1, smin));
+      opt.zero_grad();
+      loss.backward();
+      if (c.clip > 0) nn::clip_grad_norm(*m.unet, static_cast<float>(c.clip));
+      opt.step();
+      if (m.ema) m.ema->update();
+      float l = loss.item();
+      FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
+                                                               << " (try a lower --lr)");
+      state.losses.push_back(l);
+      smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
+      bar.update(state.iteration + 1, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) +
+                                          "  loss " + fmt(smooth));
+      if (c.checkpoint_every > 0 && (state.iteration + 1) % c.checkpoint_every == 0 &&
+          state.iteration + 1 < total) {
+        ++state.iteration;  // the checkpoint records the iterations done
+        save(ckpt, c, m, opt, gen, state);
+        --state.iteration;
+      }
+    }
+    bar.finish("loss " + fmt(smooth));
+    save(ckpt, c, m, opt, gen, state);
+    app::write_losses_csv(dir + "/losses.csv", state.losses);
+    app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
+    metrics["final_loss"] = smooth;
+    metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+    metrics["parameters"] = m.unet->num_parameters();
+    metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
+                               {"channels", c.channels}, {"res_blocks", c.res_blocks},
+                               {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
+                               {"sigma_min", c.sigma_min}, {"seed", c.seed}, {"threads", num_threads()}};
+    std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
+  }
+
+  if (!c.sample.empty() || !c.eval.empty()) {
+    Model m = load_for_sampling(ckpt, c);
+    data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+    flow::OdeOptions ode;
+    ode.method = flow::parse_method(c.method);
+    ode.step_size = 1.f / static_cast<float>(c.steps);
+    const float w = static_cast<float>(c.guidance);
+    if (!c.sample.empty()) {
+      Generator gen(static_cast<uint64_t>(c.seed) + 1);
+      const int64_t classes = m.unet->config().num_classes;
+      Tensor labels = app::class_grid_labels(classes, c.per_class);
+      std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
+      int64_t nfe = 0;
+      auto t0 = Clock::now();
+      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s)\n",
+                   static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
+                   fmt(w).c_str());
+      std::vector<Tensor> states = app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling");
+      metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+      metrics["nfe"] = nfe;
+      data::save_npy(dir + "/samples.npy", states.back());
+      data::save_npy(dir + "/labels.npy", labels);
+      std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
+      if (w != 0.f) caption += ", guidance " + fmt(w);
+      app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
+      app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
+                                static_cast<int>(c.fps));
+    }
+    app::EvalOptions eo;
+    eo.samples = c.eval_samples;
+    eo.nll_images = c.nll_images;
+    eo.classifier_epochs = c.classifier_epochs;
+    eo.guidance = w;
+    eo.ode = ode;
+    eo.seed = static_cast<uint64_t>(c.seed);
+    eo.data_root = c.data_root;
+    // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.
+    eo.classifier_dir = (std::filesystem::path(c.output).parent_path() / "classifier" /
+                         app::dataset_dir_name(c.dataset)).string();
+    metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
+  }
+  MemoryStats mem = memory_stats();
+  metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
+  app::write_json(dir + "/metrics.json", metrics.dump(2));
+  std::fprintf(stderr, "cfm_image: wrote %s/\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return app::main_guard("cfm_image", [&] { return run(argc, argv); }); }

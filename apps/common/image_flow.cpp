@@ -1,0 +1,76 @@
+#include "apps/common/image_flow.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "apps/common/progress.hpp"
+
+#include "engine/autograd.hpp"
+#include "engine/error.hpp"
+#include "engine/ops.hpp"
+
+namespace fc::app {
+
+flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guidance) {
+  const nn::UNetConfig& cfg = model.config();
+  if (guidance == 0.f)
+    return [&model, labels](const Tensor& x, float t) {
+      return model.forward(x, Tensor::full(Shape{x.dim(0)}, t, x.device()), labels);
+    };
+  FC_CHECK(cfg.null_class, "guidance scale " << guidance
+                                             << " needs a model trained with class dropout "
+                                                "(--class-drop > 0); use --guidance 0");
+  Tensor both = concat({labels, Tensor::full(labels.shape(), static_cast<float>(cfg.num_classes),
+                                             labels.device())},
+                       0);
+  return [&model, both, guidance](const Tensor& x, float t) {
+    const int64_t n = x.dim(0);
+    Tensor v = model.forward(concat({x, x}, 0), Tensor::full(Shape{2 * n}, t, x.device()), both);
+    Tensor cond = slice(v, 0, 0, n), uncond = slice(v, 0, n, 2 * n);
+    return cond + (cond - uncond) * guidance;
+  };
+}
+
+flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance) {
+  const nn::UNetConfig& cfg = model.config();
+  Shape image{0, cfg.in_channels, cfg.image_size, cfg.image_size};
+  flow::VelocityFn v = unet_velocity(model, labels, guidance);
+  return [v, image](const Tensor& x, float t) {
+    Shape s = image;
+    s[0] = x.dim(0);
+    return reshape(v(reshape(x, s), t), Shape{x.dim(0), x.dim(1)});
+  };
+}
+
+Tensor class_grid_labels(int64_t classes, int64_t per_class) {
+  std::vector<float> y(static_cast<size_t>(classes * per_class));
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(static_cast<int64_t>(i) % classes);
+  return Tensor::from_vector(y, Shape{classes * per_class});
+}
+
+std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
+                                  const std::vector<float>& times, const flow::OdeOptions& ode,
+                                  float guidance, int64_t batch, int64_t* nfe,
+                                  const std::string& progress) {
+  NoGradGuard no_grad;
+  const nn::UNetConfig& cfg = model.config();
+  const int64_t count = labels.dim(0);
+  std::vector<std::vector<Tensor>> parts(times.size());
+  std::unique_ptr<ProgressBar> bar;
+  if (!progress.empty()) bar = std::make_unique<ProgressBar>(count, progress);
+  for (int64_t start = 0; start < count; start += batch) {
+    const int64_t n = std::min(batch, count - start);
+    Tensor y = slice(labels, 0, start, start + n);
+    Tensor x0 = gen.normal(Shape{n, cfg.in_channels, cfg.image_size, cfg.image_size});
+    flow::OdeResult r = flow::odeint(unet_velocity(model, y, guidance), x0, times, ode);
+    if (nfe && start == 0) *nfe += r.nfe;
+    for (size_t i = 0; i < times.size(); ++i) parts[i].push_back(r.states[i]);
+    if (bar) bar->update(start + n);
+  }
+  if (bar) bar->finish();
+  std::vector<Tensor> out;
+  for (auto& p : parts) out.push_back(p.size() == 1 ? p[0] : concat(p, 0));
+  return out;
+}
+
+}  // namespace fc::app

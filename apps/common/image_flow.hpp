@@ -1,0 +1,33 @@
+#pragma once
+// The class-conditional UNet as a velocity field, with classifier-free guidance, and
+// sampling images with the ODE solvers.
+#include <string>
+#include <vector>
+
+#include "engine/random.hpp"
+#include "flow/ode.hpp"
+#include "nn/unet.hpp"
+
+namespace fc::app {
+
+// v(x, t) for images x [N, C, H, W] of the given labels [N]. With guidance w != 0 the
+// model must have a null class (trained with class dropout):
+//   v = v(x, t | y) + w (v(x, t | y) - v(x, t | none)),
+// both halves in one forward pass of 2N images. w = 0 is the conditional model alone.
+flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guidance);
+
+// The same field on flattened images [N, C*H*W] (what the likelihood integrates).
+flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance);
+
+// Labels for a grid with one column per class: row r, column c has class c.
+Tensor class_grid_labels(int64_t classes, int64_t per_class);
+
+// Integrates N(0, I) images of `labels` from t = 0 to 1 in batches of at most `batch`,
+// returning the images at each of `times` (concatenated over batches); adds the NFE
+// of one batch to *nfe, and shows a progress bar labelled `progress` when not empty.
+std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
+                                  const std::vector<float>& times, const flow::OdeOptions& ode,
+                                  float guidance, int64_t batch, int64_t* nfe = nullptr,
+                                  const std::string& progress = "");
+
+}  // namespace fc::app

@@ -1,0 +1,22 @@
+#pragma once
+// The pictures of the image program: the final samples as a grid with one column per
+// class, and the trajectory GIF (the final grid beside the grid at time t).
+#include <string>
+#include <vector>
+
+#include "engine/tensor.hpp"
+
+namespace fc::app {
+
+// images [N, C, H, W] in [-1, 1], laid out with `columns` per row under the titles.
+void write_sample_grid(const std::string& path, const Tensor& images, int64_t columns,
+                       const std::vector<std::string>& titles, const std::string& caption);
+
+// One frame per state (states[i] at times[i]): the last state's grid on the left, the
+// grid at t on the right, captioned with t. fps frames per second.
+void write_trajectory_gif(const std::string& path, const std::vector<Tensor>& states,
+                          const std::vector<float>& times, int64_t columns,
+                          const std::vector<std::string>& titles, const std::string& caption,
+                          int fps);
+
+}  // namespace fc::app

@@ -1,0 +1,172 @@
+// apps/cfm_image end to end on a tiny folder dataset the test draws: training and
+// sampling write every output file; Ctrl-C (simulated) and --resume give the same
+// checkpoint as an uninterrupted run; garbage options fail with one line naming them;
+// guidance scale 0 is the conditional model itself.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app_runner.hpp"
+#include "apps/common/image_flow.hpp"
+#include "engine/ops.hpp"
+#include "nn/safetensors.hpp"
+#include "viz/png.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Two classes of 12x12 pictures: dark on the left or dark on the right, with a
+// per-image shade so that no two are alike.
+void write_tiny_dataset(const std::string& root) {
+  for (const char* split : {"train", "test"})
+    for (int cls = 0; cls < 2; ++cls) {
+      std::string dir = root + "/" + split + "/" + (cls ? "right" : "left");
+      fs::create_directories(dir);
+      for (int i = 0; i < 8; ++i) {
+        fc::viz::Canvas c(12, 12);
+        uint8_t shade = static_cast<uint8_t>(20 * i);
+        c.fill_rect(fc::viz::Rect{cls ? 6 : 0, 0, 6, 12}, fc::viz::RGB{shade, shade, shade});
+        fc::viz::write_png(dir + "/" + std::to_string(i) + ".png", c);
+      }
+    }
+}
+
+const std::string kTiny =
+    " --iterations 6 --batch-size 4 --channels 32 --res-blocks 1 --samples-per-class 2 --frames 4"
+    " --steps 2 --eval-samples 8 --nll-images 2 --classifier-epochs 1 --threads 2 --checkpoint-every 0";
+
+}  // namespace
+
+TEST_CASE("cfm_image: a tiny run trains, samples and evaluates, writing every output", "[app][cfm_image]") {
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  std::string ds = "folder:" + dir.path + "/pics";
+  std::string out = " --output " + dir.path + "/out";
+  AppRun r = run_app("./apps/cfm_image --train " + ds + " --sample " + ds + kTiny + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string d = dir.path + "/out/folder_pics/";
+  for (const char* f : {"ckpt.safetensors", "losses.csv", "losses.png", "final_samples.png", "trajectory.gif",
+                        "samples.npy", "labels.npy", "metrics.json"}) {
+    INFO(f);
+    CHECK(fs::exists(d + f));
+    CHECK(fs::file_size(d + f) > 60);
+  }
+  std::string m = read_bytes(d + "metrics.json");
+  for (const char* key : {"classifier_test_accuracy", "conditional_accuracy", "frechet_distance",
+                          "bits_per_dim", "final_loss", "time_train_s", "nfe", "peak_memory_mb"}) {
+    INFO(key);
+    CHECK(m.find(key) != std::string::npos);
+  }
+  // The checkpoint carries the EMA weights and the optimizer state.
+  auto f = fc::nn::load_safetensors(d + "ckpt.safetensors");
+  CHECK(f.find("ema.parameters") != nullptr);
+  CHECK(f.find("optim.exp_avg") != nullptr);
+
+  // --eval alone reuses the cached classifier.
+  AppRun e = run_app("./apps/cfm_image --eval " + ds + kTiny + out);
+  INFO(e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.err.find("training the classifier") == std::string::npos);
+}
+
+TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app][cfm_image]") {
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  std::string ds = "folder:" + dir.path + "/pics";
+  const std::string opts = " --iterations 7 --batch-size 4 --channels 32 --res-blocks 1 --threads 2"
+                           " --checkpoint-every 0 --class-drop 0.5 --ema-decay 0.9";
+  AppRun whole = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/a");
+  INFO(whole.err);
+  REQUIRE(whole.exit_code == 0);
+  AppRun cut = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b --interrupt-at 3");
+  INFO(cut.err);
+  REQUIRE(cut.exit_code == 130);
+  AppRun rest = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b --resume");
+  INFO(rest.err);
+  REQUIRE(rest.exit_code == 0);
+  auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    INFO(fa.tensors[i].name);
+    REQUIRE(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
+  }
+  CHECK(fa.metadata.at("iteration") == "7");
+}
+
+TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][cfm_image]") {
+  struct Bad {
+    std::string args, mention;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"--train mnist --epochs abc", "epochs"},
+           {"--train mnist --iterations -3", "iterations"},
+           {"--train mnist --batch-size 0", "batch-size"},
+           {"--train mnist --channels 48", "channels"},
+           {"--train mnist --res-blocks 0", "res-blocks"},
+           {"--train mnist --lr 0", "lr"},
+           {"--train mnist --ema-decay 1.5", "ema-decay"},
+           {"--train mnist --class-drop -0.1", "class-drop"},
+           {"--train mnist --guidance nan", "guidance"},
+           {"--train mnist --sigma-min 1", "sigma-min"},
+           {"--train mnist --method rk45", "method"},
+           {"--train mnist --preset slow", "preset"},
+           {"--train mnist --steps 0", "steps"},
+           {"--train mnist --fps 0", "fps"},
+           {"--train mnist --samples-per-class 0", "samples-per-class"},
+           {"--train mnist --threads -1", "threads"},
+           {"--train mnist --sample cifar10", "different datasets"},
+           {"--sample mnist --resume", "resume"},
+           {"--train mnist --bogus 1", "bogus"},
+           {"", "--train DATASET"},
+           {"--train nosuchset", "mnist"},  // the error lists the valid names
+           {"--train folder:/nonexistent/dir", "/nonexistent/dir"},
+       }) {
+    TempDir dir;
+    AppRun r = run_app("./apps/cfm_image " + bad.args + " --data-root " + dir.path + "/data --output " + dir.path);
+    INFO(bad.args << " -> " << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.exit_code != 130);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find(bad.mention) != std::string::npos);
+    CHECK(r.err.find("cfm_image: error:") == 0);
+  }
+}
+
+TEST_CASE("cfm_image: sampling without a checkpoint names the command that makes one", "[app][cfm_image]") {
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  AppRun r = run_app("./apps/cfm_image --sample folder:" + dir.path + "/pics --output " + dir.path + "/out");
+  CHECK(r.exit_code == 1);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.err.find("--train folder:") != std::string::npos);
+}
+
+TEST_CASE("guidance scale 0 is the conditional model; w mixes in the unconditional one", "[cfm_image]") {
+  fc::Generator gen(3);
+  fc::nn::UNetConfig cfg = fc::nn::UNetConfig::mnist(32);
+  cfg.image_size = 8;
+  cfg.num_res_blocks = 1;
+  cfg.attention_resolutions = {4};
+  cfg.null_class = true;
+  fc::nn::UNet model(cfg, gen);
+  model.train(false);
+  // The zero-initialised output layer would make every velocity 0: perturb it.
+  for (auto& [name, p] : model.named_parameters()) p->copy_(gen.normal(p->shape(), 0.f, 0.1f));
+  fc::Tensor x = gen.normal(fc::Shape{3, 1, 8, 8}), y = fc::Tensor::from_vector({1, 7, 4}, fc::Shape{3});
+  fc::Tensor t = fc::Tensor::full(fc::Shape{3}, 0.3f);
+  fc::Tensor cond = model.forward(x, t, y);
+  fc::Tensor uncond = model.forward(x, t, fc::Tensor::full(fc::Shape{3}, 10.f));
+  CHECK(fc::app::unet_velocity(model, y, 0.f)(x, 0.3f).to_vector() == cond.to_vector());
+  std::vector<float> g = fc::app::unet_velocity(model, y, 2.f)(x, 0.3f).to_vector();
+  std::vector<float> c = cond.to_vector(), u = uncond.to_vector();
+  REQUIRE(g.size() == c.size());
+  for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == Approx(c[i] + 2.f * (c[i] - u[i])).margin(1e-5));
+  // A model without a null class refuses guidance.
+  cfg.null_class = false;
+  fc::nn::UNet plain(cfg, gen);
+  CHECK_THROWS_WITH(fc::app::unet_velocity(plain, y, 1.f), Catch::Matchers::Contains("class dropout"));
+}
