@@ -74,10 +74,11 @@ int main(int argc, char** argv) {
   MemoryStats mem = memory_stats();
   std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"dataset\": \"%s\", \"channels\": %lld, "
               "\"batch\": %lld, \"threads\": %d, \"params\": %lld, \"median_ms\": %.2f, "
-              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"times_ms\": [",
+              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"tensor_active_peak_mb\": %.1f, "
+              "\"times_ms\": [",
               mode.c_str(), dataset.c_str(), (long long)channels, (long long)batch, num_threads(),
               (long long)model.num_parameters(), med, bench::peak_rss_mb(),
-              mem.peak_reserved_bytes / 1048576.0);
+              mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

@@ -84,7 +84,7 @@ def main(src, dst):
                 continue
             floor_ms = gflop / sgemm["flowcpp"] * 1e3
             out.append(f"| {case} | {gflop:.3f} | {floor_ms:.3f} | {floor_ms / pm:.2f} | {fm / floor_ms:.2f} |")
-    unet_section(out, by, [c for c in cases if c.startswith("unet_")])
+    unet_section(out, by, [c for c in UNET_TITLES if c in cases], sgemm.get("flowcpp"))
     paper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cfm2d_paper.json")
     if os.path.exists(paper):
         c = json.load(open(paper))
@@ -132,7 +132,7 @@ def best_of_threads(by, case, impl):
     return min(opts) if opts else None
 
 
-def unet_section(out, by, cases):
+def unet_section(out, by, cases, sgemm_rate):
     if not cases:
         return
     out.append("")
@@ -144,8 +144,9 @@ def unet_section(out, by, cases):
                "1 and 2 threads. Targets: flowcpp / PyTorch ≤ 0.5 for time and for peak memory "
                "(the process's peak RSS).\n")
     out.append("| case | flowcpp ms (threads) | PyTorch ms (threads) | time ratio | peak RSS flowcpp / "
-               "PyTorch MB | memory ratio | targets (≤ 0.5) | matmul GFLOP | flowcpp GFLOP/s |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+               "PyTorch MB | memory ratio | targets (≤ 0.5) | matmul GFLOP | flowcpp GFLOP/s | "
+               "sgemm floor / PyTorch |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for case in cases:
         f, p = best_of_threads(by, case, "flowcpp"), best_of_threads(by, case, "pytorch")
         if not f or not p:
@@ -157,8 +158,17 @@ def unet_section(out, by, cases):
         tr, mr = fm / pm, frss / prss
         met = "time " + ("met" if tr <= UNET_TARGET else "NOT met") + ", memory " + \
               ("met" if mr <= UNET_TARGET else "NOT met")
+        # The matmul work at the bare sgemm rate of the MLP table (same OpenBLAS, 2 threads).
+        floor = f"{gflop / sgemm_rate * 1e3 / pm:.2f}" if sgemm_rate else "—"
         out.append(f"| {UNET_TITLES.get(case, case)} | {fm:.0f} ({fth}) | {pm:.0f} ({pth}) | {tr:.2f} | "
-                   f"{frss:.0f} / {prss:.0f} | {mr:.2f} | {met} | {gflop:.0f} | {gflop / (fm / 1e3):.1f} |")
+                   f"{frss:.0f} / {prss:.0f} | {mr:.2f} | {met} | {gflop:.0f} | {gflop / (fm / 1e3):.1f} | "
+                   f"{floor} |")
+    out.append("")
+    out.append("The matmul GFLOP are counted by `torch_unet.py` (convolutions, linears and the two "
+               "attention products; training counts three times the forward). The last column is "
+               "the time those matmuls alone would take at the bare sgemm rate of the table above "
+               "(OpenBLAS on this machine), as a fraction of PyTorch's time: a time target below it "
+               "needs fewer flops (e.g. Winograd convolutions) or a faster sgemm, not less overhead.")
     prof = os.path.join("build", "bench", "unet_profile.md")
     if os.path.exists(prof):
         out.append("")

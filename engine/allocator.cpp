@@ -1,6 +1,7 @@
 #include "engine/allocator.hpp"
 
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -38,11 +39,17 @@ class CachingAllocator {
     size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     void* p = nullptr;
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
+    // The smallest cached block that fits, up to twice the size: a model whose
+    // tensors come in many sizes (a UNet) would otherwise keep one cache per size and
+    // reserve several times what it uses. Reusing a cached block never grows the
+    // reserved total; the factor 2 bounds what a small tensor can hold on to.
+    auto it = free_.lower_bound(size);
+    if (it != free_.end() && it->first <= 2 * size) {
       p = it->second.back();
       it->second.pop_back();
-      stats_.cached_bytes -= size;
+      stats_.cached_bytes -= it->first;
+      size = it->first;
+      if (it->second.empty()) free_.erase(it);
     } else {
       p = raw_.alloc(size);
       if (!p) {
@@ -53,6 +60,7 @@ class CachingAllocator {
       }
       ++stats_.system_allocs;
     }
+    block_size_[p] = size;
     stats_.active_bytes += size;
     if (stats_.active_bytes > stats_.peak_active_bytes) stats_.peak_active_bytes = stats_.active_bytes;
     size_t reserved = stats_.active_bytes + stats_.cached_bytes;
@@ -62,8 +70,10 @@ class CachingAllocator {
 
   void deallocate(void* p, size_t bytes) {
     if (!p) return;
-    size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
+    auto known = block_size_.find(p);
+    size_t size = known != block_size_.end() ? known->second : round_size(bytes);
+    if (known != block_size_.end()) block_size_.erase(known);
     free_[size].push_back(p);
     stats_.active_bytes -= size;
     stats_.cached_bytes += size;
@@ -96,13 +106,14 @@ class CachingAllocator {
         ++stats_.system_frees;
       }
       stats_.cached_bytes -= size * blocks.size();
-      blocks.clear();
     }
+    free_.clear();
   }
 
   std::mutex mu_;
   RawAllocator raw_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::map<size_t, std::vector<void*>> free_;       // cached blocks by size, never empty
+  std::unordered_map<void*, size_t> block_size_;    // the size of every active block
   MemoryStats stats_;
 };
 
