@@ -276,6 +276,8 @@ std::vector<OpCase> op_cases() {
            [](V x) { return qkv_attention(x[0], 1); }, smooth_opt());
   add_case("qkv_attention: two heads", {{2, 18, 7}}, {N},
            [](V x) { return qkv_attention(x[0], 2); }, smooth_opt());
+  add_case("qkv_attention: positions over two query blocks", {{1, 6, 133}}, {N},
+           [](V x) { return qkv_attention(x[0], 1); }, smooth_opt());
   add_case("upsample_nearest2x", {{2, 3, 3, 5}}, {N},
            [](V x) { return upsample_nearest2x(x[0]); }, linear_opt());
   add_case("avg_pool2x", {{2, 3, 4, 6}}, {N}, [](V x) { return avg_pool2x(x[0]); }, linear_opt());
