@@ -46,7 +46,7 @@ struct Config {
   int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
   double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
   double clip = 1.0;
-  bool resume = false, hflip = false;
+  bool resume = false, hflip = false, no_eval = false;
 };
 
 // quick trains on 2 CPU cores in well under 30 minutes; paper is the reference recipe
@@ -85,6 +85,7 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("guidance", "classifier-free guidance scale w: v_c + w (v_c - v_none) (quick 1, paper 0)",
        cxxopts::value<double>(c.guidance))
       ("hflip", "random horizontal flips while training")
+      ("no-eval", "after --sample, skip the evaluation (pictures only)")
       ("method", "ODE solver: euler, midpoint, heun, rk4, dopri5",
        cxxopts::value<std::string>(c.method)->default_value("midpoint"))
       ("steps", "solver steps over [0, 1]", cxxopts::value<int64_t>(c.steps)->default_value("20"))
@@ -139,6 +140,7 @@ Config parse(int argc, char** argv, Preset& preset) {
   if (!r.count("guidance")) c.guidance = preset.guidance;
   c.resume = r.count("resume") > 0;
   c.hflip = r.count("hflip") > 0;
+  c.no_eval = r.count("no-eval") > 0;
   if (c.iterations == 0 && c.epochs == 0) throw app::UsageError("option '--epochs': must be positive");
   if (c.iterations < 0) throw app::UsageError("option '--iterations': must be positive");
   if (c.epochs < 0) throw app::UsageError("option '--epochs': must be positive");
@@ -419,6 +421,11 @@ int run(int argc, char** argv) {
       app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
       app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
                                 static_cast<int>(c.fps));
+    }
+    if (c.no_eval && c.eval.empty()) {
+      app::write_json(dir + "/metrics.json", metrics.dump(2));
+      std::fprintf(stderr, "cfm_image: wrote %s/ (no evaluation)\n", dir.c_str());
+      return 0;
     }
     app::EvalOptions eo;
     eo.samples = c.eval_samples;
