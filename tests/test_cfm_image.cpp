@@ -65,6 +65,12 @@ TEST_CASE("cfm_image: a tiny run trains, samples and evaluates, writing every ou
   CHECK(f.find("ema.parameters") != nullptr);
   CHECK(f.find("optim.exp_avg") != nullptr);
 
+  // --no-eval: the pictures only.
+  AppRun pics = run_app("./apps/cfm_image --sample " + ds + kTiny + " --no-eval" + out);
+  INFO(pics.err);
+  REQUIRE(pics.exit_code == 0);
+  CHECK(pics.err.find("conditional accuracy") == std::string::npos);
+
   // --eval alone reuses the cached classifier.
   AppRun e = run_app("./apps/cfm_image --eval " + ds + kTiny + out);
   INFO(e.err);
