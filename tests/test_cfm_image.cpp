@@ -78,6 +78,16 @@ TEST_CASE("cfm_image: a tiny run trains, samples and evaluates, writing every ou
   CHECK(e.err.find("training the classifier") == std::string::npos);
 }
 
+TEST_CASE("cfm_image: a one-iteration run draws its loss curve", "[app][cfm_image]") {
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  AppRun r = run_app("./apps/cfm_image --train folder:" + dir.path + "/pics --iterations 1 --batch-size 2 "
+                     "--channels 32 --res-blocks 1 --threads 2 --output " + dir.path + "/out");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(dir.path + "/out/folder_pics/losses.png"));
+}
+
 TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app][cfm_image]") {
   TempDir dir;
   write_tiny_dataset(dir.path + "/pics");

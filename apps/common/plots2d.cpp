@@ -67,7 +67,8 @@ void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
   o.ylabel = "MSE loss";
   o.log_y = true;
   o.grid = true;
-  viz::Axes ax(c, c.bounds().inset(10), viz::Range{1, double(n)},
+  // A one-iteration run still gets an x range (the axes refuse an empty one).
+  viz::Axes ax(c, c.bounds().inset(10), viz::Range{1, double(std::max<size_t>(n, 2))},
                viz::Range{lo / 1.1, hi * 1.1}, o);
   viz::RGB faint{170, 196, 224}, bold = viz::tab10(0);
   ax.plot(xs, raw, faint, 1.f);
