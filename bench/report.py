@@ -98,9 +98,15 @@ def main(src, dst):
                    "fraction inside the true squares, higher is better).\n")
         out.append("| | training s | sampling 1M s | energy distance | in-square fraction |")
         out.append("|---|---|---|---|---|")
-        for name, r in (("flowcpp", f), (f"PyTorch {p.get('torch', '')}", p)):
+        for name, r in (("flowcpp, seed 0", f), (f"PyTorch {p.get('torch', '')}, seed 0", p)):
             out.append(f"| {name} | {r['train_s']:.0f} | {r['sample_s']:.0f} | "
                        f"{r['energy_distance']:.5f} | {r['in_square_fraction']:.4f} |")
+        for extra in c.get("more_seeds", []):
+            ef, ep = extra["flowcpp"], extra["pytorch"]
+            out.append(f"| flowcpp, seed {extra['seed']} | | | {ef['energy_distance']:.5f} | "
+                       f"{ef['in_square_fraction']:.4f} |")
+            out.append(f"| PyTorch, seed {extra['seed']} | | | {ep['energy_distance']:.5f} | "
+                       f"{ep['in_square_fraction']:.4f} |")
         if c.get("note"):
             out.append("")
             out.append(f"Note: {c['note']}.")
