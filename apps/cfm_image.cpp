@@ -249,14 +249,17 @@ void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, co
   app::save_train_checkpoint(path, *m.unet, &opt, gen, state, meta, extra);
 }
 
-// The sampling weights of a checkpoint: its EMA average when it has one.
-Model load_for_sampling(const std::string& path, const Config& c) {
+// The sampling weights of a checkpoint: its EMA average when it has one. A reference
+// checkpoint converted without metadata (a plain state_dict) has its architecture read
+// off the parameter shapes, at the dataset's image size.
+Model load_for_sampling(const std::string& path, const Config& c, int64_t image_size) {
   FC_CHECK(std::filesystem::exists(path),
            path << ": no checkpoint; train first with ./apps/cfm_image --train " << c.dataset);
   nn::SafetensorsFile f = nn::load_safetensors(path);
   nn::UNetConfig cfg;
   try {
-    cfg = nn::UNetConfig::from_metadata(f.metadata);
+    cfg = f.metadata.empty() ? nn::UNetConfig::infer_from_parameters(f, image_size)
+                             : nn::UNetConfig::from_metadata(f.metadata);
   } catch (const Error& e) {
     FC_THROW(path << ": " << e.what());
   }
@@ -395,8 +398,8 @@ int run(int argc, char** argv) {
   }
 
   if (!c.sample.empty() || !c.eval.empty()) {
-    Model m = load_for_sampling(ckpt, c);
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+    Model m = load_for_sampling(ckpt, c, test.height);
     flow::OdeOptions ode;
     ode.method = flow::parse_method(c.method);
     ode.step_size = 1.f / static_cast<float>(c.steps);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/safetensors.hpp"
 #include "nn/unet_blocks.hpp"
 
 namespace fc::nn {
@@ -41,6 +42,11 @@ struct UNetConfig {
   // image_shape "C,H,W", channel_mult "1,2,2", attention_resolutions as resolutions);
   // throws naming the bad key.
   static UNetConfig from_metadata(const std::map<std::string, std::string>& meta);
+  // The architecture read off the parameter shapes alone, for a reference checkpoint
+  // converted to safetensors without metadata (a plain state_dict). What the shapes do
+  // not say is taken as the reference's: one head, no dropout, no null class, and
+  // `image_size` (the caller knows it from the data). Throws naming what is missing.
+  static UNetConfig infer_from_parameters(const SafetensorsFile& file, int64_t image_size);
 };
 
 class UNet : public Module {

@@ -155,4 +155,44 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
   return c;
 }
 
+UNetConfig UNetConfig::infer_from_parameters(const SafetensorsFile& file, int64_t image_size) {
+  auto shape_of = [&](const std::string& name) -> const Shape& {
+    const Tensor* t = file.find(name);
+    FC_CHECK(t, "not a UNet checkpoint: no parameter '" << name << "'");
+    return t->shape();
+  };
+  UNetConfig c;
+  const Shape& in = shape_of("input_blocks.0.0.weight");  // [mc, in_channels, 3, 3]
+  c.model_channels = in[0];
+  c.in_channels = in[1];
+  c.out_channels = shape_of("out.2.weight")[0];
+  c.image_size = image_size;
+  c.num_classes = file.find("label_emb.weight") ? file.find("label_emb.weight")->dim(0) : 0;
+  c.channel_mult.clear();
+  c.attention_resolutions.clear();
+  // Walk the input blocks: res blocks (their output width gives the level's multiplier)
+  // until a downsampling conv ("op") ends the level.
+  int64_t res_in_level = 0, ds = 1;
+  c.num_res_blocks = 0;
+  for (int i = 1;; ++i) {
+    const std::string b = "input_blocks." + std::to_string(i) + ".";
+    if (file.find(b + "0.op.weight")) {
+      c.num_res_blocks = res_in_level;
+      res_in_level = 0;
+      ds *= 2;
+      continue;
+    }
+    const Tensor* conv = file.find(b + "0.in_layers.2.weight");
+    if (!conv) break;
+    if (res_in_level == 0) c.channel_mult.push_back(static_cast<int>(conv->dim(0) / c.model_channels));
+    ++res_in_level;
+    if (file.find(b + "1.qkv.weight") &&
+        (c.attention_resolutions.empty() || c.attention_resolutions.back() != ds))
+      c.attention_resolutions.push_back(static_cast<int>(ds));
+  }
+  if (c.num_res_blocks == 0) c.num_res_blocks = res_in_level;
+  FC_CHECK(!c.channel_mult.empty() && c.num_res_blocks > 0, "not a UNet checkpoint: no res blocks in input_blocks");
+  return c;
+}
+
 }  // namespace fc::nn

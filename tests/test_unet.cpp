@@ -323,3 +323,31 @@ TEST_CASE("Dropout: identity in eval mode, zeroes and rescales in training", "[u
   CHECK(zeros > 800);  // expect 1000
   CHECK(zeros < 1200);
 }
+
+TEST_CASE("UNet config read off a plain state_dict (no metadata)", "[unet]") {
+  // The fixtures are the reference model's parameters under its names: their shapes
+  // alone give back the config their metadata states.
+  for (const char* name : {"unet_mnist_c32", "unet_cifar_c32"}) {
+    auto file = nn::load_safetensors(std::string("../shared/fixtures/") + name + ".safetensors");
+    nn::UNetConfig meta = nn::UNetConfig::from_metadata(file.metadata);
+    nn::UNetConfig shapes = nn::UNetConfig::infer_from_parameters(file, meta.image_size);
+    INFO(name);
+    CHECK(shapes.to_metadata() == meta.to_metadata());
+  }
+  // A variant: one res block per level, attention only at the coarsest level, no classes.
+  nn::UNetConfig cfg = nn::UNetConfig::mnist(64);
+  cfg.num_res_blocks = 1;
+  cfg.attention_resolutions = {4};
+  cfg.num_classes = 0;
+  Generator gen(2);
+  nn::UNet model(cfg, gen);
+  TempDir dir;
+  std::vector<nn::NamedTensor> tensors;
+  for (auto& [n, p] : model.named_parameters()) tensors.push_back({n, *p});
+  nn::save_safetensors(dir.file("plain.safetensors"), tensors, {});
+  auto plain = nn::load_safetensors(dir.file("plain.safetensors"));
+  CHECK(nn::UNetConfig::infer_from_parameters(plain, 28).to_metadata() == cfg.to_metadata());
+  nn::save_safetensors(dir.file("other.safetensors"), {{"w", Tensor::ones(Shape{2})}}, {});
+  CHECK_THROWS_WITH(nn::UNetConfig::infer_from_parameters(nn::load_safetensors(dir.file("other.safetensors")), 28),
+                    Catch::Matchers::Contains("not a UNet"));
+}
