@@ -9,16 +9,13 @@
 #include <vector>
 
 #include "engine/cpu/cpu_kernels.hpp"
+#include "engine/cpu/per_item.hpp"
 #include "engine/cpu/fast_math.hpp"
 
 namespace fc::cpu {
 
 namespace {
 
-float* scratch(std::vector<float>& buf, int64_t n) {
-  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
-  return buf.data();
-}
 thread_local std::vector<float> tl_weights, tl_grad_weights, tl_delta;
 
 // p [t, t] = q^T k / sqrt(d), the scores of every query row against every key.
@@ -27,21 +24,10 @@ void scores(const float* q, const float* k, float* p, int64_t d, int64_t t) {
        0, 1);
 }
 
-template <class F>
-void for_each_head(int64_t bh, F&& f) {
-  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads > 1 && bh > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < bh; ++i) f(i);
-  } else {
-    for (int64_t i = 0; i < bh; ++i) f(i);
-  }
-}
-
 }  // namespace
 
 void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, int64_t t) {
-  for_each_head(bh, [&](int64_t i) {
+  for_each_item(bh, 2, [&](int64_t i) {
     const float* q = qkv + i * 3 * d * t;
     const float* k = q + d * t;
     const float* v = k + d * t;
@@ -56,7 +42,7 @@ void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, 
 void attention_backward(const float* qkv, const float* out, const float* lse, const float* gout,
                         float* gqkv, int64_t bh, int64_t d, int64_t t) {
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
-  for_each_head(bh, [&](int64_t i) {
+  for_each_item(bh, 2, [&](int64_t i) {
     const float* q = qkv + i * 3 * d * t;
     const float* k = q + d * t;
     const float* v = k + d * t;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_kernels.hpp"
+#include "engine/cpu/per_item.hpp"
 
 namespace fc::cpu {
 
@@ -82,40 +83,27 @@ void col2im(const float* cols, float* x, const ConvGeometry& g) {
   }
 }
 
-// A per-thread buffer that grows to the largest size asked for and is kept, so that
-// steady-state convolutions allocate nothing.
-float* scratch(std::vector<float>& buf, int64_t n) {
-  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
-  return buf.data();
-}
 thread_local std::vector<float> tl_cols;
 
-// Runs f(image) for every image: spread over the threads when there are at least as
-// many images as threads, else serially (then the sgemm inside uses the threads).
-template <class F>
-void for_each_image(int64_t n, F&& f) {
-  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads > 1 && n >= threads) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < n; ++i) f(i);
-  } else {
-    for (int64_t i = 0; i < n; ++i) f(i);
-  }
+// The column matrix of image xi: the image itself for a pointwise kernel, else
+// im2col into this thread's buffer.
+const float* columns_of(const float* xi, const ConvGeometry& g) {
+  if (is_pointwise(g)) return xi;
+  float* buf = scratch(tl_cols, col_rows(g) * col_cols(g));
+  im2col(xi, buf, g);
+  return buf;
 }
 
 }  // namespace
 
 void conv2d(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g) {
   const int64_t k = col_rows(g), hw = col_cols(g);
-  for_each_image(g.n, [&](int64_t i) {
+  // Images over the threads when there is one for each; else one image at a time
+  // with the threaded sgemm.
+  for_each_item(g.n, omp_get_max_threads(), [&](int64_t i) {
     const float* xi = x + i * g.c * g.h * g.w;
     float* yi = y + i * g.o * hw;
-    const float* cols = xi;
-    if (!is_pointwise(g)) {
-      float* buf = scratch(tl_cols, k * hw);
-      im2col(xi, buf, g);
-      cols = buf;
-    }
+    const float* cols = columns_of(xi, g);
     if (bias)
       for (int64_t oc = 0; oc < g.o; ++oc)
         for (int64_t p = 0; p < hw; ++p) yi[oc * hw + p] = bias[oc];
@@ -150,13 +138,8 @@ void conv2d_backward(const float* x, const float* w, const float* gy, float* gx,
   auto image = [&](int64_t i, int part) {
     const float* xi = x + i * g.c * g.h * g.w;
     const float* gyi = gy + i * g.o * hw;
-    const float* cols = xi;
     if (gw) {
-      if (!is_pointwise(g)) {
-        float* buf = scratch(tl_cols, k * hw);
-        im2col(xi, buf, g);
-        cols = buf;
-      }
+      const float* cols = columns_of(xi, g);
       gemm(false, true, g.o, k, hw, 1.f, gyi, hw, 0, cols, hw, 0, 1.f,
            gw_parts + static_cast<int64_t>(part) * g.o * k, k, 0, 1);
     }
