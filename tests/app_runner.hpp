@@ -10,6 +10,9 @@
 #include <iterator>
 #include <string>
 
+#include <catch2/catch.hpp>
+
+#include "nn/safetensors.hpp"
 #include "test_util.hpp"
 
 struct AppRun {
@@ -35,4 +38,15 @@ inline size_t count_lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
   return n;
+}
+
+// Two checkpoints hold the same tensors, bit for bit (an interrupted and resumed run
+// against an uninterrupted one).
+inline void require_same_tensors(const fc::nn::SafetensorsFile& a, const fc::nn::SafetensorsFile& b) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    INFO(a.tensors[i].name);
+    REQUIRE(a.tensors[i].name == b.tensors[i].name);
+    REQUIRE(a.tensors[i].tensor.to_vector() == b.tensors[i].tensor.to_vector());
+  }
 }

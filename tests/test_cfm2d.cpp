@@ -62,12 +62,7 @@ TEST_CASE("cfm2d: interrupt and --resume equal an uninterrupted run", "[app][cfm
   REQUIRE(rest.exit_code == 0);
   auto fa = fc::nn::load_safetensors(a.path + "/moons/ckpt.safetensors");
   auto fb = fc::nn::load_safetensors(b.path + "/moons/ckpt.safetensors");
-  REQUIRE(fa.tensors.size() == fb.tensors.size());
-  for (size_t i = 0; i < fa.tensors.size(); ++i) {
-    INFO(fa.tensors[i].name);
-    REQUIRE(fa.tensors[i].name == fb.tensors[i].name);
-    REQUIRE(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
-  }
+  require_same_tensors(fa, fb);
   CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
   CHECK(fa.metadata.at("iteration") == "40");
 }
@@ -93,6 +88,10 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
            {"checkerboard --samples -1", "samples"},
            {"checkerboard --no-such-option", "no-such-option"},
            {"checkerboard --resume --sample-only", "resume"},
+           {"checkerboard --coupling exact", "coupling"},
+           {"checkerboard --ot-block 0", "ot-block"},
+           {"checkerboard --sinkhorn-reg 0", "sinkhorn-reg"},
+           {"checkerboard --sinkhorn-reg inf", "sinkhorn-reg"},
            {"", "DATASET"},
            {"nosuchdensity", "checkerboard"},  // the error lists the valid names
            {"points:/nonexistent/file.csv", "/nonexistent/file.csv"},

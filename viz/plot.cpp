@@ -54,6 +54,7 @@ Axes::Axes(Canvas& canvas, const Rect& panel, Range x, Range y, AxesOptions opti
   FC_CHECK(std::isfinite(y.lo) && std::isfinite(y.hi) && y.lo < y.hi,
            "Axes: y range [" << y.lo << ", " << y.hi << "] is empty or not finite");
   FC_CHECK(!opt_.log_y || y.lo > 0, "Axes: a log y axis needs y > 0, got [" << y.lo << ", " << y.hi << "]");
+  FC_CHECK(!opt_.log_x || x.lo > 0, "Axes: a log x axis needs x > 0, got [" << x.lo << ", " << x.hi << "]");
   const float fs = opt_.font_px;
   const int label_h = static_cast<int>(std::ceil(fs * 1.2f));
 
@@ -111,7 +112,12 @@ Axes::Axes(Canvas& canvas, const Rect& panel, Range x, Range y, AxesOptions opti
     make_yticks(inner_.h);
     // The most x ticks whose labels keep a gap of 1.5 em between them.
     for (int target = std::clamp(static_cast<int>(inner_.w / (fs * 5.f)), 2, 10);; --target) {
-      xticks_ = nice_ticks(x.lo, x.hi, target);
+      if (!opt_.xtick_values.empty()) {
+        xticks_ = opt_.xtick_values;
+        xstep_ = 1;
+        break;
+      }
+      xticks_ = opt_.log_x ? log_ticks(x.lo, x.hi, target) : nice_ticks(x.lo, x.hi, target);
       xstep_ = nice_step(x.lo, x.hi, target);
       if (target <= 2) break;
       bool fits = true;
@@ -135,6 +141,10 @@ std::string Axes::ytick_label(double v) const {
 }
 
 float Axes::px(double x) const {
+  if (opt_.log_x) {
+    if (!(x > 0)) return NAN;
+    return static_cast<float>(inner_.x + std::log10(x / x_.lo) / std::log10(x_.hi / x_.lo) * inner_.w);
+  }
   return static_cast<float>(inner_.x + (x - x_.lo) / (x_.hi - x_.lo) * inner_.w);
 }
 

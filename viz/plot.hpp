@@ -21,6 +21,8 @@ namespace fc::viz {
 struct AxesOptions {
   std::string title, xlabel, ylabel;
   bool log_y = false;
+  bool log_x = false;
+  std::vector<double> xtick_values;  // explicit x ticks (e.g. 1 2 4 8 20 on a log axis)
   bool grid = false;          // light lines at the ticks, under the data
   bool ticks = true;          // false: no ticks or tick labels (image panels)
   bool equal_aspect = false;  // same pixels per unit on both axes (2-D densities, fields)

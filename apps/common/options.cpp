@@ -63,4 +63,26 @@ int main_guard(const char* program, const std::function<int()>& body) {
   }
 }
 
+cxxopts::ParseResult parse_with_dataset(cxxopts::Options& options, int argc, char** argv,
+                                        std::string& dataset, const std::string& dataset_help) {
+  options.add_options()("dataset", dataset_help, cxxopts::value<std::string>(dataset))("h,help", "show this help");
+  options.positional_help("DATASET");
+  options.parse_positional({"dataset"});
+  cxxopts::ParseResult r = parse_or_usage(options, argc, argv);
+  if (r.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    std::exit(0);
+  }
+  if (dataset.empty()) throw UsageError("missing DATASET (try --help)");
+  return r;
+}
+
+void apply_preset(const std::string& preset, const std::vector<PresetValue>& table,
+                  const cxxopts::ParseResult& given) {
+  if (preset != "quick" && preset != "paper")
+    throw UsageError("option '--preset': must be quick or paper, got '" + preset + "'");
+  for (const PresetValue& p : table)
+    if (!given.count(p.option)) *p.field = preset == "quick" ? p.quick : p.paper;
+}
+
 }  // namespace fc::app

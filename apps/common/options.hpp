@@ -21,6 +21,22 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
 void require_positive(const char* option, int64_t value);
 void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
 
+// The common tail of a DATASET program's parsing: adds -h/--help and the positional
+// DATASET, parses (one-line errors), prints the help and exits on --help, and refuses
+// a missing DATASET.
+cxxopts::ParseResult parse_with_dataset(cxxopts::Options& options, int argc, char** argv,
+                                        std::string& dataset, const std::string& dataset_help);
+
+// A preset's value for one integer option: `quick` (the default, minutes on a laptop)
+// or `paper` (the reference recipe). Options the user gave win over the preset.
+struct PresetValue {
+  const char* option;
+  int64_t* field;
+  int64_t quick, paper;
+};
+void apply_preset(const std::string& preset, const std::vector<PresetValue>& table,
+                  const cxxopts::ParseResult& given);
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 // Writes text to path atomically (temp file + rename).

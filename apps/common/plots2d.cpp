@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/error.hpp"
 #include "engine/ops.hpp"
 #include "viz/canvas.hpp"
 #include "viz/colormap.hpp"
@@ -99,48 +100,167 @@ void plot_evolution(const std::string& path, const std::vector<Tensor>& states,
   viz::write_png(path, c);
 }
 
-void write_field_gif(const std::string& path, const flow::VelocityFn& v,
-                     const std::vector<Tensor>& states, const std::vector<float>& times,
-                     const std::string& title, float range) {
-  constexpr int kGrid = 15;
+namespace {
+
+constexpr int kFieldGrid = 15;
+
+// The 15 x 15 grid of arrow positions over [-range, range]^2, interleaved.
+std::vector<float> field_grid(float range) {
   std::vector<float> grid;
-  float spacing = 2 * range / kGrid;
-  for (int i = 0; i < kGrid; ++i)
-    for (int j = 0; j < kGrid; ++j) {
+  float spacing = 2 * range / kFieldGrid;
+  for (int i = 0; i < kFieldGrid; ++i)
+    for (int j = 0; j < kFieldGrid; ++j) {
       grid.push_back(-range + spacing * (j + 0.5f));
       grid.push_back(-range + spacing * (i + 0.5f));
     }
-  Tensor gpts = Tensor::from_vector(grid, Shape{kGrid * kGrid, 2});
-  // Arrow lengths are scaled per frame (the longest fills its grid cell): with one
-  // scale for the whole run, the slow middle of the flow shows only dots.
-  std::vector<std::vector<float>> fields;
-  for (float t : times) fields.push_back(v(gpts, t).to_vector());
+  return grid;
+}
+
+// Arrows of one field, coloured by speed, with a colour bar. Arrow lengths are scaled
+// per frame (the longest fills its grid cell): with one scale for the whole run, the
+// slow middle of the flow shows only dots.
+void field_panel(viz::Canvas& c, const viz::Rect& r, const std::vector<float>& grid,
+                 const std::vector<float>& field, float range, const std::string& title) {
+  viz::AxesOptions o;
+  o.equal_aspect = true;
+  o.title = title;
+  o.colorbar = true;
+  o.colorbar_label = "|v|";
+  viz::Axes ax(c, r, viz::Range{-range, range}, viz::Range{-range, range}, o);
+  float vmax = ax.quiver(grid.data(), field.data(), grid.size() / 2, 2 * range / kFieldGrid, viz::viridis());
+  ax.colorbar(viz::viridis(), 0, vmax);
+}
+
+// The histogram of the samples at one time; with `trails`, the paths of a few points
+// so far (trails[k] holds every trajectory's position at frame k, interleaved).
+void samples_panel(viz::Canvas& c, const viz::Rect& r, const Tensor& states, float range,
+                   const std::string& title, bool colorbar_room,
+                   const std::vector<std::vector<float>>* trails = nullptr) {
+  viz::AxesOptions s;
+  s.equal_aspect = true;
+  s.title = title;
+  s.background = viz::magma()(0.f);
+  s.colorbar = colorbar_room;  // keeps this panel the size of a field panel beside it
+  viz::Axes ax(c, r, viz::Range{-range, range}, viz::Range{-range, range}, s);
+  std::vector<float> xy = interleaved(states);
+  ax.hist2d(xy.data(), xy.size() / 2, std::min(150, hist_bins(xy.size() / 2)), viz::magma(), true);
+  if (!trails || trails->empty()) return;
+  size_t paths = trails->front().size() / 2;
+  const viz::RGB trail{120, 220, 255};
+  for (size_t p = 0; p < paths; ++p) {
+    std::vector<double> xs, ys;
+    for (const auto& frame : *trails) {
+      xs.push_back(frame[2 * p]);
+      ys.push_back(frame[2 * p + 1]);
+    }
+    ax.plot(xs, ys, trail, 1.f);
+  }
+}
+
+}  // namespace
+
+void write_field_gif(const std::string& path, const flow::VelocityFn& v,
+                     const std::vector<Tensor>& states, const std::vector<float>& times,
+                     const std::string& title, float range) {
+  std::vector<float> grid = field_grid(range);
+  Tensor gpts = Tensor::from_vector(grid, Shape{kFieldGrid * kFieldGrid, 2});
   const int w = 1000, h = 520, top = 44;
   viz::GifWriter gif(path, w, h, 6);
   for (size_t f = 0; f < times.size(); ++f) {
     viz::Canvas c(w, h);
     draw_title(c, title + "   " + time_label(times[f]));
     viz::Rect area{10, top, w - 20, h - top - 10};
-    viz::AxesOptions o;
-    o.equal_aspect = true;
-    o.title = "velocity field v(x, t)";
-    o.colorbar = true;
-    o.colorbar_label = "|v|";
-    viz::Axes left(c, viz::grid_cell(area, 1, 2, 0, 0, 10), viz::Range{-range, range},
-                   viz::Range{-range, range}, o);
-    float vmax = left.quiver(grid.data(), fields[f].data(), grid.size() / 2, spacing, viz::viridis());
-    left.colorbar(viz::viridis(), 0, vmax);
-    viz::AxesOptions s;
-    s.equal_aspect = true;
-    s.title = "samples x_t";
-    s.background = viz::magma()(0.f);
-    viz::Axes right(c, viz::grid_cell(area, 1, 2, 0, 1, 10), viz::Range{-range, range},
-                    viz::Range{-range, range}, s);
-    std::vector<float> xy = interleaved(states[f]);
-    right.hist2d(xy.data(), xy.size() / 2, std::min(150, hist_bins(xy.size() / 2)), viz::magma(), true);
+    field_panel(c, viz::grid_cell(area, 1, 2, 0, 0, 10), grid, v(gpts, times[f]).to_vector(), range,
+                "velocity field v(x, t)");
+    samples_panel(c, viz::grid_cell(area, 1, 2, 0, 1, 10), states[f], range, "samples x_t", false);
     gif.add_frame(c);
   }
   gif.close();
+}
+
+void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>& flows,
+                          const std::vector<float>& times, const std::string& title, float range,
+                          int trails) {
+  FC_CHECK(!flows.empty(), "write_comparison_gif: no flows");
+  std::vector<float> grid = field_grid(range);
+  Tensor gpts = Tensor::from_vector(grid, Shape{kFieldGrid * kFieldGrid, 2});
+  const int cols = static_cast<int>(flows.size());
+  const int w = 20 + cols * 470, h = 44 + 2 * 430 + 10, top = 44;
+  viz::GifWriter gif(path, w, h, 6);
+  // The first `trails` points of every flow start at the same x0 (the caller's
+  // contract), so their paths compare one to one.
+  std::vector<std::vector<std::vector<float>>> paths(flows.size());
+  for (size_t f = 0; f < times.size(); ++f) {
+    viz::Canvas c(w, h);
+    draw_title(c, title + "   " + time_label(times[f]));
+    viz::Rect area{10, top, w - 20, h - top - 10};
+    for (int k = 0; k < cols; ++k) {
+      const FlowPanel& fp = flows[static_cast<size_t>(k)];
+      const Tensor& st = fp.states[f];
+      int64_t n = std::min<int64_t>(trails, st.dim(0));
+      auto& pk = paths[static_cast<size_t>(k)];
+      if (n > 0) pk.push_back(slice(st, 0, 0, n).to_vector());
+      samples_panel(c, viz::grid_cell(area, 2, cols, 0, k, 10), st, range, fp.name + ": samples x_t", true,
+                    &pk);
+      field_panel(c, viz::grid_cell(area, 2, cols, 1, k, 10), grid, fp.velocity(gpts, times[f]).to_vector(),
+                  range, fp.name + ": velocity field");
+    }
+    gif.add_frame(c);
+  }
+  gif.close();
+}
+
+void plot_few_step_quality(const std::string& path, const std::vector<QualityCurve>& curves,
+                           const std::string& title) {
+  FC_CHECK(!curves.empty(), "plot_few_step_quality: no curves");
+  bool squares = !curves.front().in_square.empty();
+  double lo = INFINITY, hi = 0, xmax = 1;
+  for (const QualityCurve& q : curves)
+    for (size_t i = 0; i < q.steps.size(); ++i) {
+      lo = std::min(lo, std::max(q.energy_distance[i], 1e-6));
+      hi = std::max(hi, q.energy_distance[i]);
+      xmax = std::max(xmax, q.steps[i]);
+    }
+  if (!(hi > lo)) hi = lo * 10;
+  const int w = squares ? 1200 : 700, h = 500, top = 44;
+  viz::Canvas c(w, h);
+  draw_title(c, title);
+  viz::Rect area{10, top, w - 20, h - top - 10};
+  std::vector<double> ticks;
+  for (const QualityCurve& q : curves)
+    for (double s : q.steps)
+      if (std::find(ticks.begin(), ticks.end(), s) == ticks.end()) ticks.push_back(s);
+  std::sort(ticks.begin(), ticks.end());
+  std::vector<std::pair<std::string, viz::RGB>> legend;
+  for (size_t k = 0; k < curves.size(); ++k) {
+    char b[96];
+    std::snprintf(b, sizeof b, "%s (S = %.3g)", curves[k].name.c_str(), curves[k].straightness);
+    legend.push_back({b, viz::tab10(static_cast<int>(k))});
+  }
+  for (int panel = 0; panel < (squares ? 2 : 1); ++panel) {
+    viz::AxesOptions o;
+    o.log_x = true;
+    o.xtick_values = ticks;
+    o.grid = true;
+    o.xlabel = "Euler steps";
+    o.ylabel = panel == 0 ? "energy distance to data (lower is better)" : "fraction inside the squares";
+    o.log_y = panel == 0;
+    viz::Range yr = panel == 0 ? viz::Range{lo / 1.5, hi * 1.5} : viz::Range{0.4, 1.0};
+    viz::Axes ax(c, viz::grid_cell(area, 1, squares ? 2 : 1, 0, panel, 20), viz::Range{0.85, xmax * 1.15}, yr, o);
+    for (size_t k = 0; k < curves.size(); ++k) {
+      const QualityCurve& q = curves[k];
+      const std::vector<double>& ys = panel == 0 ? q.energy_distance : q.in_square;
+      ax.plot(q.steps, ys, viz::tab10(static_cast<int>(k)), 2.5f);
+      std::vector<float> xy;
+      for (size_t i = 0; i < q.steps.size(); ++i) {
+        xy.push_back(static_cast<float>(q.steps[i]));
+        xy.push_back(static_cast<float>(ys[i]));
+      }
+      ax.scatter(xy.data(), xy.size() / 2, viz::tab10(static_cast<int>(k)), 4.f, 1.f);
+    }
+    if (panel == 0) ax.legend(legend);  // the colours are the same in both panels
+  }
+  viz::write_png(path, c);
 }
 
 void plot_likelihood(const std::string& path, const std::vector<float>& hutchinson,

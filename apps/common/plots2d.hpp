@@ -22,6 +22,29 @@ void write_field_gif(const std::string& path, const flow::VelocityFn& v,
                      const std::vector<Tensor>& states, const std::vector<float>& times,
                      const std::string& title, float range);
 
+// Flows side by side (one column each): the samples x_t (with the paths of the first
+// `trails` points so far) above, the velocity field below; one frame per time.
+// states[f] of every flow is at times[f]; their rows start from the same x0.
+struct FlowPanel {
+  std::string name;
+  flow::VelocityFn velocity;
+  std::vector<Tensor> states;
+};
+void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>& flows,
+                          const std::vector<float>& times, const std::string& title, float range,
+                          int trails = 48);
+
+// Sample quality against the number of Euler steps, one line per model (log-log), with
+// the models' straightness in the legend; a second panel with the in-square fraction
+// when the curves have it (the checkerboard).
+struct QualityCurve {
+  std::string name;
+  double straightness = 0;
+  std::vector<double> steps, energy_distance, in_square;
+};
+void plot_few_step_quality(const std::string& path, const std::vector<QualityCurve>& curves,
+                           const std::string& title);
+
 // Two density maps side by side (Hutchinson and exact divergence) on an n x n grid
 // over [-range, range]^2, sharing one colour bar. Values are log-densities; row 0 is
 // the bottom (y = -range).

@@ -1,0 +1,145 @@
+#include "apps/common/flow2d_outputs.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "apps/common/flow2d.hpp"
+#include "apps/common/flow2d_quality.hpp"
+#include "apps/common/plots2d.hpp"
+#include "datasets/npy.hpp"
+#include "engine/autograd.hpp"
+#include "engine/ops.hpp"
+#include "flow/likelihood.hpp"
+
+namespace fc::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The likelihood maps: exact divergence and Hutchinson on an n x n grid over the plot range.
+void likelihood_map(nn::MLP& mlp, const Flow2dOutputOptions& o, const flow::LikelihoodOptions& lo,
+                    float range) {
+  int n = static_cast<int>(o.grid);
+  std::vector<float> xy;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      xy.push_back(-range + 2 * range * (j + 0.5f) / n);
+      xy.push_back(-range + 2 * range * (i + 0.5f) / n);
+    }
+  Tensor pts = Tensor::from_vector(xy, Shape{static_cast<int64_t>(n) * n, 2});
+  std::fprintf(stderr, "likelihood map on a %dx%d grid (exact, and Hutchinson with %lld probes)\n", n, n,
+               static_cast<long long>(o.probes));
+  auto exact = flow::log_likelihood(mlp_velocity(mlp), pts, lo).log_prob.to_vector();
+  flow::LikelihoodOptions lh = lo;
+  lh.hutchinson_probes = static_cast<int>(o.probes);
+  lh.seed = o.seed + 7;
+  auto hutch = flow::log_likelihood(mlp_velocity(mlp), pts, lh).log_prob.to_vector();
+  plot_likelihood(o.dir + "/likelihood_" + dataset_dir_name(o.dataset) + ".png", hutch, exact, n, range,
+                  "Likelihood (" + o.model + ") — " + o.dataset, static_cast<int>(o.probes));
+}
+
+}  // namespace
+
+void add_output_options(cxxopts::Options& options, Flow2dOutputOptions& o) {
+  options.add_options("sampling and plots")
+      ("method", "ODE solver: euler, midpoint, heun, rk4, dopri5",
+       cxxopts::value<std::string>(o.method)->default_value("midpoint"))
+      ("steps", "solver steps over [0, 1] (fixed-step methods)",
+       cxxopts::value<int64_t>(o.steps)->default_value("20"))
+      ("samples", "points for the evolution plot and samples.npy (quick 200000, paper 1000000)",
+       cxxopts::value<int64_t>(o.samples))
+      ("gif-samples", "points in the GIF (quick 50000, paper 500000)", cxxopts::value<int64_t>(o.gif_samples))
+      ("frames", "GIF frames", cxxopts::value<int64_t>(o.frames)->default_value("101"))
+      ("grid", "likelihood map resolution, grid x grid (quick 120, paper 200)", cxxopts::value<int64_t>(o.grid))
+      ("probes", "Hutchinson probes for the likelihood map",
+       cxxopts::value<int64_t>(o.probes)->default_value("10"))
+      ("eval-points", "held-out true points for the mean log-likelihood (quick 2000, paper 5000)",
+       cxxopts::value<int64_t>(o.eval_points))
+      ("no-plots", "skip the pictures (metrics and samples only)");
+}
+
+std::vector<PresetValue> output_presets(Flow2dOutputOptions& o) {
+  return {{"samples", &o.samples, 200000, 1000000},
+          {"gif-samples", &o.gif_samples, 50000, 500000},
+          {"grid", &o.grid, 120, 200},
+          {"eval-points", &o.eval_points, 2000, 5000}};
+}
+
+void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& given) {
+  o.plots = given.count("no-plots") == 0;
+  require_positive("samples", o.samples);
+  require_positive("gif-samples", o.gif_samples);
+  require_positive("steps", o.steps);
+  require_positive("grid", o.grid);
+  require_positive("eval-points", o.eval_points);
+  require_range("frames", o.frames, 2, 1000);
+  require_range("probes", o.probes, 1, 1000);
+  try {
+    flow::parse_method(o.method);
+  } catch (const Error& e) {
+    throw UsageError(std::string("option '--method': ") + e.what());
+  }
+}
+
+void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::vector<float>& losses,
+                          const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
+  const std::string name = dataset_dir_name(o.dataset);
+  const float range = 4.5f;
+  if (!losses.empty()) {
+    write_losses_csv(o.dir + "/losses.csv", losses);
+    if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
+  }
+
+  // Sampling: the evolution strip and samples.npy from one run of the solver.
+  flow::OdeOptions ode;
+  ode.method = flow::parse_method(o.method);
+  ode.step_size = 1.f / static_cast<float>(o.steps);
+  int64_t nfe = 0;
+  std::vector<float> strip_times = linspace01(10);
+  std::fprintf(stderr, "sampling %lld points (%s, %lld steps)\n", static_cast<long long>(o.samples),
+               o.method.c_str(), static_cast<long long>(o.steps));
+  auto t0 = Clock::now();
+  std::vector<Tensor> strip = sample_flow(mlp, gen, o.samples, strip_times, ode, &nfe);
+  metrics["time_sample_s"] = seconds_since(t0);
+  metrics["nfe"] = nfe;
+  const Tensor& samples = strip.back();
+  data::save_npy(o.dir + "/samples.npy", samples);
+  if (o.plots) {
+    plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", strip, strip_times,
+                   "ODE sampling evolution (" + o.model + ") — " + o.dataset, range);
+    auto tg = Clock::now();
+    std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
+    std::vector<Tensor> frames = sample_flow(mlp, gen, o.gif_samples, frame_times, ode);
+    NoGradGuard no_grad;
+    write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", mlp_velocity(mlp), frames,
+                    frame_times, o.model + " — " + o.dataset, range);
+    metrics["time_gif_s"] = seconds_since(tg);
+  }
+
+  // Quality: energy distance to fresh true samples, in-square fraction, likelihoods,
+  // straightness and few-step quality.
+  score_samples(metrics, samples, density, o.seed);
+  auto tr = Clock::now();
+  RectificationOptions ro;
+  ro.seed = o.seed;
+  metrics.update(rectification_metrics(mlp, density, ro));
+  metrics["time_rectification_metrics_s"] = seconds_since(tr);
+  Generator eval_gen(o.seed + 2000003);
+  flow::LikelihoodOptions lo;
+  lo.ode = ode;
+  auto tl = Clock::now();
+  {
+    Tensor held_out = density.sample(o.eval_points, eval_gen);
+    flow::LikelihoodResult lr = flow::log_likelihood(mlp_velocity(mlp), held_out, lo);
+    metrics["heldout_mean_log_likelihood"] = mean(lr.log_prob).item();
+  }
+  if (o.plots) likelihood_map(mlp, o, lo, range);
+  metrics["time_likelihood_s"] = seconds_since(tl);
+}
+
+}  // namespace fc::app

@@ -1,0 +1,35 @@
+#pragma once
+// The sample-quality numbers of the 2-D programs, computed the same way for every model
+// and every implementation so that they compare: energy distance to fresh true samples
+// (and the in-square fraction for the checkerboard), straightness, and quality after
+// 1, 2, 4, 8 and 20 Euler steps from one shared draw of x0.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "datasets/toy2d.hpp"
+#include "engine/tensor.hpp"
+#include "nn/mlp.hpp"
+
+namespace fc::app {
+
+// Adds "energy_distance" (against 20,000 true points drawn with seed + 1000003) and,
+// for the checkerboard, "in_square_fraction".
+void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
+                   uint64_t seed);
+
+// The Euler step counts of the few-step table.
+const std::vector<int>& few_step_counts();
+
+struct RectificationOptions {
+  int64_t points = 20000;  // trajectories for straightness and each few-step sample
+  uint64_t seed = 0;       // x0 comes from seed + 3000017, the truth as in score_samples
+};
+
+// {"straightness": S, "few_step": [{"steps": k, "energy_distance": ..., ["in_square_fraction": ...]}...]}
+// S from midpoint trajectories at step 0.01 (101 time points).
+nlohmann::json rectification_metrics(nn::MLP& mlp, const data::Toy2d& density,
+                                     const RectificationOptions& options);
+
+}  // namespace fc::app

@@ -1,0 +1,125 @@
+#include "apps/common/train_flow2d.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/common/flow2d.hpp"
+#include "apps/common/interrupt.hpp"
+#include "apps/common/progress.hpp"
+#include "engine/ops.hpp"
+#include "flow/path.hpp"
+#include "nn/checkpoint.hpp"
+
+namespace fc::app {
+
+namespace {
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
+}  // namespace
+
+void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d) {
+  auto presets = [](int64_t quick, int64_t paper) {
+    return " (quick " + std::to_string(quick) + ", paper " + std::to_string(paper) + ")";
+  };
+  auto output = cxxopts::value<std::string>(run.output);
+  if (!d.output.empty()) output->default_value(d.output);
+  o.add_options()
+      ("preset", "quick (default, minutes on a laptop) or paper (the reference recipe)",
+       cxxopts::value<std::string>(run.preset))
+      ("iterations", "training iterations" + presets(d.iterations_quick, d.iterations_paper),
+       cxxopts::value<int64_t>(run.iterations))
+      ("batch-size", "training batch size" + presets(d.batch_quick, d.batch_paper),
+       cxxopts::value<int64_t>(run.batch))
+      ("lr", "AdamW learning rate", cxxopts::value<double>(run.lr)->default_value("1e-3"))
+      ("seed", "random seed", cxxopts::value<int64_t>(run.seed)->default_value("0"))
+      ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
+       cxxopts::value<int64_t>(run.threads)->default_value("0"))
+      ("output", d.output_help, output)
+      ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
+       cxxopts::value<int64_t>(run.checkpoint_every)->default_value(std::to_string(d.checkpoint_every)))
+      ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
+      ("sample-only", "skip training: sample and plot from the checkpoint")
+      ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
+       cxxopts::value<int64_t>(run.interrupt_at)->default_value("-1"));
+}
+
+std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& d) {
+  return {{"iterations", &run.iterations, d.iterations_quick, d.iterations_paper},
+          {"batch-size", &run.batch, d.batch_quick, d.batch_paper}};
+}
+
+void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
+  run.resume = given.count("resume") > 0;
+  run.sample_only = given.count("sample-only") > 0;
+  require_positive("iterations", run.iterations);
+  require_positive("batch-size", run.batch);
+  require_range("threads", run.threads, 0, 1024);
+  require_range("checkpoint-every", run.checkpoint_every, 0, INT64_MAX);
+  if (!(run.lr > 0 && std::isfinite(run.lr))) throw UsageError("option '--lr': must be positive");
+  if (run.resume && run.sample_only)
+    throw UsageError("options '--resume' and '--sample-only' exclude each other");
+}
+
+bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
+                    const PairSource& pairs, const FlowTrainOptions& o,
+                    const std::function<void()>& save, double* final_loss) {
+  install_interrupt_handler();
+  ProgressBar bar(o.iterations, "train", state.iteration);
+  double smooth = state.losses.empty() ? 0 : state.losses.back();
+  for (; state.iteration < o.iterations; ++state.iteration) {
+    if (state.iteration == o.interrupt_at) request_interrupt();
+    if (interrupted()) {
+      save();
+      write_losses_csv(o.losses_csv, state.losses);
+      std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
+                   o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
+      return false;
+    }
+    PairBatch p = pairs(o.batch, gen);
+    Tensor t = gen.uniform(Shape{o.batch, 1});
+    Tensor xt = flow::cfm_interpolate(p.x0, p.x1, t, o.sigma_min);
+    Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), flow::cfm_target(p.x0, p.x1, o.sigma_min));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    float l = loss.item();
+    FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
+                                                             << " (try a lower --lr)");
+    state.losses.push_back(l);
+    smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
+    bar.update(state.iteration + 1, "loss " + fmt(smooth));
+    if (o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
+        state.iteration + 1 < o.iterations) {
+      ++state.iteration;  // the checkpoint records the iterations done
+      save();
+      --state.iteration;
+    }
+  }
+  bar.finish("loss " + fmt(smooth));
+  save();
+  if (final_loss) *final_loss = smooth;
+  return true;
+}
+
+void resume_flow_mlp(const std::string& ckpt, const std::string& dataset, nn::MLP& mlp,
+                     nn::AdamW& opt, Generator& gen, TrainState& state) {
+  FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
+  LoadedMLP loaded = load_mlp_checkpoint(ckpt);
+  FC_CHECK(loaded.mlp->config().hidden == mlp.config().hidden,
+           ckpt << ": checkpoint has hidden " << loaded.mlp->config().hidden << ", this run "
+                << mlp.config().hidden << " (pass the same options to --resume)");
+  auto it = loaded.file.metadata.find("dataset");
+  FC_CHECK(it != loaded.file.metadata.end() && it->second == dataset,
+           ckpt << ": checkpoint was trained on '" << (it == loaded.file.metadata.end() ? "?" : it->second)
+                << "', not '" << dataset << "'");
+  nn::load_parameters(mlp, loaded.file, ckpt);
+  restore_training(loaded.file, ckpt, opt, gen, state);
+}
+
+}  // namespace fc::app

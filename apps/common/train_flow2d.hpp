@@ -1,0 +1,66 @@
+#pragma once
+// The training loop of the 2-D programs. cfm2d, its OT-coupled variant and reflow2d
+// differ only in where a batch's endpoints come from (independent draws, an optimal
+// assignment of them, or a teacher flow's image of x0); the regression onto the path's
+// velocity, the progress bar, checkpoints and Ctrl-C are the same.
+#include <cxxopts.hpp>
+
+#include <functional>
+#include <string>
+
+#include "apps/common/options.hpp"
+#include "apps/common/train_state.hpp"
+#include "engine/random.hpp"
+#include "engine/tensor.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
+
+namespace fc::app {
+
+// The options every 2-D training program takes: --preset, --iterations, --batch-size,
+// --lr, --seed, --threads, --output, --checkpoint-every, --resume, --sample-only,
+// --interrupt-at.
+struct RunOptions {
+  std::string preset = "quick", output;
+  int64_t iterations = 0, batch = 0, seed = 0, threads = 0, checkpoint_every = 1000, interrupt_at = -1;
+  double lr = 1e-3;
+  bool resume = false, sample_only = false;
+};
+struct RunDefaults {
+  int64_t iterations_quick, iterations_paper, batch_quick, batch_paper, checkpoint_every;
+  std::string output, output_help;  // output: "" when the program computes it later
+};
+void add_run_options(cxxopts::Options& options, RunOptions& run, const RunDefaults& defaults);
+// The preset entries of --iterations and --batch-size.
+std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& defaults);
+void check_run_options(RunOptions& run, const cxxopts::ParseResult& given);
+
+// One training batch of endpoints: row i of x0 (noise) is paired with row i of x1.
+struct PairBatch {
+  Tensor x0, x1;
+};
+using PairSource = std::function<PairBatch(int64_t batch, Generator& gen)>;
+
+struct FlowTrainOptions {
+  int64_t iterations = 0, batch = 0;
+  int64_t checkpoint_every = 1000;  // 0: only at the end
+  int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
+  float sigma_min = 0;
+  std::string program;              // names the program in messages
+  std::string checkpoint, losses_csv;
+};
+
+// Trains mlp from state.iteration to options.iterations on
+//   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the CFM path (flow/path),
+// calling save() every checkpoint_every iterations and at the end. On Ctrl-C it saves,
+// writes the losses and returns false. Returns the smoothed final loss in *final_loss.
+bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
+                    const PairSource& pairs, const FlowTrainOptions& options,
+                    const std::function<void()>& save, double* final_loss);
+
+// Resuming: the checkpoint's width and dataset must match this run's; then its
+// parameters, AdamW state, generator and losses are put back.
+void resume_flow_mlp(const std::string& checkpoint, const std::string& dataset, nn::MLP& mlp,
+                     nn::AdamW& opt, Generator& gen, TrainState& state);
+
+}  // namespace fc::app

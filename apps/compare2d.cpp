@@ -1,0 +1,189 @@
+// compare2d DATASET: CFM against rectified flow (and minibatch OT-CFM, when trained),
+// measured the same way: an animation of their samples and velocity fields from the same
+// x0, their straightness, and their sample quality after 1, 2, 4, 8 and 20 Euler steps.
+//   ./apps/cfm2d checkerboard && ./apps/reflow2d checkerboard && ./apps/compare2d checkerboard
+// writes outputs/comparisons/cfm_reflow_checkerboard.gif, few_step_checkerboard.png,
+// few_step_checkerboard.json and few_step_checkerboard.md.
+#include <cxxopts.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "apps/common/flow2d.hpp"
+#include "apps/common/flow2d_quality.hpp"
+#include "apps/common/options.hpp"
+#include "apps/common/plots2d.hpp"
+#include "datasets/toy2d.hpp"
+#include "engine/autograd.hpp"
+#include "engine/threads.hpp"
+#include "engine/file_io.hpp"
+
+using namespace fc;
+
+namespace {
+
+struct Config {
+  std::string dataset, cfm, reflow, ot, sinkhorn, output = "outputs/comparisons";
+  int64_t samples = 50000, frames = 101, steps = 20, points = 20000, seed = 0, threads = 0;
+  bool gif = true;
+};
+
+Config parse(int argc, char** argv) {
+  cxxopts::Options o("compare2d",
+                     "CFM against rectified flow (and OT-CFM) on a 2-D density: a side-by-side "
+                     "animation, straightness, and quality after few Euler steps.\nDATASET: " +
+                         app::join(data::toy2d_names(), ", ") + ", points:FILE, image:FILE.png");
+  Config c;
+  o.add_options()
+      ("cfm", "CFM checkpoint (default outputs/cfm/DATASET/ckpt.safetensors)", cxxopts::value<std::string>(c.cfm))
+      ("reflow", "reflow checkpoint (default outputs/reflow/DATASET/ckpt.safetensors)",
+       cxxopts::value<std::string>(c.reflow))
+      ("ot", "OT-CFM checkpoint, added to the table when present (default "
+             "outputs/cfm_ot/DATASET/ckpt.safetensors)", cxxopts::value<std::string>(c.ot))
+      ("sinkhorn", "Sinkhorn-CFM checkpoint, added when present (default "
+                   "outputs/cfm_sinkhorn/DATASET/ckpt.safetensors)", cxxopts::value<std::string>(c.sinkhorn))
+      ("samples", "points in the animation", cxxopts::value<int64_t>(c.samples)->default_value("50000"))
+      ("frames", "animation frames", cxxopts::value<int64_t>(c.frames)->default_value("101"))
+      ("steps", "midpoint steps of the animation's trajectories", cxxopts::value<int64_t>(c.steps)->default_value("20"))
+      ("points", "trajectories for straightness and each few-step sample",
+       cxxopts::value<int64_t>(c.points)->default_value("20000"))
+      ("seed", "random seed (x0 and the true samples)", cxxopts::value<int64_t>(c.seed)->default_value("0"))
+      ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
+       cxxopts::value<int64_t>(c.threads)->default_value("0"))
+      ("output", "output folder", cxxopts::value<std::string>(c.output)->default_value("outputs/comparisons"))
+      ("no-gif", "skip the animation (the table and the plot only)");
+  auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density the models were trained on");
+  c.gif = r.count("no-gif") == 0;
+  app::require_positive("samples", c.samples);
+  app::require_range("frames", c.frames, 2, 1000);
+  app::require_positive("steps", c.steps);
+  app::require_range("points", c.points, 2, 1000000);
+  app::require_range("threads", c.threads, 0, 1024);
+  std::string d = app::dataset_dir_name(c.dataset);
+  // Explicitly named optional models must exist; the defaults are used when present.
+  auto optional_model = [&](std::string& path, const char* option, const std::string& root) {
+    if (r.count(option)) {
+      if (!std::filesystem::exists(path))
+        throw app::UsageError(std::string("option '--") + option + "': " + path + " does not exist");
+    } else {
+      path = root + "/" + d + "/ckpt.safetensors";
+      if (!std::filesystem::exists(path)) path.clear();
+    }
+  };
+  if (c.cfm.empty()) c.cfm = "outputs/cfm/" + d + "/ckpt.safetensors";
+  if (c.reflow.empty()) c.reflow = "outputs/reflow/" + d + "/ckpt.safetensors";
+  optional_model(c.ot, "ot", "outputs/cfm_ot");
+  optional_model(c.sinkhorn, "sinkhorn", "outputs/cfm_sinkhorn");
+  return c;
+}
+
+struct Model {
+  std::string name, path;
+  app::LoadedMLP loaded;
+};
+
+Model load_model(const std::string& name, const std::string& path, const std::string& dataset,
+                 const std::string& make_it) {
+  FC_CHECK(std::filesystem::exists(path), path << ": no " << name << " model; make it with " << make_it);
+  Model m{name, path, app::load_mlp_checkpoint(path)};
+  auto it = m.loaded.file.metadata.find("dataset");
+  FC_CHECK(it == m.loaded.file.metadata.end() || it->second == dataset,
+           path << ": trained on '" << it->second << "', not '" << dataset << "'");
+  return m;
+}
+
+std::string fmt(double v, const char* f = "%.4g") {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+int run(int argc, char** argv) {
+  Config c = parse(argc, argv);
+  set_num_threads(static_cast<int>(c.threads));
+  data::Toy2d density(c.dataset);
+  std::vector<Model> models;
+  models.push_back(load_model("CFM", c.cfm, c.dataset, "./apps/cfm2d " + c.dataset));
+  models.push_back(load_model("Reflow", c.reflow, c.dataset, "./apps/reflow2d " + c.dataset));
+  if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c.dataset, "./apps/cfm2d --coupling ot"));
+  if (!c.sinkhorn.empty())
+    models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c.dataset, "./apps/cfm2d --coupling sinkhorn"));
+  std::filesystem::create_directories(c.output);
+  const std::string d = app::dataset_dir_name(c.dataset);
+  const std::string stem = c.output + "/few_step_" + d;
+
+  // The numbers: every model from the same x0, scored against the same true samples.
+  nlohmann::json out;
+  out["dataset"] = c.dataset;
+  out["points"] = c.points;
+  std::vector<app::QualityCurve> curves;
+  app::RectificationOptions ro;
+  ro.points = c.points;
+  ro.seed = static_cast<uint64_t>(c.seed);
+  for (Model& m : models) {
+    std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
+    nlohmann::json r = app::rectification_metrics(*m.loaded.mlp, density, ro);
+    r["checkpoint"] = m.path;
+    out["models"][m.name] = r;
+    app::QualityCurve q;
+    q.name = m.name;
+    q.straightness = r["straightness"].get<double>();
+    for (const auto& row : r["few_step"]) {
+      q.steps.push_back(row["steps"].get<double>());
+      q.energy_distance.push_back(row["energy_distance"].get<double>());
+      if (row.contains("in_square_fraction")) q.in_square.push_back(row["in_square_fraction"].get<double>());
+    }
+    curves.push_back(q);
+  }
+  app::write_json(stem + ".json", out.dump(2));
+
+  // The same as a markdown table: one row per model, energy distance (and in-square
+  // fraction) per step count.
+  std::ostringstream md;
+  md << "| model | straightness |";
+  for (int k : app::few_step_counts()) md << " ED " << k << " step" << (k > 1 ? "s" : "") << " |";
+  if (!curves.front().in_square.empty())
+    for (int k : app::few_step_counts()) md << " in-square " << k << " |";
+  md << "\n|---|---|";
+  for (size_t i = 0; i < app::few_step_counts().size() * (curves.front().in_square.empty() ? 1 : 2); ++i) md << "---|";
+  md << "\n";
+  for (const app::QualityCurve& q : curves) {
+    md << "| " << q.name << " | " << fmt(q.straightness) << " |";
+    for (double e : q.energy_distance) md << " " << fmt(e, "%.3g") << " |";
+    for (double f : q.in_square) md << " " << fmt(f, "%.3f") << " |";
+    md << "\n";
+  }
+  io::atomic_write_text(stem + ".md", md.str());
+  app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset);
+  std::fprintf(stderr, "%s", md.str().c_str());
+
+  if (c.gif) {
+    // CFM and reflow from the same x0, midpoint steps, one frame per time.
+    NoGradGuard no_grad;
+    Generator gen(static_cast<uint64_t>(c.seed) + 4000037);
+    Tensor x0 = gen.normal(Shape{c.samples, 2});
+    flow::OdeOptions ode;
+    ode.method = flow::Method::Midpoint;
+    ode.step_size = 1.f / static_cast<float>(c.steps);
+    std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
+    std::vector<app::FlowPanel> panels;
+    for (size_t k = 0; k < 2; ++k) {
+      app::FlowPanel p;
+      p.name = models[k].name;
+      p.velocity = app::mlp_velocity(*models[k].loaded.mlp);
+      p.states = app::sample_flow(*models[k].loaded.mlp, gen, c.samples, times, ode, nullptr, x0);
+      panels.push_back(std::move(p));
+    }
+    std::string gif = c.output + "/cfm_reflow_" + d + ".gif";
+    std::fprintf(stderr, "compare2d: writing %s\n", gif.c_str());
+    app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset, 4.5f);
+  }
+  std::fprintf(stderr, "compare2d: wrote %s.{json,md,png}\n", stem.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return app::main_guard("compare2d", [&] { return run(argc, argv); }); }
