@@ -137,6 +137,8 @@ int run(int argc, char** argv) {
     }
     curves.push_back(q);
   }
+  double noise = app::energy_distance_noise(density, ro.seed, c.points);
+  out["energy_distance_noise"] = noise;
   app::write_json(stem + ".json", out.dump(2));
 
   // The same as a markdown table: one row per model, energy distance (and in-square
@@ -155,8 +157,10 @@ int run(int argc, char** argv) {
     for (double f : q.in_square) md << " " << fmt(f, "%.3f") << " |";
     md << "\n";
   }
+  md << "\nEnergy distance between two draws of the data (its noise at " << c.points << " points): "
+     << fmt(noise, "%.2g") << "; values below it, even negative ones, are equal to the data within noise.\n";
   io::atomic_write_text(stem + ".md", md.str());
-  app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset);
+  app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset, noise);
   std::fprintf(stderr, "%s", md.str().c_str());
 
   if (c.gif) {

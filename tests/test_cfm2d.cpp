@@ -15,7 +15,7 @@ namespace {
 
 const std::string kTiny =
     " --iterations 30 --batch-size 64 --hidden 16 --samples 500 --gif-samples 200 --frames 5"
-    " --grid 8 --eval-points 50 --steps 4 --threads 2";
+    " --grid 8 --eval-points 50 --quality-points 300 --steps 4 --threads 2";
 
 }  // namespace
 
@@ -35,7 +35,7 @@ TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
   std::ifstream m(d + "metrics.json");
   std::string text((std::istreambuf_iterator<char>(m)), std::istreambuf_iterator<char>());
   for (const char* key : {"energy_distance", "in_square_fraction", "heldout_mean_log_likelihood",
-                          "nfe", "peak_memory_mb", "time_train_s", "final_loss"})
+                          "nfe", "peak_memory_mb", "time_train_s", "final_loss", "straightness", "few_step"})
     CHECK(text.find(key) != std::string::npos);
 
   // Sampling only: the plots again from the checkpoint, no training.
@@ -50,7 +50,7 @@ TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
 TEST_CASE("cfm2d: interrupt and --resume equal an uninterrupted run", "[app][cfm2d]") {
   TempDir a, b;
   const std::string opts = " --iterations 40 --batch-size 64 --hidden 16 --no-plots --samples 200"
-                           " --eval-points 20 --checkpoint-every 0 --threads 2 --output ";
+                           " --eval-points 20 --quality-points 100 --checkpoint-every 0 --threads 2 --output ";
   AppRun whole = run_app("./apps/cfm2d moons" + opts + a.path);
   REQUIRE(whole.exit_code == 0);
   AppRun cut = run_app("./apps/cfm2d moons" + opts + b.path + " --interrupt-at 17");
@@ -89,6 +89,7 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
            {"checkerboard --no-such-option", "no-such-option"},
            {"checkerboard --resume --sample-only", "resume"},
            {"checkerboard --coupling exact", "coupling"},
+           {"checkerboard --quality-points 1", "quality-points"},
            {"checkerboard --ot-block 0", "ot-block"},
            {"checkerboard --sinkhorn-reg 0", "sinkhorn-reg"},
            {"checkerboard --sinkhorn-reg inf", "sinkhorn-reg"},

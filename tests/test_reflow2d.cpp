@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kPlots = " --samples 500 --gif-samples 200 --frames 5 --grid 8 --eval-points 50 --steps 4 --threads 2";
-const std::string kNoPlots = " --no-plots --samples 200 --eval-points 20 --threads 2";
+const std::string kPlots = " --samples 500 --gif-samples 200 --frames 5 --grid 8 --eval-points 50 --quality-points 300 --steps 4 --threads 2";
+const std::string kNoPlots = " --no-plots --samples 200 --eval-points 20 --quality-points 200 --threads 2";
 
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_bytes(path)); }
 

@@ -60,6 +60,8 @@ void add_output_options(cxxopts::Options& options, Flow2dOutputOptions& o) {
        cxxopts::value<int64_t>(o.probes)->default_value("10"))
       ("eval-points", "held-out true points for the mean log-likelihood (quick 2000, paper 5000)",
        cxxopts::value<int64_t>(o.eval_points))
+      ("quality-points", "trajectories for the straightness and few-step quality in metrics.json",
+       cxxopts::value<int64_t>(o.quality_points)->default_value("20000"))
       ("no-plots", "skip the pictures (metrics and samples only)");
 }
 
@@ -77,6 +79,7 @@ void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& gi
   require_positive("steps", o.steps);
   require_positive("grid", o.grid);
   require_positive("eval-points", o.eval_points);
+  require_range("quality-points", o.quality_points, 2, 10000000);
   require_range("frames", o.frames, 2, 1000);
   require_range("probes", o.probes, 1, 1000);
   try {
@@ -127,6 +130,7 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   auto tr = Clock::now();
   RectificationOptions ro;
   ro.seed = o.seed;
+  ro.points = o.quality_points;
   metrics.update(rectification_metrics(mlp, density, ro));
   metrics["time_rectification_metrics_s"] = seconds_since(tr);
   Generator eval_gen(o.seed + 2000003);

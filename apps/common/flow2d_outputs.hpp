@@ -22,6 +22,7 @@ struct Flow2dOutputOptions {
   std::string method = "midpoint";
   int64_t steps = 20, samples = 0, gif_samples = 0, frames = 101, grid = 0, probes = 10;
   int64_t eval_points = 0;
+  int64_t quality_points = 20000;  // trajectories for straightness and few-step quality
   uint64_t seed = 0;
   bool plots = true;
 };

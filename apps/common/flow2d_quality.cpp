@@ -1,5 +1,7 @@
 #include "apps/common/flow2d_quality.hpp"
 
+#include <cmath>
+
 #include "apps/common/flow2d.hpp"
 #include "engine/autograd.hpp"
 #include "flow/metrics.hpp"
@@ -14,6 +16,17 @@ void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::T
   metrics["energy_distance"] = flow::energy_distance(samples, truth, 20000);
   if (density.name() == "checkerboard")
     metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples);
+}
+
+double energy_distance_noise(const data::Toy2d& density, uint64_t seed, int64_t points, int draws) {
+  Generator truth_gen(seed + 1000003);
+  Tensor truth = density.sample(20000, truth_gen);
+  double sum = 0;
+  for (int k = 0; k < draws; ++k) {
+    Generator g(seed + 6000011 + static_cast<uint64_t>(k));
+    sum += std::fabs(flow::energy_distance(density.sample(points, g), truth, 20000));
+  }
+  return sum / draws;
 }
 
 const std::vector<int>& few_step_counts() {

@@ -32,4 +32,9 @@ struct RectificationOptions {
 nlohmann::json rectification_metrics(nn::MLP& mlp, const data::Toy2d& density,
                                      const RectificationOptions& options);
 
+// The energy distance's noise at this sample size: the mean |ED| between the truth of
+// score_samples and `draws` other draws of true samples. The estimator is unbiased, so
+// values below this (even negative ones) mean "equal to the data within noise".
+double energy_distance_noise(const data::Toy2d& density, uint64_t seed, int64_t points, int draws = 3);
+
 }  // namespace fc::app

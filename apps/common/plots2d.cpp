@@ -211,13 +211,13 @@ void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>&
 }
 
 void plot_few_step_quality(const std::string& path, const std::vector<QualityCurve>& curves,
-                           const std::string& title) {
+                           const std::string& title, double noise) {
   FC_CHECK(!curves.empty(), "plot_few_step_quality: no curves");
+  FC_CHECK(noise > 0, "plot_few_step_quality: the noise level must be positive, got " << noise);
   bool squares = !curves.front().in_square.empty();
-  double lo = INFINITY, hi = 0, xmax = 1;
+  double lo = noise, hi = noise, xmax = 1;
   for (const QualityCurve& q : curves)
     for (size_t i = 0; i < q.steps.size(); ++i) {
-      lo = std::min(lo, std::max(q.energy_distance[i], 1e-6));
       hi = std::max(hi, q.energy_distance[i]);
       xmax = std::max(xmax, q.steps[i]);
     }
@@ -237,6 +237,8 @@ void plot_few_step_quality(const std::string& path, const std::vector<QualityCur
     std::snprintf(b, sizeof b, "%s (S = %.3g)", curves[k].name.c_str(), curves[k].straightness);
     legend.push_back({b, viz::tab10(static_cast<int>(k))});
   }
+  const viz::RGB gray{140, 140, 140};
+  legend.push_back({"noise: data vs data", gray});
   for (int panel = 0; panel < (squares ? 2 : 1); ++panel) {
     viz::AxesOptions o;
     o.log_x = true;
@@ -247,9 +249,15 @@ void plot_few_step_quality(const std::string& path, const std::vector<QualityCur
     o.log_y = panel == 0;
     viz::Range yr = panel == 0 ? viz::Range{lo / 1.5, hi * 1.5} : viz::Range{0.4, 1.0};
     viz::Axes ax(c, viz::grid_cell(area, 1, squares ? 2 : 1, 0, panel, 20), viz::Range{0.85, xmax * 1.15}, yr, o);
+    if (panel == 0) {  // the noise level as a dashed line
+      for (double x = 0.85; x < xmax * 1.15; x *= 1.12)
+        ax.plot(std::vector<double>{x, x * 1.06}, std::vector<double>{noise, noise}, gray, 1.5f);
+    }
     for (size_t k = 0; k < curves.size(); ++k) {
       const QualityCurve& q = curves[k];
-      const std::vector<double>& ys = panel == 0 ? q.energy_distance : q.in_square;
+      std::vector<double> ys = panel == 0 ? q.energy_distance : q.in_square;
+      if (panel == 0)
+        for (double& y : ys) y = std::max(y, noise);
       ax.plot(q.steps, ys, viz::tab10(static_cast<int>(k)), 2.5f);
       std::vector<float> xy;
       for (size_t i = 0; i < q.steps.size(); ++i) {

@@ -42,8 +42,10 @@ struct QualityCurve {
   double straightness = 0;
   std::vector<double> steps, energy_distance, in_square;
 };
+// `noise` (> 0) is the energy distance's noise level: drawn as a dashed line, with
+// values below it (the estimator is unbiased, so they can be negative) drawn on it.
 void plot_few_step_quality(const std::string& path, const std::vector<QualityCurve>& curves,
-                           const std::string& title);
+                           const std::string& title, double noise);
 
 // Two density maps side by side (Hutchinson and exact divergence) on an n x n grid
 // over [-range, range]^2, sharing one colour bar. Values are log-densities; row 0 is
