@@ -3,13 +3,20 @@
 // convolution is one sgemm per image and no transposes. Images are spread over the
 // threads (each with its own column buffer and a one-thread sgemm); backward
 // recomputes the columns instead of keeping them (they are kh*kw times the input).
+// 3x3 kernels with stride 1 and padding 1 go to Winograd's algorithm instead where it
+// is the faster (engine/cpu/winograd.cpp).
 #include <omp.h>
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "engine/cpu/cpu_kernels.hpp"
 #include "engine/cpu/per_item.hpp"
+#include "engine/cpu/winograd.hpp"
 
 namespace fc::cpu {
 
@@ -94,9 +101,32 @@ const float* columns_of(const float* xi, const ConvGeometry& g) {
   return buf;
 }
 
+ConvAlgorithm algorithm_from_environment() {
+  const char* e = std::getenv("FLOWCPP_CONV");
+  std::string v = e ? e : "auto";
+  if (v == "im2col") return ConvAlgorithm::Im2col;
+  if (v == "winograd") return ConvAlgorithm::Winograd;
+  if (v != "auto")
+    std::fprintf(stderr, "flowcpp: FLOWCPP_CONV=%s is not im2col, winograd or auto; using auto\n",
+                 v.c_str());
+  return ConvAlgorithm::Auto;
+}
+
+std::atomic<ConvAlgorithm> g_algorithm{algorithm_from_environment()};
+
+bool use_winograd(const ConvGeometry& g) {
+  ConvAlgorithm a = g_algorithm.load(std::memory_order_relaxed);
+  if (a == ConvAlgorithm::Im2col || !winograd_fits(g)) return false;
+  return a == ConvAlgorithm::Winograd || winograd_pays(g);
+}
+
 }  // namespace
 
+void set_conv_algorithm(ConvAlgorithm a) { g_algorithm.store(a); }
+ConvAlgorithm conv_algorithm() { return g_algorithm.load(); }
+
 void conv2d(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g) {
+  if (use_winograd(g)) return winograd_conv2d(x, w, bias, y, g);
   const int64_t k = col_rows(g), hw = col_cols(g);
   // Images over the threads when there is one for each; else one image at a time
   // with the threaded sgemm.
@@ -127,6 +157,7 @@ void conv2d_backward(const float* x, const float* w, const float* gy, float* gx,
       }
   }
   if (!gx && !gw) return;
+  if (use_winograd(g)) return winograd_conv2d_backward(x, w, gy, gx, gw, g);
   // gw = sum_i gy_i [o, hw] @ cols_i^T: each thread sums its images into its own
   // buffer, and the buffers are added at the end.
   int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
