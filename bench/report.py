@@ -110,6 +110,10 @@ def main(src, dst):
         if c.get("note"):
             out.append("")
             out.append(f"Note: {c['note']}.")
+    rectify = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rectify_summary.md")
+    if os.path.exists(rectify):  # bench/rectify_all.sh's summary, copied here by hand
+        out.append("")
+        out.append(open(rectify).read().strip())
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")
@@ -174,7 +178,9 @@ def unet_section(out, by, cases, sgemm_rate):
                "attention products; training counts three times the forward). The last column is "
                "the time those matmuls alone would take at the bare sgemm rate of the table above "
                "(OpenBLAS on this machine), as a fraction of PyTorch's time: a time target below it "
-               "needs fewer flops (e.g. Winograd convolutions) or a faster sgemm, not less overhead.")
+               "needs fewer flops or a faster sgemm, not less overhead. flowcpp's 3x3 convolutions use "
+               "Winograd's algorithm, which does fewer multiplications than counted here, so its "
+               "GFLOP/s column is an effective rate and can exceed the bare sgemm's.")
     prof = os.path.join("build", "bench", "unet_profile.md")
     if os.path.exists(prof):
         out.append("")
