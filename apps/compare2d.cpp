@@ -88,9 +88,7 @@ Model load_model(const std::string& name, const std::string& path, const std::st
                  const std::string& make_it) {
   FC_CHECK(std::filesystem::exists(path), path << ": no " << name << " model; make it with " << make_it);
   Model m{name, path, app::load_mlp_checkpoint(path)};
-  auto it = m.loaded.file.metadata.find("dataset");
-  FC_CHECK(it == m.loaded.file.metadata.end() || it->second == dataset,
-           path << ": trained on '" << it->second << "', not '" << dataset << "'");
+  app::check_trained_on(m.loaded, path, dataset);
   return m;
 }
 

@@ -84,9 +84,7 @@ app::LoadedMLP load_teacher(const Config& c, const std::string& path, int64_t ro
     FC_THROW(path << ": the model of round " << round - 1 << " is missing; rerun without --resume");
   }
   app::LoadedMLP t = app::load_mlp_checkpoint(path);
-  auto it = t.file.metadata.find("dataset");
-  FC_CHECK(it == t.file.metadata.end() || it->second == c.dataset,
-           path << ": trained on '" << it->second << "', not '" << c.dataset << "'");
+  app::check_trained_on(t, path, c.dataset);
   return t;
 }
 

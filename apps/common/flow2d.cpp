@@ -32,6 +32,14 @@ LoadedMLP load_mlp_checkpoint(const std::string& path) {
   return out;
 }
 
+void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
+                      bool required) {
+  auto it = model.file.metadata.find("dataset");
+  bool known = it != model.file.metadata.end();
+  FC_CHECK(known ? it->second == dataset : !required,
+           path << ": trained on '" << (known ? it->second : "?") << "', not '" << dataset << "'");
+}
+
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe, const Tensor& x0_given) {

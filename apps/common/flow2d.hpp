@@ -27,6 +27,11 @@ struct LoadedMLP {
 };
 LoadedMLP load_mlp_checkpoint(const std::string& path);
 
+// Refuses, in one line naming the path, a model trained on another density. A file
+// without the "dataset" key passes unless `required` (a resumed run must be its own).
+void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
+                      bool required = false);
+
 // Integrates `count` standard-normal points from t = 0 to 1 in batches, returning the
 // states at `times` (concatenated over batches) and adding the NFE of one batch.
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,

@@ -114,10 +114,7 @@ void resume_flow_mlp(const std::string& ckpt, const std::string& dataset, nn::ML
   FC_CHECK(loaded.mlp->config().hidden == mlp.config().hidden,
            ckpt << ": checkpoint has hidden " << loaded.mlp->config().hidden << ", this run "
                 << mlp.config().hidden << " (pass the same options to --resume)");
-  auto it = loaded.file.metadata.find("dataset");
-  FC_CHECK(it != loaded.file.metadata.end() && it->second == dataset,
-           ckpt << ": checkpoint was trained on '" << (it == loaded.file.metadata.end() ? "?" : it->second)
-                << "', not '" << dataset << "'");
+  check_trained_on(loaded, ckpt, dataset, true);
   nn::load_parameters(mlp, loaded.file, ckpt);
   restore_training(loaded.file, ckpt, opt, gen, state);
 }
