@@ -113,14 +113,16 @@ struct KernelTable {
                           float* gb, const ConvGeometry& g) = nullptr;
   // x [n, c, s] in `groups` groups; mean and rstd [n, groups] are written for backward.
   // gamma, beta may be null (1 and 0).
+  // silu: y = SiLU(group norm), in the same pass.
   void (*group_norm)(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                     float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups,
-                     float eps) = nullptr;
-  // Writes gx, and ggamma / gbeta [c] when not null.
-  void (*group_norm_backward)(const float* x, const float* gamma, const float* mean,
-                              const float* rstd, const float* gy, float* gx, float* ggamma,
-                              float* gbeta, int64_t n, int64_t c, int64_t s,
-                              int64_t groups) = nullptr;
+                     float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps,
+                     bool silu) = nullptr;
+  // Writes gx, and ggamma / gbeta [c] when not null. silu: the forward had silu set;
+  // its pre-activation is recomputed from x, mean, rstd, gamma and beta.
+  void (*group_norm_backward)(const float* x, const float* gamma, const float* beta,
+                              const float* mean, const float* rstd, const float* gy, float* gx,
+                              float* ggamma, float* gbeta, int64_t n, int64_t c, int64_t s,
+                              int64_t groups, bool silu) = nullptr;
   // Softmax of each row of x [rows, cols]; backward gx = y (gy - sum(gy y)).
   void (*softmax)(const float* x, float* y, int64_t rows, int64_t cols) = nullptr;
   void (*softmax_backward)(const float* y, const float* gy, float* gx, int64_t rows,

@@ -81,6 +81,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride =
 // divide C. One fused kernel each way (PyTorch's GroupNorm).
 Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta,
                   float eps = 1e-5f);
+// silu(group_norm(...)) in one pass each way; backward recomputes the group norm's
+// output from x instead of keeping it (and the sigmoid) for every element.
+Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta,
+                       float eps = 1e-5f);
 // Softmax over the last axis.
 Tensor softmax(const Tensor& x);
 // Scaled dot-product attention over the channels-first qkv [B, heads * 3 * D, T] of a

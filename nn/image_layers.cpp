@@ -61,6 +61,9 @@ GroupNorm::GroupNorm(int groups, int64_t channels, float eps)
       eps_(eps) {}
 
 Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, groups_, weight, bias, eps_); }
+Tensor GroupNorm::forward_silu(const Tensor& x) {
+  return group_norm_silu(x, groups_, weight, bias, eps_);
+}
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen)
     : weight(register_parameter("weight", gen.normal(Shape{num, dim}))) {}

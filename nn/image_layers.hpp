@@ -35,6 +35,8 @@ class GroupNorm : public Module {
   // weight (ones) and bias (zeros) of [channels]; throws unless groups divides channels.
   GroupNorm(int groups, int64_t channels, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
+  // silu(forward(x)) as one op (Sequential runs a GroupNorm followed by a SiLU this way).
+  Tensor forward_silu(const Tensor& x);
   Tensor& weight;
   Tensor& bias;
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/ops.hpp"
+#include "nn/image_layers.hpp"
 
 namespace fc::nn {
 
@@ -23,7 +24,17 @@ Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    // A GroupNorm followed by a SiLU (every UNet block) runs as one fused op: one pass
+    // less over the activations, and one tensor fewer kept for backward.
+    auto* norm = dynamic_cast<GroupNorm*>(layers_[i].get());
+    if (norm && i + 1 < layers_.size() && dynamic_cast<SiLU*>(layers_[i + 1].get())) {
+      h = norm->forward_silu(h);
+      ++i;
+      continue;
+    }
+    h = layers_[i]->forward(h);
+  }
   return h;
 }
 

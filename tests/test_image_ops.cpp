@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cpu/fast_math.hpp"
 #include "engine/ops.hpp"
 #include "engine/random.hpp"
 #include "engine/threads.hpp"
@@ -92,6 +93,8 @@ TEST_CASE("group_norm matches its definition", "[ops][image]") {
     }
   }
   CHECK(max_rel_diff(group_norm(x, groups, gamma, beta).to_vector(), want) < 1e-5);
+  for (double& v : want) v = v / (1 + std::exp(-v));
+  CHECK(max_rel_diff(group_norm_silu(x, groups, gamma, beta).to_vector(), want) < 1e-5);
 }
 
 TEST_CASE("softmax: known values, and large inputs do not overflow", "[ops][image]") {
@@ -101,6 +104,28 @@ TEST_CASE("softmax: known values, and large inputs do not overflow", "[ops][imag
   CHECK(v[1] == Approx(0.75f));
   CHECK(v[2] == Approx(0.5f));
   CHECK(v[3] == Approx(0.5f));
+}
+
+TEST_CASE("softmax's exp for x <= 0: within 2e-7 of libm, NaN stays NaN", "[ops][image]") {
+  double worst = 0;
+  for (int i = 0; i <= 200000; ++i) {
+    const float x = -87.f * float(i) / 200000.f;
+    const double ref = std::exp(double(x));
+    worst = std::max(worst, std::fabs(fc::cpu::fast_exp_nonpositive(x) - ref) / ref);
+  }
+  INFO("worst relative error " << worst);
+  CHECK(worst < 2e-7);
+  // A rounding error above 0 (a score minus its log-sum-exp) is still exact enough.
+  CHECK(fc::cpu::fast_exp_nonpositive(1e-6f) == Approx(1.000001).epsilon(1e-7));
+  CHECK(std::isnan(fc::cpu::fast_exp_nonpositive(std::nanf(""))));
+  // A NaN score poisons its softmax row and its attention output instead of vanishing.
+  std::vector<float> row = {0.f, std::nanf(""), 1.f};
+  CHECK(std::isnan(fc::cpu::softmax_in_place(row.data(), 3)));
+  CHECK(std::isnan(row[0]));
+  Tensor qkv = Tensor::from_vector({1.f, 2.f, 3.f, std::nanf(""), 5.f, 6.f}, Shape{1, 3, 2});
+  std::vector<float> out = qkv_attention(qkv, 1).to_vector();
+  CHECK(std::isnan(out[0]));
+  CHECK(std::isnan(out[1]));
 }
 
 TEST_CASE("qkv_attention matches the reference's legacy split, with several heads", "[ops][image]") {

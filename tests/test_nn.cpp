@@ -10,6 +10,8 @@
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/image_layers.hpp"
+#include "nn/layers.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 
@@ -219,6 +221,29 @@ TEST_CASE("fused linear + SiLU equals the two ops, forward and backward", "[nn]"
     y.backward(g);
     return std::vector<std::vector<float>>{y.to_vector(), xr.grad().to_vector(), wr.grad().to_vector(),
                                            br.grad().to_vector()};
+  };
+  auto a = run(true), c = run(false);
+  for (size_t k = 0; k < a.size(); ++k)
+    for (size_t i = 0; i < a[k].size(); ++i) REQUIRE(a[k][i] == Approx(c[k][i]).margin(1e-5));
+}
+
+TEST_CASE("Sequential runs GroupNorm + SiLU fused: same values and gradients as the two ops",
+          "[nn]") {
+  Generator gen(22);
+  Tensor x = gen.normal(Shape{3, 8, 5, 7}, 0.5f, 2.f), g = gen.normal(Shape{3, 8, 5, 7});
+  nn::Sequential seq;
+  auto& norm = seq.add(std::make_shared<nn::GroupNorm>(4, 8));
+  seq.add(std::make_shared<nn::SiLU>());
+  norm.weight = gen.normal(Shape{8}).requires_grad_();
+  norm.bias = gen.normal(Shape{8}).requires_grad_();
+  auto run = [&](bool fused) {
+    seq.zero_grad();
+    Tensor xr = x.clone();
+    xr.requires_grad_();
+    Tensor y = fused ? seq.forward(xr) : silu(norm.forward(xr));
+    y.backward(g);
+    return std::vector<std::vector<float>>{y.to_vector(), xr.grad().to_vector(),
+                                           norm.weight.grad().to_vector(), norm.bias.grad().to_vector()};
   };
   auto a = run(true), c = run(false);
   for (size_t k = 0; k < a.size(); ++k)

@@ -270,6 +270,10 @@ std::vector<OpCase> op_cases() {
            [](V x) { return group_norm(x[0], 4, Tensor(), Tensor()); }, smooth_opt());
   add_case("group_norm: one group", {{3, 6, 2, 2}, {6}, {6}}, {N, N, N},
            [](V x) { return group_norm(x[0], 1, x[1], x[2]); }, smooth_opt());
+  add_case("group_norm_silu: 3 groups of 2 channels, affine", {{2, 6, 3, 4}, {6}, {6}},
+           {N, N, N}, [](V x) { return group_norm_silu(x[0], 3, x[1], x[2]); }, smooth_opt());
+  add_case("group_norm_silu: one channel per group, no affine", {{2, 4, 5}}, {N},
+           [](V x) { return group_norm_silu(x[0], 4, Tensor(), Tensor()); }, smooth_opt());
   add_case("softmax", {{3, 7}}, {N}, [](V x) { return softmax(x[0]); }, smooth_opt());
   add_case("softmax: 3-D", {{2, 3, 5}}, {N}, [](V x) { return softmax(x[0]); }, smooth_opt());
   add_case("qkv_attention: one head", {{2, 12, 9}}, {N},

@@ -16,7 +16,7 @@ namespace fc::cpu {
 
 namespace {
 
-thread_local std::vector<float> tl_weights, tl_grad_weights, tl_delta;
+thread_local std::vector<float> tl_weights, tl_grad_weights, tl_delta, tl_inv_sum;
 
 // p [t, t] = q^T k / sqrt(d), the scores of every query row against every key.
 void scores(const float* q, const float* k, float* p, int64_t d, int64_t t) {
@@ -32,10 +32,22 @@ void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, 
     const float* k = q + d * t;
     const float* v = k + d * t;
     float* p = scratch(tl_weights, t * t);
+    float* inv_sum = scratch(tl_inv_sum, t);
     scores(q, k, p, d, t);
-    for (int64_t r = 0; r < t; ++r) lse[i * t + r] = softmax_in_place(p + r * t, t);
+    // Unnormalised weights exp(score - max); dividing the d x t output by each row's sum
+    // afterwards is cheaper than dividing the t x t weights.
+    for (int64_t r = 0; r < t; ++r) {
+      float m;
+      const float sum = exp_minus_max(p + r * t, t, &m);
+      lse[i * t + r] = m + std::log(sum);
+      inv_sum[r] = 1.f / sum;
+    }
     // out [d, t] = v [d, t] @ p^T: out[c, r] = sum_s v[c, s] p[r, s].
-    gemm(false, true, d, t, t, 1.f, v, t, 0, p, t, 0, 0.f, out + i * d * t, t, 0, 1);
+    float* o = out + i * d * t;
+    gemm(false, true, d, t, t, 1.f, v, t, 0, p, t, 0, 0.f, o, t, 0, 1);
+    for (int64_t c = 0; c < d; ++c)
+#pragma omp simd
+      for (int64_t r = 0; r < t; ++r) o[c * t + r] *= inv_sum[r];
   });
 }
 
@@ -59,7 +71,7 @@ void attention_backward(const float* qkv, const float* out, const float* lse, co
       float* row = p + r * t;
       float l = lse[i * t + r];
 #pragma omp simd
-      for (int64_t s = 0; s < t; ++s) row[s] = fast_exp(row[s] - l);
+      for (int64_t s = 0; s < t; ++s) row[s] = fast_exp_nonpositive(row[s] - l);
     }
     // gv [d, t] = gout [d, t] @ p: gv[c, s] = sum_r gout[c, r] p[r, s].
     gemm(false, false, d, t, t, 1.f, go, t, 0, p, t, 0, 0.f, gv, t, 0, 1);

@@ -35,10 +35,11 @@ void conv2d(const float* x, const float* w, const float* bias, float* y, const C
 void conv2d_backward(const float* x, const float* w, const float* gy, float* gx, float* gw,
                      float* gb, const ConvGeometry& g);
 void group_norm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps);
-void group_norm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
-                         const float* gy, float* gx, float* ggamma, float* gbeta, int64_t n,
-                         int64_t c, int64_t s, int64_t groups);
+                float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps, bool silu);
+void group_norm_backward(const float* x, const float* gamma, const float* beta, const float* mean,
+                         const float* rstd, const float* gy, float* gx, float* ggamma,
+                         float* gbeta, int64_t n, int64_t c, int64_t s, int64_t groups,
+                         bool silu);
 void softmax(const float* x, float* y, int64_t rows, int64_t cols);
 void softmax_backward(const float* y, const float* gy, float* gx, int64_t rows, int64_t cols);
 void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, int64_t t);

@@ -7,12 +7,18 @@
 
 #include "engine/cpu/cpu_kernels.hpp"
 #include "engine/cpu/fast_math.hpp"
+#include "engine/cpu/per_item.hpp"
 #include "engine/parallel.hpp"
 
 namespace fc::cpu {
 
+namespace {
+thread_local std::vector<float> tl_silu_grad;
+}  // namespace
+
 void group_norm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps) {
+                float* rstd, int64_t n, int64_t c, int64_t s, int64_t groups, float eps,
+                bool silu) {
   const int64_t cg = c / groups, len = cg * s;
   // One work item per (image, group); each is len contiguous elements.
   parallel_for(n * groups, len >= 4096 ? 0 : 64, [&](int64_t b, int64_t e) {
@@ -37,16 +43,27 @@ void group_norm(const float* x, const float* gamma, const float* beta, float* y,
         float b0 = (beta ? beta[ch] : 0.f) - mf * a;
         const float* xc = xg + ci * s;
         float* yc = yg + ci * s;
+        if (silu) {
 #pragma omp simd
-        for (int64_t i = 0; i < s; ++i) yc[i] = xc[i] * a + b0;
+          for (int64_t i = 0; i < s; ++i) {
+            const float z = xc[i] * a + b0;
+            yc[i] = z * fast_sigmoid(z);
+          }
+        } else {
+#pragma omp simd
+          for (int64_t i = 0; i < s; ++i) yc[i] = xc[i] * a + b0;
+        }
       }
     }
   });
 }
 
-void group_norm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
-                         const float* gy, float* gx, float* ggamma, float* gbeta, int64_t n,
-                         int64_t c, int64_t s, int64_t groups) {
+// With silu, the gradient at the group norm's output, gz = gy SiLU'(z), is made per group
+// in a per-thread buffer (z recomputed from x) and stands in for gy below.
+void group_norm_backward(const float* x, const float* gamma, const float* beta, const float* mean,
+                         const float* rstd, const float* gy, float* gx, float* ggamma,
+                         float* gbeta, int64_t n, int64_t c, int64_t s, int64_t groups,
+                         bool silu) {
   const int64_t cg = c / groups, len = cg * s;
   // Per (image, channel): sum gy and sum gy * xhat. The parameter gradients are their
   // sums over images; the input gradient needs them summed over the group's channels:
@@ -56,11 +73,29 @@ void group_norm_backward(const float* x, const float* gamma, const float* mean, 
     for (int64_t ng = b; ng < e; ++ng) {
       int64_t img = ng / groups, g = ng % groups;
       float m = mean[ng], r = rstd[ng];
+      const float* gyg = gy + ng * len;
+      if (silu) {
+        float* gz = scratch(tl_silu_grad, len);
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          const int64_t ch = g * cg + ci;
+          const float a = r * (gamma ? gamma[ch] : 1.f);
+          const float b0 = (beta ? beta[ch] : 0.f) - m * a;
+          const float* xc = x + ng * len + ci * s;
+          const float* gc = gyg + ci * s;
+          float* out = gz + ci * s;
+#pragma omp simd
+          for (int64_t i = 0; i < s; ++i) {
+            const float z = xc[i] * a + b0, sg = fast_sigmoid(z);
+            out[i] = gc[i] * sg * (1.f + z * (1.f - sg));
+          }
+        }
+        gyg = gz;
+      }
       double a1 = 0, a2 = 0;  // sums over the group of gamma gy and gamma gy xhat
       for (int64_t ci = 0; ci < cg; ++ci) {
         int64_t ch = g * cg + ci;
         const float* xc = x + ng * len + ci * s;
-        const float* gc = gy + ng * len + ci * s;
+        const float* gc = gyg + ci * s;
         double sg = 0, sgx = 0;
 #pragma omp simd reduction(+ : sg, sgx)
         for (int64_t i = 0; i < s; ++i) {
@@ -79,7 +114,7 @@ void group_norm_backward(const float* x, const float* gamma, const float* mean, 
         int64_t ch = g * cg + ci;
         float gm = gamma ? gamma[ch] : 1.f;
         const float* xc = x + ng * len + ci * s;
-        const float* gc = gy + ng * len + ci * s;
+        const float* gc = gyg + ci * s;
         float* out = gx + ng * len + ci * s;
 #pragma omp simd
         for (int64_t i = 0; i < s; ++i) {

@@ -6,8 +6,13 @@
 
 namespace fc {
 
-Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps) {
-  FC_PROFILE("group_norm");
+namespace {
+
+// group_norm, and group_norm_silu when silu is set.
+Tensor group_norm_op(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
+                     bool silu) {
+  const char* name = silu ? "group_norm+silu" : "group_norm";
+  FC_PROFILE(name);
   FC_CHECK(x.ndim() >= 2, "group_norm: expected input [N, C, ...], got " << x.shape());
   const int64_t n = x.dim(0), c = x.dim(1), s = n * c > 0 ? x.numel() / (n * c) : 0;
   FC_CHECK(groups >= 1 && c % groups == 0,
@@ -20,26 +25,38 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor
   Device d = x.device();
   Tensor y = Tensor::empty(x.shape(), d);
   Tensor mean = Tensor::empty(Shape{n, groups}, d), rstd = Tensor::empty(Shape{n, groups}, d);
-  FC_KERNEL(d, group_norm, "group_norm")(x.data(), gamma.defined() ? gamma.data() : nullptr,
+  FC_KERNEL(d, group_norm, name)(x.data(), gamma.defined() ? gamma.data() : nullptr,
                                          beta.defined() ? beta.data() : nullptr, y.data(),
-                                         mean.data(), rstd.data(), n, c, s, groups, eps);
+                                         mean.data(), rstd.data(), n, c, s, groups, eps, silu);
   if (needs_grad({&x, &gamma, &beta})) {
     Tensor xs = x.detach(), gs = gamma.defined() ? gamma.detach() : Tensor();
-    record(y, "group_norm", {&x, &gamma, &beta},
-           [xs, gs, mean, rstd, n, c, s, groups](const Tensor& gy, const std::vector<bool>& need) {
+    Tensor bs = silu && beta.defined() ? beta.detach() : Tensor();
+    record(y, name, {&x, &gamma, &beta},
+           [xs, gs, bs, mean, rstd, n, c, s, groups, silu, name](const Tensor& gy, const std::vector<bool>& need) {
              Device dev = gy.device();
              Tensor gx, gg, gb;
              if (need[0]) gx = Tensor::empty(xs.shape(), dev);
              if (need[1]) gg = Tensor::empty(Shape{c}, dev);
              if (need[2]) gb = Tensor::empty(Shape{c}, dev);
-             FC_KERNEL(dev, group_norm_backward, "group_norm")(
-                 xs.data(), gs.defined() ? gs.data() : nullptr, mean.data(), rstd.data(), gy.data(),
+             FC_KERNEL(dev, group_norm_backward, name)(
+                 xs.data(), gs.defined() ? gs.data() : nullptr, bs.defined() ? bs.data() : nullptr, mean.data(), rstd.data(), gy.data(),
                  need[0] ? gx.data() : nullptr, need[1] ? gg.data() : nullptr,
-                 need[2] ? gb.data() : nullptr, n, c, s, groups);
+                 need[2] ? gb.data() : nullptr, n, c, s, groups, silu);
              return std::vector<Tensor>{gx, gg, gb};
            });
   }
   return y;
+}
+
+}  // namespace
+
+Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps) {
+  return group_norm_op(x, groups, gamma, beta, eps, false);
+}
+
+Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta,
+                       float eps) {
+  return group_norm_op(x, groups, gamma, beta, eps, true);
 }
 
 Tensor softmax(const Tensor& x) {
