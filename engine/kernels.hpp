@@ -128,7 +128,8 @@ struct KernelTable {
   void (*softmax_backward)(const float* y, const float* gy, float* gx, int64_t rows,
                            int64_t cols) = nullptr;
   // qkv [bh, 3, d, t] (per batch-head: q, k, v of d channels by t positions) ->
-  // out [bh, d, t]; lse [bh, t] is the log-sum-exp of each row of the scores.
+  // out [bh, d, t]; lse [bh, t] is the log-sum-exp of each row of the scores, for
+  // backward only (the CPU kernels keep it in base 2).
   void (*attention)(const float* qkv, float* out, float* lse, int64_t bh, int64_t d,
                     int64_t t) = nullptr;
   // gqkv [bh, 3, d, t] from gout, recomputing the weights from qkv and lse.

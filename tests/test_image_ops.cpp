@@ -106,18 +106,23 @@ TEST_CASE("softmax: known values, and large inputs do not overflow", "[ops][imag
   CHECK(v[3] == Approx(0.5f));
 }
 
-TEST_CASE("softmax's exp for x <= 0: within 2e-7 of libm, NaN stays NaN", "[ops][image]") {
-  double worst = 0;
+TEST_CASE("softmax's exp and attention's 2^x for x <= 0: within 2e-7 of libm, NaN stays NaN",
+          "[ops][image]") {
+  double worst = 0, worst2 = 0;
   for (int i = 0; i <= 200000; ++i) {
-    const float x = -87.f * float(i) / 200000.f;
-    const double ref = std::exp(double(x));
+    const float x = -87.f * float(i) / 200000.f, x2 = -125.f * float(i) / 200000.f;
+    const double ref = std::exp(double(x)), ref2 = std::exp2(double(x2));
     worst = std::max(worst, std::fabs(fc::cpu::fast_exp_nonpositive(x) - ref) / ref);
+    worst2 = std::max(worst2, std::fabs(fc::cpu::fast_exp2_nonpositive(x2) - ref2) / ref2);
   }
-  INFO("worst relative error " << worst);
+  INFO("worst relative error: exp " << worst << ", 2^x " << worst2);
   CHECK(worst < 2e-7);
+  CHECK(worst2 < 2e-7);
   // A rounding error above 0 (a score minus its log-sum-exp) is still exact enough.
   CHECK(fc::cpu::fast_exp_nonpositive(1e-6f) == Approx(1.000001).epsilon(1e-7));
+  CHECK(fc::cpu::fast_exp2_nonpositive(1e-6f) == Approx(std::exp2(1e-6)).epsilon(1e-7));
   CHECK(std::isnan(fc::cpu::fast_exp_nonpositive(std::nanf(""))));
+  CHECK(std::isnan(fc::cpu::fast_exp2_nonpositive(std::nanf(""))));
   // A NaN score poisons its softmax row and its attention output instead of vanishing.
   std::vector<float> row = {0.f, std::nanf(""), 1.f};
   CHECK(std::isnan(fc::cpu::softmax_in_place(row.data(), 3)));

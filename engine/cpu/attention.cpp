@@ -18,10 +18,11 @@ namespace {
 
 thread_local std::vector<float> tl_weights, tl_grad_weights, tl_delta, tl_inv_sum;
 
-// p [t, t] = q^T k / sqrt(d), the scores of every query row against every key.
+// p [t, t] = q^T k log2(e) / sqrt(d): the scores of every query row against every key,
+// in units of log2, so that the weights are 2^(score - lse) (2^x is cheaper than e^x).
 void scores(const float* q, const float* k, float* p, int64_t d, int64_t t) {
-  gemm(true, false, t, t, d, 1.f / std::sqrt(static_cast<float>(d)), q, t, 0, k, t, 0, 0.f, p, t,
-       0, 1);
+  const float alpha = 1.4426950408889634f / std::sqrt(static_cast<float>(d));
+  gemm(true, false, t, t, d, alpha, q, t, 0, k, t, 0, 0.f, p, t, 0, 1);
 }
 
 }  // namespace
@@ -34,12 +35,12 @@ void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, 
     float* p = scratch(tl_weights, t * t);
     float* inv_sum = scratch(tl_inv_sum, t);
     scores(q, k, p, d, t);
-    // Unnormalised weights exp(score - max); dividing the d x t output by each row's sum
+    // Unnormalised weights 2^(score - max); dividing the d x t output by each row's sum
     // afterwards is cheaper than dividing the t x t weights.
     for (int64_t r = 0; r < t; ++r) {
       float m;
-      const float sum = exp_minus_max(p + r * t, t, &m);
-      lse[i * t + r] = m + std::log(sum);
+      const float sum = exp2_minus_max(p + r * t, t, &m);
+      lse[i * t + r] = m + std::log2(sum);
       inv_sum[r] = 1.f / sum;
     }
     // out [d, t] = v [d, t] @ p^T: out[c, r] = sum_s v[c, s] p[r, s].
@@ -65,13 +66,13 @@ void attention_backward(const float* qkv, const float* out, const float* lse, co
     float* gv = gk + d * t;
     float* p = scratch(tl_weights, t * t);
     float* gp = scratch(tl_grad_weights, t * t);
-    // The weights again, from the saved log-sum-exp: p = exp(score - lse).
+    // The weights again, from the saved log-sum-exp: p = 2^(score - lse).
     scores(q, k, p, d, t);
     for (int64_t r = 0; r < t; ++r) {
       float* row = p + r * t;
       float l = lse[i * t + r];
 #pragma omp simd
-      for (int64_t s = 0; s < t; ++s) row[s] = fast_exp_nonpositive(row[s] - l);
+      for (int64_t s = 0; s < t; ++s) row[s] = fast_exp2_nonpositive(row[s] - l);
     }
     // gv [d, t] = gout [d, t] @ p: gv[c, s] = sum_r gout[c, r] p[r, s].
     gemm(false, false, d, t, t, 1.f, go, t, 0, p, t, 0, 0.f, gv, t, 0, 1);

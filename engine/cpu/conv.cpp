@@ -135,8 +135,14 @@ void conv2d(const float* x, const float* w, const float* bias, float* y, const C
     float* yi = y + i * g.o * hw;
     const float* cols = columns_of(xi, g);
     if (bias)
-      for (int64_t oc = 0; oc < g.o; ++oc)
-        for (int64_t p = 0; p < hw; ++p) yi[oc * hw + p] = bias[oc];
+      for (int64_t oc = 0; oc < g.o; ++oc) {
+        // bias[oc] in a local: y may alias bias as far as the compiler knows, and
+        // reloading it every element kept this loop scalar (12% of a 1x1 conv).
+        const float b = bias[oc];
+        float* row = yi + oc * hw;
+#pragma omp simd
+        for (int64_t p = 0; p < hw; ++p) row[p] = b;
+      }
     // One image alone uses the threaded sgemm; inside the image loop, a one-thread one.
     gemm(false, false, g.o, hw, k, 1.f, w, k, 0, cols, hw, 0, bias ? 1.f : 0.f, yi, hw, 0, 1);
   });
