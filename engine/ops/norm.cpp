@@ -9,8 +9,8 @@ namespace fc {
 namespace {
 
 // group_norm, and group_norm_silu when silu is set.
-Tensor group_norm_op(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
-                     bool silu) {
+Tensor group_norm_op(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta,
+                     float eps, bool silu) {
   const char* name = silu ? "group_norm+silu" : "group_norm";
   FC_PROFILE(name);
   FC_CHECK(x.ndim() >= 2, "group_norm: expected input [N, C, ...], got " << x.shape());
@@ -26,20 +26,22 @@ Tensor group_norm_op(const Tensor& x, int groups, const Tensor& gamma, const Ten
   Tensor y = Tensor::empty(x.shape(), d);
   Tensor mean = Tensor::empty(Shape{n, groups}, d), rstd = Tensor::empty(Shape{n, groups}, d);
   FC_KERNEL(d, group_norm, name)(x.data(), gamma.defined() ? gamma.data() : nullptr,
-                                         beta.defined() ? beta.data() : nullptr, y.data(),
-                                         mean.data(), rstd.data(), n, c, s, groups, eps, silu);
+                                 beta.defined() ? beta.data() : nullptr, y.data(), mean.data(),
+                                 rstd.data(), n, c, s, groups, eps, silu);
   if (needs_grad({&x, &gamma, &beta})) {
     Tensor xs = x.detach(), gs = gamma.defined() ? gamma.detach() : Tensor();
     Tensor bs = silu && beta.defined() ? beta.detach() : Tensor();
     record(y, name, {&x, &gamma, &beta},
-           [xs, gs, bs, mean, rstd, n, c, s, groups, silu, name](const Tensor& gy, const std::vector<bool>& need) {
+           [xs, gs, bs, mean, rstd, n, c, s, groups, silu, name](const Tensor& gy,
+                                                                 const std::vector<bool>& need) {
              Device dev = gy.device();
              Tensor gx, gg, gb;
              if (need[0]) gx = Tensor::empty(xs.shape(), dev);
              if (need[1]) gg = Tensor::empty(Shape{c}, dev);
              if (need[2]) gb = Tensor::empty(Shape{c}, dev);
              FC_KERNEL(dev, group_norm_backward, name)(
-                 xs.data(), gs.defined() ? gs.data() : nullptr, bs.defined() ? bs.data() : nullptr, mean.data(), rstd.data(), gy.data(),
+                 xs.data(), gs.defined() ? gs.data() : nullptr, bs.defined() ? bs.data() : nullptr,
+                 mean.data(), rstd.data(), gy.data(),
                  need[0] ? gx.data() : nullptr, need[1] ? gg.data() : nullptr,
                  need[2] ? gb.data() : nullptr, n, c, s, groups, silu);
              return std::vector<Tensor>{gx, gg, gb};
