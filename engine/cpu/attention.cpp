@@ -39,7 +39,7 @@ void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, 
     // afterwards is cheaper than dividing the t x t weights.
     for (int64_t r = 0; r < t; ++r) {
       float m;
-      const float sum = exp2_minus_max(p + r * t, t, &m);
+      const float sum = exp_minus_max<fast_exp2_nonpositive>(p + r * t, t, &m);
       lse[i * t + r] = m + std::log2(sum);
       inv_sum[r] = 1.f / sum;
     }

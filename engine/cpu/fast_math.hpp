@@ -81,9 +81,10 @@ inline float fast_exp2_nonpositive(float x) {
 }
 
 // Replaces row[0..n) by Exp(row - max) (Exp: one of the nonpositive exps above), the
-// unnormalised softmax, and returns the sum; *max_out gets the maximum.
+// unnormalised softmax, and returns the sum; *max_out gets the maximum. The log-sum-exp
+// is then *max_out + log(sum), in the base of Exp.
 template <float (*Exp)(float)>
-inline float exp_minus_max_with(float* row, int64_t n, float* max_out) {
+inline float exp_minus_max(float* row, int64_t n, float* max_out) {
   float m = -__builtin_inff();
 #pragma omp simd reduction(max : m)
   for (int64_t i = 0; i < n; ++i) m = row[i] > m ? row[i] : m;
@@ -97,22 +98,11 @@ inline float exp_minus_max_with(float* row, int64_t n, float* max_out) {
   return sum;
 }
 
-// exp(row - max): the log-sum-exp is *max_out + log(sum).
-inline float exp_minus_max(float* row, int64_t n, float* max_out) {
-  return exp_minus_max_with<fast_exp_nonpositive>(row, n, max_out);
-}
-
-// 2^(row - max), for rows in units of log2: their base-2 log-sum-exp is
-// *max_out + log2(sum).
-inline float exp2_minus_max(float* row, int64_t n, float* max_out) {
-  return exp_minus_max_with<fast_exp2_nonpositive>(row, n, max_out);
-}
-
 // Replaces row[0..n) by its softmax (shifted by the maximum, so large inputs do not
 // overflow) and returns the row's log-sum-exp.
 inline float softmax_in_place(float* row, int64_t n) {
   float m;
-  const float sum = exp_minus_max(row, n, &m);
+  const float sum = exp_minus_max<fast_exp_nonpositive>(row, n, &m);
   const float inv = 1.f / sum;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) row[i] *= inv;
