@@ -3,10 +3,13 @@
 // fails with one line naming it; a corrupt checkpoint is refused.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "app_runner.hpp"
+#include "apps/common/flow2d_quality.hpp"
+#include "engine/random.hpp"
 #include "nn/safetensors.hpp"
 
 namespace fs = std::filesystem;
@@ -128,4 +131,27 @@ TEST_CASE("cfm2d: a corrupt or missing checkpoint is refused", "[app][cfm2d]") {
     CHECK(r.err.find(ckpt) != std::string::npos);
     CHECK(count_lines(r.err) == 1);
   }
+}
+
+TEST_CASE("cfm2d --score: the energy distance over every 20,000-point block", "[cfm2d][metrics]") {
+  fc::data::Toy2d density("checkerboard");
+  fc::Generator gen(7);
+  // True samples: 2 whole blocks (the 5,000 left over are dropped), near zero.
+  fc::app::BlockedEnergyDistance same =
+      fc::app::blocked_energy_distance(density.sample(45000, gen), density, 0);
+  CHECK(same.blocks == 2);
+  CHECK(same.standard_error > 0);
+  CHECK(std::abs(same.mean) < 2e-3);
+  // A standard normal is far from it, by many standard errors of one block; one short
+  // block is score_samples' estimate exactly (the same truth draw).
+  fc::Tensor normal = gen.normal(fc::Shape{10000, 2});
+  fc::app::BlockedEnergyDistance far = fc::app::blocked_energy_distance(normal, density, 0);
+  nlohmann::json m;
+  fc::app::score_samples(m, normal, density, 0);
+  CHECK(far.blocks == 1);
+  CHECK(far.standard_error == 0);
+  CHECK(far.mean == m["energy_distance"].get<double>());
+  CHECK(far.mean > 0.1);
+  REQUIRE_THROWS_AS(fc::app::blocked_energy_distance(fc::Tensor::zeros(fc::Shape{10, 3}), density, 0),
+                    fc::Error);
 }

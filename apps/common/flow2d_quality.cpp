@@ -1,30 +1,65 @@
 #include "apps/common/flow2d_quality.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "apps/common/flow2d.hpp"
 #include "engine/autograd.hpp"
+#include "engine/error.hpp"
 #include "flow/metrics.hpp"
 #include "flow/straightness.hpp"
 
 namespace fc::app {
 
+namespace {
+
+constexpr int64_t kTruthPoints = 20000;
+
+Generator truth_generator(uint64_t seed) { return Generator(seed + 1000003); }
+
+}  // namespace
+
 void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                    uint64_t seed) {
-  Generator eval_gen(seed + 1000003);
-  Tensor truth = density.sample(20000, eval_gen);
-  metrics["energy_distance"] = flow::energy_distance(samples, truth, 20000);
+  Generator eval_gen = truth_generator(seed);
+  Tensor truth = density.sample(kTruthPoints, eval_gen);
+  metrics["energy_distance"] = flow::energy_distance(samples, truth, kTruthPoints);
   if (density.name() == "checkerboard")
     metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples);
 }
 
+BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
+                                              uint64_t seed) {
+  FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.is_cpu(),
+           "blocked_energy_distance: expected N x 2 samples on the CPU, got " << samples.shape());
+  int64_t n = samples.dim(0);
+  BlockedEnergyDistance out;
+  out.blocks = std::max<int64_t>(1, n / kTruthPoints);
+  int64_t block_rows = std::min(n, kTruthPoints);
+  Generator truth_gen = truth_generator(seed);  // one stream: block 0 sees score_samples' truth
+  std::vector<double> ed(static_cast<size_t>(out.blocks));
+  for (int64_t k = 0; k < out.blocks; ++k) {
+    Tensor truth = density.sample(kTruthPoints, truth_gen);
+    Tensor block = Tensor::view_of(samples, k * kTruthPoints * 2, Shape{block_rows, 2});
+    ed[static_cast<size_t>(k)] = flow::energy_distance(block, truth, kTruthPoints);
+    out.mean += ed[static_cast<size_t>(k)] / static_cast<double>(out.blocks);
+  }
+  if (out.blocks > 1) {
+    double ss = 0;
+    for (double v : ed) ss += (v - out.mean) * (v - out.mean);
+    out.standard_error = std::sqrt(ss / static_cast<double>(out.blocks - 1) / static_cast<double>(out.blocks));
+  }
+  return out;
+}
+
 double energy_distance_noise(const data::Toy2d& density, uint64_t seed, int64_t points, int draws) {
-  Generator truth_gen(seed + 1000003);
-  Tensor truth = density.sample(20000, truth_gen);
+  Generator truth_gen = truth_generator(seed);
+  Tensor truth = density.sample(kTruthPoints, truth_gen);
   double sum = 0;
   for (int k = 0; k < draws; ++k) {
     Generator g(seed + 6000011 + static_cast<uint64_t>(k));
-    sum += std::fabs(flow::energy_distance(density.sample(points, g), truth, 20000));
+    sum += std::fabs(flow::energy_distance(density.sample(points, g), truth, kTruthPoints));
   }
   return sum / draws;
 }
