@@ -3,7 +3,8 @@
 # cores; not part of `make bench`): both train the reference recipe on checkerboard and
 # draw 1,000,000 samples with midpoint steps of 0.05; both sample files are scored by
 # the same code (`cfm2d --score`). Writes bench/cfm2d_paper.json, which
-# bench/report.py shows in bench/RESULTS.md. Run it on an otherwise idle machine.
+# bench/report.py shows in bench/RESULTS.md (more seeds: bench/cfm2d_seed_pair.sh). Run
+# it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build/compare_cfm2d}
@@ -19,9 +20,13 @@ f = json.load(open(f"{out}/flowcpp/checkerboard/metrics.json"))
 p = json.load(open(f"{out}/pytorch.json"))
 fs = json.load(open(f"{out}/flowcpp_score.json"))
 ps = json.load(open(f"{out}/pytorch_score.json"))
-json.dump({"date": datetime.date.today().isoformat(),
-           "flowcpp": {"train_s": f["time_train_s"], "sample_s": f["time_sample_s"], **fs},
-           "pytorch": {"train_s": p["train_s"], "sample_s": p["sample_s"], "torch": p["torch"], **ps}},
-          open("bench/cfm2d_paper.json", "w"), indent=2)
+try:  # keep the other seeds (bench/cfm2d_seed_pair.sh)
+    c = json.load(open("bench/cfm2d_paper.json"))
+except FileNotFoundError:
+    c = {}
+c.update({"date": datetime.date.today().isoformat(),
+          "flowcpp": {"train_s": f["time_train_s"], "sample_s": f["time_sample_s"], **fs},
+          "pytorch": {"train_s": p["train_s"], "sample_s": p["sample_s"], "torch": p["torch"], **ps}})
+json.dump(c, open("bench/cfm2d_paper.json", "w"), indent=2)
 PY
 cat bench/cfm2d_paper.json

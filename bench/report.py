@@ -91,22 +91,25 @@ def main(src, dst):
         f, p = c["flowcpp"], c["pytorch"]
         out.append("")
         out.append(f"## cfm2d, paper preset, against the PyTorch reference ({c['date']})\n")
-        out.append("`bench/compare_cfm2d.sh`: both train the reference recipe on checkerboard (MLP H=512, "
-                   "AdamW lr 1e-3, batch 4096, 20,000 iterations) and draw 1,000,000 samples with "
-                   "midpoint steps of 0.05, at 2 threads; both sample files are scored by the same code "
-                   "(`cfm2d --score`: energy distance to 20,000 fresh true samples, lower is better; "
-                   "fraction inside the true squares, higher is better).\n")
-        out.append("| | training s | sampling 1M s | energy distance | in-square fraction |")
-        out.append("|---|---|---|---|---|")
-        for name, r in (("flowcpp, seed 0", f), (f"PyTorch {p.get('torch', '')}, seed 0", p)):
-            out.append(f"| {name} | {r['train_s']:.0f} | {r['sample_s']:.0f} | "
-                       f"{r['energy_distance']:.5f} | {r['in_square_fraction']:.4f} |")
-        for extra in c.get("more_seeds", []):
-            ef, ep = extra["flowcpp"], extra["pytorch"]
-            out.append(f"| flowcpp, seed {extra['seed']} | | | {ef['energy_distance']:.5f} | "
-                       f"{ef['in_square_fraction']:.4f} |")
-            out.append(f"| PyTorch, seed {extra['seed']} | | | {ep['energy_distance']:.5f} | "
-                       f"{ep['in_square_fraction']:.4f} |")
+        out.append("`bench/compare_cfm2d.sh` (seed 0, 2 threads, timed) and `bench/cfm2d_seed_pair.sh SEED` "
+                   "(the other seeds, both sides at 1 thread at the same time, so untimed): both train "
+                   "the reference recipe on checkerboard (MLP H=512, AdamW lr 1e-3, batch 4096, 20,000 "
+                   "iterations) and draw 1,000,000 samples with midpoint steps of 0.05; both sample files "
+                   "are scored by the same code against the same truth (`cfm2d --score`: energy distance "
+                   "of the first 20,000 samples to 20,000 fresh true ones, and over all 50 such blocks "
+                   "of the file with its standard error, lower is better; fraction inside the true "
+                   "squares, higher is better). Below the runs: means over the seeds and the paired "
+                   "difference, with standard errors over seeds.\n")
+        out.append("| | training s | sampling 1M s | energy distance | all points (± se) | in-square fraction |")
+        out.append("|---|---|---|---|---|---|")
+        pairs = [dict(seed=0, flowcpp=f, pytorch=p)] + c.get("more_seeds", [])
+        for pair in pairs:
+            for impl, name in (("flowcpp", "flowcpp"), ("pytorch", f"PyTorch {p.get('torch', '')}")):
+                r = pair[impl]
+                times = (f"{r['train_s']:.0f} | {r['sample_s']:.0f}" if pair["seed"] == 0 else " | ")
+                out.append(f"| {name}, seed {pair['seed']} | {times} | {r['energy_distance']:.5f} | "
+                           f"{all_points(r)} | {r['in_square_fraction']:.4f} |")
+        out.extend(seed_summary(pairs))
         if c.get("note"):
             out.append("")
             out.append(f"Note: {c['note']}.")
@@ -121,6 +124,39 @@ def main(src, dst):
     for (case, impl, th), rs in sorted(by.items()):
         out.append(f"| {case} | {impl} | {th} | {', '.join('%.3f' % r['median_ms'] for r in rs)} |")
     open(dst, "w").write("\n".join(out) + "\n")
+
+
+def all_points(r):
+    """The energy distance over every 20,000-point block of the sample file, where scored."""
+    if "energy_distance_all_points" not in r:
+        return ""
+    return f"{r['energy_distance_all_points']:.5f} ± {r['energy_distance_all_points_se']:.5f}"
+
+
+def mean_se(values):
+    m = statistics.mean(values)
+    return m, (statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan"))
+
+
+def seed_summary(pairs):
+    """Means over the seed pairs and the paired difference flowcpp - PyTorch, each with its
+    standard error over seeds: the training seed, not the metric, is the noise here."""
+    out = ["", "| over seeds | pairs | flowcpp mean ± se | PyTorch mean ± se | flowcpp − PyTorch ± se "
+           "| flowcpp better in |", "|---|---|---|---|---|---|"]
+    for key, label, lower_better in (("energy_distance_all_points", "energy distance, all points", True),
+                                     ("in_square_fraction", "in-square fraction", False)):
+        both = [(q["flowcpp"][key], q["pytorch"][key]) for q in pairs
+                if key in q["flowcpp"] and key in q["pytorch"]]
+        if len(both) < 2:
+            continue
+        fm, fs = mean_se([a for a, _ in both])
+        pm, ps = mean_se([b for _, b in both])
+        dm, ds = mean_se([a - b for a, b in both])
+        better = sum((a < b) if lower_better else (a > b) for a, b in both)
+        digits = 5 if lower_better else 4
+        out.append(f"| {label} | {len(both)} | {fm:.{digits}f} ± {fs:.{digits}f} | {pm:.{digits}f} ± "
+                   f"{ps:.{digits}f} | {dm:+.{digits}f} ± {ds:.{digits}f} | {better} of {len(both)} |")
+    return out
 
 
 UNET_TITLES = {
