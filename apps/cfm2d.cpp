@@ -62,9 +62,7 @@ Config parse(int argc, char** argv) {
       ("sinkhorn-reg", "entropic regularisation of --coupling sinkhorn, relative to the mean cost",
        cxxopts::value<double>(c.sinkhorn_reg)->default_value("0.05"))
       ("score", "only score the N x 2 samples in this .npy file against DATASET (the metrics "
-                "of metrics.json, printed as JSON, plus the energy distance averaged over every "
-                "20,000-point block of the file with its standard error); e.g. another "
-                "implementation's samples",
+                "of metrics.json, printed as JSON); e.g. another implementation's samples",
        cxxopts::value<std::string>(c.score));
   app::add_output_options(o, c.out);
   auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density to learn");
@@ -108,10 +106,7 @@ int run(int argc, char** argv) {
     m["file"] = c.score;
     m["points"] = samples.dim(0);
     app::score_samples(m, samples, density, static_cast<uint64_t>(c.run.seed));
-    app::BlockedEnergyDistance all = app::blocked_energy_distance(samples, density, static_cast<uint64_t>(c.run.seed));
-    m["energy_distance_all_points"] = all.mean;
-    m["energy_distance_all_points_se"] = all.standard_error;
-    m["energy_distance_blocks"] = all.blocks;
+    app::score_all_points(m, samples, density, static_cast<uint64_t>(c.run.seed));
     std::printf("%s\n", m.dump().c_str());
     return 0;
   }

@@ -37,7 +37,7 @@ TEST_CASE("cfm2d: a tiny run writes every output", "[app][cfm2d]") {
   }
   std::ifstream m(d + "metrics.json");
   std::string text((std::istreambuf_iterator<char>(m)), std::istreambuf_iterator<char>());
-  for (const char* key : {"energy_distance", "in_square_fraction", "heldout_mean_log_likelihood",
+  for (const char* key : {"energy_distance", "energy_distance_all_points", "in_square_fraction", "heldout_mean_log_likelihood",
                           "nfe", "peak_memory_mb", "time_train_s", "final_loss", "straightness", "few_step"})
     CHECK(text.find(key) != std::string::npos);
 

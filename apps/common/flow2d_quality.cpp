@@ -53,6 +53,14 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
   return out;
 }
 
+void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
+                      uint64_t seed) {
+  BlockedEnergyDistance all = blocked_energy_distance(samples, density, seed);
+  metrics["energy_distance_all_points"] = all.mean;
+  metrics["energy_distance_all_points_se"] = all.standard_error;
+  metrics["energy_distance_blocks"] = all.blocks;
+}
+
 double energy_distance_noise(const data::Toy2d& density, uint64_t seed, int64_t points, int draws) {
   Generator truth_gen = truth_generator(seed);
   Tensor truth = density.sample(kTruthPoints, truth_gen);

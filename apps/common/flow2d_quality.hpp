@@ -30,6 +30,9 @@ struct BlockedEnergyDistance {
 };
 BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
                                               uint64_t seed);
+// Adds it to `metrics`: "energy_distance_all_points", "..._se" and "energy_distance_blocks".
+void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
+                      uint64_t seed);
 
 // The Euler step counts of the few-step table.
 const std::vector<int>& few_step_counts();
