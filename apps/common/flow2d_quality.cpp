@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "apps/common/flow2d.hpp"
+#include "apps/common/progress.hpp"
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
 #include "flow/metrics.hpp"
@@ -30,7 +32,7 @@ void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::T
 }
 
 BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
-                                              uint64_t seed) {
+                                              uint64_t seed, bool progress) {
   FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.is_cpu(),
            "blocked_energy_distance: expected N x 2 samples on the CPU, got " << samples.shape());
   int64_t n = samples.dim(0);
@@ -39,12 +41,16 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
   int64_t block_rows = std::min(n, kTruthPoints);
   Generator truth_gen = truth_generator(seed);  // one stream: block 0 sees score_samples' truth
   std::vector<double> ed(static_cast<size_t>(out.blocks));
+  std::optional<ProgressBar> bar;
+  if (progress && out.blocks > 1) bar.emplace(out.blocks, "score");
   for (int64_t k = 0; k < out.blocks; ++k) {
     Tensor truth = density.sample(kTruthPoints, truth_gen);
     Tensor block = Tensor::view_of(samples, k * kTruthPoints * 2, Shape{block_rows, 2});
     ed[static_cast<size_t>(k)] = flow::energy_distance(block, truth, kTruthPoints);
     out.mean += ed[static_cast<size_t>(k)] / static_cast<double>(out.blocks);
+    if (bar) bar->update(k + 1);
   }
+  if (bar) bar->finish();
   if (out.blocks > 1) {
     double ss = 0;
     for (double v : ed) ss += (v - out.mean) * (v - out.mean);
@@ -55,7 +61,7 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
 
 void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                       uint64_t seed) {
-  BlockedEnergyDistance all = blocked_energy_distance(samples, density, seed);
+  BlockedEnergyDistance all = blocked_energy_distance(samples, density, seed, true);
   metrics["energy_distance_all_points"] = all.mean;
   metrics["energy_distance_all_points_se"] = all.standard_error;
   metrics["energy_distance_blocks"] = all.blocks;

@@ -29,8 +29,9 @@ struct BlockedEnergyDistance {
   int64_t blocks = 0;
 };
 BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
-                                              uint64_t seed);
-// Adds it to `metrics`: "energy_distance_all_points", "..._se" and "energy_distance_blocks".
+                                              uint64_t seed, bool progress = false);
+// Adds it to `metrics`: "energy_distance_all_points", "..._se" and "energy_distance_blocks",
+// with a progress bar when there is more than one block (a million points take a minute).
 void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                       uint64_t seed);
 
