@@ -109,13 +109,8 @@ Config parse(int argc, char** argv, Preset& preset) {
        cxxopts::value<int64_t>(c.checkpoint_every)->default_value("500"))
       ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
-       cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"))
-      ("h,help", "show this help");
-  auto r = app::parse_or_usage(o, argc, argv);
-  if (r.count("help")) {
-    std::printf("%s\n", o.help().c_str());
-    std::exit(0);
-  }
+       cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"));
+  auto r = app::parse_with_help(o, argc, argv);
   for (const std::string* d : {&c.train, &c.sample, &c.eval}) {
     if (d->empty()) continue;
     if (!c.dataset.empty() && c.dataset != *d)

@@ -4,7 +4,6 @@
 // or bare sgemm on the step's shapes. Prints one JSON line; bench/run.sh compares it
 // with bench/torch_mlp.py.
 #include <cblas.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -52,24 +51,22 @@ Tensor checkerboard(Generator& gen, int64_t n) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::string mode = "train";
-  int64_t batch = 4096, hidden = 512;
-  int iters = 20, warmup = 3, threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--mode") mode = v;
-    else if (k == "--batch") batch = std::stoll(v);
-    else if (k == "--hidden") hidden = std::stoll(v);
-    else if (k == "--iters") iters = std::stoi(v);
-    else if (k == "--warmup") warmup = std::stoi(v);
-    else if (k == "--threads") threads = std::stoi(v);
-    else {
-      std::fprintf(stderr, "bench_mlp: unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
-  set_num_threads(threads);
+int run(int argc, char** argv) {
+  std::string mode;
+  int64_t batch = 0, hidden = 0;
+  bench::TimingOptions timing;
+  cxxopts::Options o("bench_mlp", "The 2-D CFM training step of the reference recipe, its forward "
+                                  "pass or its big sgemm, timed; prints one JSON line.");
+  o.add_options()
+      ("mode", "train, forward or sgemm", cxxopts::value<std::string>(mode)->default_value("train"))
+      ("batch", "points per step", cxxopts::value<int64_t>(batch)->default_value("4096"))
+      ("hidden", "the MLP's width", cxxopts::value<int64_t>(hidden)->default_value("512"));
+  bench::add_timing_options(o, timing, 20, 3);
+  bench::parse_options(o, timing, argc, argv);
+  bench::require_one_of("mode", mode, {"train", "forward", "sgemm"});
+  app::require_range("batch", batch, 1, 1 << 24);
+  app::require_range("hidden", hidden, 1, 1 << 16);
+  const int iters = static_cast<int>(timing.iters), warmup = static_cast<int>(timing.warmup);
   Generator gen(0);
   nn::MLPConfig cfg;
   cfg.hidden = hidden;
@@ -99,8 +96,7 @@ int main(int argc, char** argv) {
       Tensor y = mlp.forward(x);
     });
     gflop = 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2) / 1e9;
-  } else if (mode == "sgemm") {
-    // The step's big product, [B, H] x [H, H]^T, as OpenBLAS runs it.
+  } else {  // sgemm: the step's big product, [B, H] x [H, H]^T, as OpenBLAS runs it
     Tensor a = gen.normal(Shape{batch, hidden}), w = gen.normal(Shape{hidden, hidden});
     Tensor c = Tensor::empty(Shape{batch, hidden});
     ms = time_it(warmup, iters, [&] {
@@ -108,9 +104,6 @@ int main(int argc, char** argv) {
                   hidden, w.data(), hidden, 0.f, c.data(), hidden);
     });
     gflop = 2.0 * batch * hidden * hidden / 1e9;
-  } else {
-    std::fprintf(stderr, "bench_mlp: --mode must be train, forward or sgemm\n");
-    return 2;
   }
   double med = median(ms);
   // FLOWCPP_PROFILE=1: where the time of the timed iterations went, on stderr.
@@ -125,3 +118,5 @@ int main(int argc, char** argv) {
   std::printf("]}\n");
   return 0;
 }
+
+int main(int argc, char** argv) { return app::main_guard("bench_mlp", [&] { return run(argc, argv); }); }

@@ -20,29 +20,24 @@
 
 using namespace fc;
 
-int main(int argc, char** argv) {
-  std::string mode = "train", dataset = "mnist";
-  int64_t batch = 128, channels = 64;
-  int iters = 3, warmup = 1, threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--mode") mode = v;
-    else if (k == "--dataset") dataset = v;
-    else if (k == "--batch") batch = std::stoll(v);
-    else if (k == "--channels") channels = std::stoll(v);
-    else if (k == "--iters") iters = std::stoi(v);
-    else if (k == "--warmup") warmup = std::stoi(v);
-    else if (k == "--threads") threads = std::stoi(v);
-    else {
-      std::fprintf(stderr, "bench_unet: unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
-  if ((mode != "train" && mode != "forward") || (dataset != "mnist" && dataset != "cifar")) {
-    std::fprintf(stderr, "bench_unet: --mode must be train or forward, --dataset mnist or cifar\n");
-    return 2;
-  }
-  set_num_threads(threads);
+int run(int argc, char** argv) {
+  std::string mode, dataset;
+  int64_t batch = 0, channels = 0;
+  bench::TimingOptions timing;
+  cxxopts::Options o("bench_unet", "One UNet training step or forward pass of the reference recipe, "
+                                   "timed; prints one JSON line.");
+  o.add_options()
+      ("mode", "train or forward", cxxopts::value<std::string>(mode)->default_value("train"))
+      ("dataset", "mnist (1x28x28) or cifar (3x32x32)", cxxopts::value<std::string>(dataset)->default_value("mnist"))
+      ("batch", "images per step", cxxopts::value<int64_t>(batch)->default_value("128"))
+      ("channels", "the UNet's base channels", cxxopts::value<int64_t>(channels)->default_value("64"));
+  bench::add_timing_options(o, timing, 3, 1);
+  bench::parse_options(o, timing, argc, argv);
+  bench::require_one_of("mode", mode, {"train", "forward"});
+  bench::require_one_of("dataset", dataset, {"mnist", "cifar"});
+  app::require_range("batch", batch, 1, 1 << 16);
+  app::require_range("channels", channels, 32, 1024);
+  const int iters = static_cast<int>(timing.iters), warmup = static_cast<int>(timing.warmup);
   Generator gen(0);
   nn::UNetConfig cfg = dataset == "mnist" ? nn::UNetConfig::mnist(channels)
                                           : nn::UNetConfig::cifar10(channels);
@@ -83,3 +78,5 @@ int main(int argc, char** argv) {
   std::printf("]}\n");
   return 0;
 }
+
+int main(int argc, char** argv) { return app::main_guard("bench_unet", [&] { return run(argc, argv); }); }

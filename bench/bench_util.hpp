@@ -1,15 +1,48 @@
 #pragma once
-// What the flowcpp side of every benchmark shares: timing with warm-up, the median,
-// and the process's peak RSS (the number compared with PyTorch's).
+// What the flowcpp side of every benchmark shares: its timing options, timing with
+// warm-up, the median, and the process's peak RSS (the number compared with PyTorch's).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
+#include "apps/common/options.hpp"
 #include "engine/profiler.hpp"
+#include "engine/threads.hpp"
 
 namespace fc::bench {
+
+struct TimingOptions {
+  int64_t iters = 0, warmup = 0, threads = 0;
+};
+
+// --iters, --warmup and --threads, with these defaults.
+inline void add_timing_options(cxxopts::Options& o, TimingOptions& t, int iters, int warmup) {
+  o.add_options()
+      ("iters", "timed runs", cxxopts::value<int64_t>(t.iters)->default_value(std::to_string(iters)))
+      ("warmup", "untimed runs first", cxxopts::value<int64_t>(t.warmup)->default_value(std::to_string(warmup)))
+      ("threads", "CPU threads (0: OMP_NUM_THREADS or all cores)",
+       cxxopts::value<int64_t>(t.threads)->default_value("0"));
+}
+
+// Parses (with --help), checks the timing options and sets the thread count.
+inline void parse_options(cxxopts::Options& o, const TimingOptions& t, int argc, char** argv) {
+  app::parse_with_help(o, argc, argv);
+  app::require_range("iters", t.iters, 1, 1000000);
+  app::require_range("warmup", t.warmup, 0, 1000000);
+  app::require_range("threads", t.threads, 0, 1024);
+  set_num_threads(static_cast<int>(t.threads));
+}
+
+// A usage error unless value is one of the allowed ones.
+inline void require_one_of(const char* option, const std::string& value,
+                           const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
+    throw app::UsageError("option '--" + std::string(option) + "': must be " + app::join(allowed, ", ") +
+                          ", got '" + value + "'");
+}
 
 inline double peak_rss_mb() {
   struct rusage ru;

@@ -76,6 +76,7 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
   };
   for (const Bad& bad : std::vector<Bad>{
            {"checkerboard --iterations abc", "iterations"},
+           {"checkerboard moons", "moons"},
            {"checkerboard --iterations -5", "iterations"},
            {"checkerboard --batch-size 0", "batch-size"},
            {"checkerboard --hidden 0", "hidden"},

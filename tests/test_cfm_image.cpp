@@ -119,6 +119,7 @@ TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][c
   };
   for (const Bad& bad : std::vector<Bad>{
            {"--train mnist --epochs abc", "epochs"},
+           {"mnist", "mnist"},
            {"--train mnist --iterations -3", "iterations"},
            {"--train mnist --batch-size 0", "batch-size"},
            {"--train mnist --channels 48", "channels"},

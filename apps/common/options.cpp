@@ -23,6 +23,17 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
   }
 }
 
+cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char** argv) {
+  options.add_options()("h,help", "show this help");
+  cxxopts::ParseResult r = parse_or_usage(options, argc, argv);
+  if (r.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    std::exit(0);
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  return r;
+}
+
 void require_positive(const char* option, int64_t value) {
   if (value <= 0)
     throw UsageError("option '--" + std::string(option) + "': must be positive, got " +
@@ -65,14 +76,10 @@ int main_guard(const char* program, const std::function<int()>& body) {
 
 cxxopts::ParseResult parse_with_dataset(cxxopts::Options& options, int argc, char** argv,
                                         std::string& dataset, const std::string& dataset_help) {
-  options.add_options()("dataset", dataset_help, cxxopts::value<std::string>(dataset))("h,help", "show this help");
+  options.add_options()("dataset", dataset_help, cxxopts::value<std::string>(dataset));
   options.positional_help("DATASET");
   options.parse_positional({"dataset"});
-  cxxopts::ParseResult r = parse_or_usage(options, argc, argv);
-  if (r.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    std::exit(0);
-  }
+  cxxopts::ParseResult r = parse_with_help(options, argc, argv);
   if (dataset.empty()) throw UsageError("missing DATASET (try --help)");
   return r;
 }

@@ -18,12 +18,15 @@ struct UsageError : std::runtime_error {
 // cxxopts' parse, with its exceptions turned into UsageError ("option '--x': ...").
 cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv);
 
+// Adds -h/--help, parses (one-line errors), prints the help and exits on --help, and
+// refuses arguments that are no option's.
+cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char** argv);
+
 void require_positive(const char* option, int64_t value);
 void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
 
-// The common tail of a DATASET program's parsing: adds -h/--help and the positional
-// DATASET, parses (one-line errors), prints the help and exits on --help, and refuses
-// a missing DATASET.
+// The common tail of a DATASET program's parsing: parse_with_help with the positional
+// DATASET, refusing a missing one.
 cxxopts::ParseResult parse_with_dataset(cxxopts::Options& options, int argc, char** argv,
                                         std::string& dataset, const std::string& dataset_help);
 
