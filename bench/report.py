@@ -141,8 +141,7 @@ def mean_se(values):
 def seed_summary(pairs):
     """Means over the seed pairs and the paired difference flowcpp - PyTorch, each with its
     standard error over seeds: the training seed, not the metric, is the noise here."""
-    out = ["", "| over seeds | pairs | flowcpp mean ± se | PyTorch mean ± se | flowcpp − PyTorch ± se "
-           "| flowcpp better in |", "|---|---|---|---|---|---|"]
+    rows = []
     for key, label, lower_better in (("energy_distance_all_points", "energy distance, all points", True),
                                      ("in_square_fraction", "in-square fraction", False)):
         both = [(q["flowcpp"][key], q["pytorch"][key]) for q in pairs
@@ -154,9 +153,12 @@ def seed_summary(pairs):
         dm, ds = mean_se([a - b for a, b in both])
         better = sum((a < b) if lower_better else (a > b) for a, b in both)
         digits = 5 if lower_better else 4
-        out.append(f"| {label} | {len(both)} | {fm:.{digits}f} ± {fs:.{digits}f} | {pm:.{digits}f} ± "
-                   f"{ps:.{digits}f} | {dm:+.{digits}f} ± {ds:.{digits}f} | {better} of {len(both)} |")
-    return out
+        rows.append(f"| {label} | {len(both)} | {fm:.{digits}f} ± {fs:.{digits}f} | {pm:.{digits}f} ± "
+                    f"{ps:.{digits}f} | {dm:+.{digits}f} ± {ds:.{digits}f} | {better} of {len(both)} |")
+    if not rows:
+        return []
+    return ["", "| over seeds | pairs | flowcpp mean ± se | PyTorch mean ± se | flowcpp − PyTorch ± se "
+            "| flowcpp better in |", "|---|---|---|---|---|---|"] + rows
 
 
 UNET_TITLES = {
