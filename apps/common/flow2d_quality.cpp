@@ -52,9 +52,10 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
   }
   if (bar) bar->finish();
   if (out.blocks > 1) {
+    const double b = static_cast<double>(out.blocks);
     double ss = 0;
     for (double v : ed) ss += (v - out.mean) * (v - out.mean);
-    out.standard_error = std::sqrt(ss / static_cast<double>(out.blocks - 1) / static_cast<double>(out.blocks));
+    out.standard_error = std::sqrt(ss / (b - 1) / b);  // the sample deviation / sqrt(blocks)
   }
   return out;
 }
