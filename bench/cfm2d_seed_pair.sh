@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:?usage: bench/cfm2d_seed_pair.sh SEED}
 [[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "cfm2d_seed_pair.sh: SEED must be a positive integer (seed 0 is compare_cfm2d.sh's), got '$seed'" >&2; exit 1; }
+bash scripts/install_deps.sh --bench  # python3-torch, as for `make bench`
 out=${OUT:-build/compare_cfm2d}/seed$seed
 mkdir -p "$out"
 # A side whose samples are there already is not run again (an interrupted comparison).

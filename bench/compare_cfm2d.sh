@@ -7,6 +7,7 @@
 # it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh --bench  # python3-torch, as for `make bench`
 out=${OUT:-build/compare_cfm2d}
 mkdir -p "$out"
 ./apps/cfm2d checkerboard --preset paper --output "$out/flowcpp"
