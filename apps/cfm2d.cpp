@@ -105,7 +105,6 @@ int run(int argc, char** argv) {
     nlohmann::json m;
     m["file"] = c.score;
     m["points"] = samples.dim(0);
-    app::score_samples(m, samples, density, static_cast<uint64_t>(c.run.seed));
     app::score_all_points(m, samples, density, static_cast<uint64_t>(c.run.seed));
     std::printf("%s\n", m.dump().c_str());
     return 0;

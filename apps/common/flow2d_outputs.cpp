@@ -127,7 +127,6 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   // Quality: energy distance to fresh true samples (the first 20,000 and all of them),
   // in-square fraction, likelihoods, straightness and few-step quality.
   auto tq = Clock::now();
-  score_samples(metrics, samples, density, o.seed);
   score_all_points(metrics, samples, density, o.seed);
   metrics["time_score_s"] = seconds_since(tq);
   auto tr = Clock::now();

@@ -20,6 +20,11 @@ constexpr int64_t kTruthPoints = 20000;
 
 Generator truth_generator(uint64_t seed) { return Generator(seed + 1000003); }
 
+void add_in_square_fraction(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density) {
+  if (density.name() == "checkerboard")
+    metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples);
+}
+
 }  // namespace
 
 void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
@@ -27,8 +32,7 @@ void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::T
   Generator eval_gen = truth_generator(seed);
   Tensor truth = density.sample(kTruthPoints, eval_gen);
   metrics["energy_distance"] = flow::energy_distance(samples, truth, kTruthPoints);
-  if (density.name() == "checkerboard")
-    metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples);
+  add_in_square_fraction(metrics, samples, density);
 }
 
 BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
@@ -48,6 +52,7 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
     Tensor block = Tensor::view_of(samples, k * kTruthPoints * 2, Shape{block_rows, 2});
     ed[static_cast<size_t>(k)] = flow::energy_distance(block, truth, kTruthPoints);
     out.mean += ed[static_cast<size_t>(k)] / static_cast<double>(out.blocks);
+    if (k == 0) out.first = ed[0];
     if (bar) bar->update(k + 1);
   }
   if (bar) bar->finish();
@@ -63,6 +68,8 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
 void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                       uint64_t seed) {
   BlockedEnergyDistance all = blocked_energy_distance(samples, density, seed, true);
+  metrics["energy_distance"] = all.first;  // score_samples' value: its truth, its points
+  add_in_square_fraction(metrics, samples, density);
   metrics["energy_distance_all_points"] = all.mean;
   metrics["energy_distance_all_points_se"] = all.standard_error;
   metrics["energy_distance_blocks"] = all.blocks;

@@ -26,12 +26,14 @@ void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::T
 // are independent, so the standard error is their standard deviation / sqrt(blocks).
 struct BlockedEnergyDistance {
   double mean = 0, standard_error = 0;
+  double first = 0;  // block 0 alone: score_samples' "energy_distance"
   int64_t blocks = 0;
 };
 BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data::Toy2d& density,
                                               uint64_t seed, bool progress = false);
-// Adds it to `metrics`: "energy_distance_all_points", "..._se" and "energy_distance_blocks",
-// with a progress bar when there is more than one block (a million points take a minute).
+// score_samples' metrics and, from the same pass, "energy_distance_all_points", "..._se"
+// and "energy_distance_blocks", with a progress bar when there is more than one block (a
+// million points take a minute).
 void score_all_points(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                       uint64_t seed);
 
