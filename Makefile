@@ -5,6 +5,10 @@
 #   make bench   benchmarks against PyTorch on this machine (see bench/RESULTS.md)
 
 BUILD    ?= build
+# Parallel by default: one job per core, unless the caller chose (-jN or MAKEFLAGS).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 SANITIZE ?=
 CXX      ?= g++
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
