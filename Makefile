@@ -3,10 +3,13 @@
 #   make test    build and run every test; the last line reads "N passed, M failed"
 #   make check   the tests built with -fsanitize=address,undefined
 #   make bench   benchmarks against PyTorch on this machine (see bench/RESULTS.md)
+#   make install   libflowcpp.a, the headers under include/flowcpp/ and flowcpp.pc into
+#                  $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
 
 BUILD    ?= build
-# Parallel by default: one job per core, unless the caller chose (-jN or MAKEFLAGS).
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+# Parallel by default: one job per core, unless the caller chose (-jN or MAKEFLAGS);
+# a sub-make shares its parent's jobs.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 SANITIZE ?=
@@ -41,7 +44,7 @@ APPS     := $(APP_SRC:%.cpp=%)
 BENCHES  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 TEST_BIN := $(BUILD)/run_tests
 
-.PHONY: all deps lib apps test check bench clean
+.PHONY: all deps lib apps examples test check bench clean install uninstall
 # Keep the object files of the programs (make would delete them as intermediates).
 .SECONDARY:
 all: deps apps
@@ -69,12 +72,51 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LIB) -o $@ $(LDLIBS)
 
+# ---- flowcpp as a library: make install / uninstall, and the examples built against it
+PREFIX     ?= /usr/local
+LIBDIR     := $(PREFIX)/lib
+INCLUDEDIR := $(PREFIX)/include/flowcpp
+# The public headers keep their paths (include/flowcpp/engine/tensor.hpp), so a program
+# includes "engine/tensor.hpp" as the apps do; the backends' own headers stay private.
+PUBLIC_HDR := $(wildcard engine/*.hpp nn/*.hpp flow/*.hpp datasets/*.hpp viz/*.hpp apps/common/*.hpp)
+# The link flags of everything libflowcpp.a uses, in pkg-config's form.
+PC_LIBS    := -L$${libdir} -lflowcpp -fopenmp $(LDLIBS)
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libflowcpp.a
+	for h in $(PUBLIC_HDR); do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/$$h || exit 1; done
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include/flowcpp' '' \
+	  'Name: flowcpp' 'Description: flow matching on a from-scratch C++ deep learning engine' \
+	  'Version: 0.1.0' 'Cflags: -I$${includedir} -fopenmp' 'Libs: $(PC_LIBS)' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/flowcpp.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libflowcpp.a $(DESTDIR)$(LIBDIR)/pkgconfig/flowcpp.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)
+
+# make test builds examples/*.cpp the way a user would: against a staged install
+# (DESTDIR), with nothing but `pkg-config --cflags --libs flowcpp`.
+STAGE    := $(abspath build/stage)
+EXAMPLES := $(patsubst examples/%.cpp,build/examples/%,$(wildcard examples/*.cpp))
+STAGE_PC := PKG_CONFIG_PATH=$(STAGE)$(LIBDIR)/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE)
+examples: $(EXAMPLES)
+
+build/stage/.installed: $(LIB) $(PUBLIC_HDR) Makefile
+	@rm -rf $(STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) > /dev/null
+	@touch $@
+
+build/examples/%: examples/%.cpp build/stage/.installed
+	@mkdir -p $(dir $@)
+	$(STAGE_PC) sh -c '$(CXX) -std=c++17 -O2 $< -o $@ $$(pkg-config --cflags --libs flowcpp)'
+
 # The test binary prints Catch2's report and then one line "N passed, M failed".
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_BIN) $(APPS)
+	@$(MAKE) --no-print-directory $(TEST_BIN) $(APPS) examples
 	@$(TEST_BIN)
 
-check: deps apps
+check: deps apps examples
 	@$(MAKE) --no-print-directory BUILD=build/sanitize SANITIZE=1 build/sanitize/run_tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 build/sanitize/run_tests
 

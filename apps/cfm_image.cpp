@@ -244,31 +244,12 @@ void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, co
   app::save_train_checkpoint(path, *m.unet, &opt, gen, state, meta, extra);
 }
 
-// The sampling weights of a checkpoint: its EMA average when it has one. A reference
-// checkpoint converted without metadata (a plain state_dict) has its architecture read
-// off the parameter shapes, at the dataset's image size.
+// The sampling weights of a checkpoint (its EMA average when it has one).
 Model load_for_sampling(const std::string& path, const Config& c, int64_t image_size) {
   FC_CHECK(std::filesystem::exists(path),
            path << ": no checkpoint; train first with ./apps/cfm_image --train " << c.dataset);
-  nn::SafetensorsFile f = nn::load_safetensors(path);
-  nn::UNetConfig cfg;
-  try {
-    cfg = f.metadata.empty() ? nn::UNetConfig::infer_from_parameters(f, image_size)
-                             : nn::UNetConfig::from_metadata(f.metadata);
-  } catch (const Error& e) {
-    FC_THROW(path << ": " << e.what());
-  }
-  Generator init(0);
   Model m;
-  m.unet = std::make_unique<nn::UNet>(cfg, init);
-  nn::load_parameters(*m.unet, f, path);
-  m.unet->flatten_parameters();
-  if (const Tensor* ema = f.find("ema.parameters")) {
-    FC_CHECK(ema->numel() == m.unet->flat_parameters().numel(), path << ": EMA weights do not match the model");
-    Tensor p = m.unet->flat_parameters();
-    p.copy_(*ema);
-  }
-  m.unet->train(false);
+  m.unet = app::load_unet_for_sampling(path, image_size);
   return m;
 }
 

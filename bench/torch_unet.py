@@ -4,7 +4,7 @@ The model is guided-diffusion's UNetModel as the reference uses it: no scale-shi
 conv resampling, legacy attention order, one head, GroupNorm(32) + SiLU. The recipe is the
 reference's: batch 128, AdamW lr 1e-3, gradient clipping at 1.0, MSE to a target.
 
-  --check-fixture PATH   load a fixture from ../shared/fixtures (weights + batch), run
+  --check-fixture PATH   load a fixture from tests/fixtures (weights + batch), run
                          forward + backward in eval mode and print the relative errors of
                          the output, loss, input gradient and every parameter gradient.
   (default, or --bench)  time one training step (--mode train) or one no-grad forward

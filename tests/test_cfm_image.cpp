@@ -8,30 +8,14 @@
 #include <fstream>
 
 #include "app_runner.hpp"
+#include "tiny_image_dataset.hpp"
 #include "apps/common/image_flow.hpp"
 #include "engine/ops.hpp"
 #include "nn/safetensors.hpp"
-#include "viz/png.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// Two classes of 12x12 pictures: dark on the left or dark on the right, with a
-// per-image shade so that no two are alike.
-void write_tiny_dataset(const std::string& root) {
-  for (const char* split : {"train", "test"})
-    for (int cls = 0; cls < 2; ++cls) {
-      std::string dir = root + "/" + split + "/" + (cls ? "right" : "left");
-      fs::create_directories(dir);
-      for (int i = 0; i < 8; ++i) {
-        fc::viz::Canvas c(12, 12);
-        uint8_t shade = static_cast<uint8_t>(20 * i);
-        c.fill_rect(fc::viz::Rect{cls ? 6 : 0, 0, 6, 12}, fc::viz::RGB{shade, shade, shade});
-        fc::viz::write_png(dir + "/" + std::to_string(i) + ".png", c);
-      }
-    }
-}
 
 const std::string kTiny =
     " --iterations 6 --batch-size 4 --channels 32 --res-blocks 1 --samples-per-class 2 --frames 4"

@@ -1,5 +1,5 @@
 // nn/: module names, Linear initialisation, the MLP, AdamW and clipping against
-// PyTorch (../shared/fixtures/mlp_adamw.safetensors), checkpoint round trips.
+// PyTorch (tests/fixtures/mlp_adamw.safetensors), checkpoint round trips.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -19,7 +19,7 @@ using namespace fc;
 
 namespace {
 
-const char* kFixture = "../shared/fixtures/mlp_adamw.safetensors";
+const char* kFixture = "tests/fixtures/mlp_adamw.safetensors";
 
 // Relative error of a tensor, ||a - b|| / ||b||. (Elementwise relative error is
 // meaningless for entries near zero: a gradient of 5e-8 comes out of sums of terms

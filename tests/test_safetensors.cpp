@@ -30,7 +30,7 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-const char* kFixture = "../shared/fixtures/mlp_adamw.safetensors";
+const char* kFixture = "tests/fixtures/mlp_adamw.safetensors";
 
 std::string le64(uint64_t n) {
   std::string s(8, '\0');

@@ -1,6 +1,6 @@
 // nn/ image layers and the UNet: parameter names, shapes and counts of the reference
 // model, its forward, loss and every gradient against PyTorch
-// (../shared/fixtures/unet_{mnist,cifar}_c32.safetensors), config metadata, and the
+// (tests/fixtures/unet_{mnist,cifar}_c32.safetensors), config metadata, and the
 // errors that bad configs and inputs get.
 #include <catch2/catch.hpp>
 
@@ -156,11 +156,11 @@ void check_against_reference(const std::string& path) {
 }  // namespace
 
 TEST_CASE("UNet matches the reference on MNIST (fixture)", "[unet][fixture]") {
-  check_against_reference("../shared/fixtures/unet_mnist_c32.safetensors");
+  check_against_reference("tests/fixtures/unet_mnist_c32.safetensors");
 }
 
 TEST_CASE("UNet matches the reference on CIFAR-10 (fixture)", "[unet][fixture]") {
-  check_against_reference("../shared/fixtures/unet_cifar_c32.safetensors");
+  check_against_reference("tests/fixtures/unet_cifar_c32.safetensors");
 }
 
 TEST_CASE("UNet parameter counts match the reference recipes", "[unet]") {
@@ -328,7 +328,7 @@ TEST_CASE("UNet config read off a plain state_dict (no metadata)", "[unet]") {
   // The fixtures are the reference model's parameters under its names: their shapes
   // alone give back the config their metadata states.
   for (const char* name : {"unet_mnist_c32", "unet_cifar_c32"}) {
-    auto file = nn::load_safetensors(std::string("../shared/fixtures/") + name + ".safetensors");
+    auto file = nn::load_safetensors(std::string("tests/fixtures/") + name + ".safetensors");
     nn::UNetConfig meta = nn::UNetConfig::from_metadata(file.metadata);
     nn::UNetConfig shapes = nn::UNetConfig::infer_from_parameters(file, meta.image_size);
     INFO(name);

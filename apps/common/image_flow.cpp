@@ -1,6 +1,7 @@
 #include "apps/common/image_flow.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "apps/common/progress.hpp"
@@ -8,6 +9,8 @@
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/safetensors.hpp"
 
 namespace fc::app {
 
@@ -29,6 +32,30 @@ flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guid
     Tensor cond = slice(v, 0, 0, n), uncond = slice(v, 0, n, 2 * n);
     return cond + (cond - uncond) * guidance;
   };
+}
+
+std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size) {
+  FC_CHECK(std::filesystem::exists(path), path << ": no such checkpoint");
+  nn::SafetensorsFile f = nn::load_safetensors(path);
+  nn::UNetConfig cfg;
+  try {
+    cfg = f.metadata.empty() ? nn::UNetConfig::infer_from_parameters(f, image_size)
+                             : nn::UNetConfig::from_metadata(f.metadata);
+  } catch (const Error& e) {
+    FC_THROW(path << ": " << e.what());
+  }
+  Generator init(0);
+  auto unet = std::make_unique<nn::UNet>(cfg, init);
+  nn::load_parameters(*unet, f, path);
+  unet->flatten_parameters();
+  if (const Tensor* ema = f.find("ema.parameters")) {
+    FC_CHECK(ema->numel() == unet->flat_parameters().numel(),
+             path << ": EMA weights do not match the model");
+    Tensor p = unet->flat_parameters();
+    p.copy_(*ema);
+  }
+  unet->train(false);
+  return unet;
 }
 
 flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance) {

@@ -1,6 +1,7 @@
 #pragma once
 // The class-conditional UNet as a velocity field, with classifier-free guidance, and
 // sampling images with the ODE solvers.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guid
 
 // The same field on flattened images [N, C*H*W] (what the likelihood integrates).
 flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance);
+
+// A UNet ready to sample from a cfm_image checkpoint (or a reference checkpoint
+// converted to safetensors): its EMA average when it holds one, else its weights, in
+// eval mode. A checkpoint without metadata (a plain state_dict) has its architecture
+// read off the parameter shapes at `image_size`. Errors are one line naming the path.
+std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size);
 
 // Labels for a grid with one column per class: row r, column c has class c.
 Tensor class_grid_labels(int64_t classes, int64_t per_class);
