@@ -1,8 +1,18 @@
 #include "flow/path.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "engine/ops.hpp"
 
 namespace fc::flow {
+
+Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f) {
+  std::vector<float> v = t.to_vector();
+  for (float& x : v) x = static_cast<float>(f(static_cast<double>(x)));
+  return Tensor::from_vector(v, t.shape(), t.device());
+}
 
 Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, float sigma_min) {
   FC_CHECK(x0.shape() == x1.shape(), "cfm path: x0 " << x0.shape() << " and x1 " << x1.shape()
@@ -15,6 +25,37 @@ Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, floa
 Tensor cfm_target(const Tensor& x0, const Tensor& x1, float sigma_min) {
   if (sigma_min == 0.f) return sub(x1, x0);
   return sub(x1, mul_scalar(x0, 1.f - sigma_min));
+}
+
+namespace {
+
+void check_bridge(const Tensor& x0, const Tensor& x1, const Tensor& eps, float sigma) {
+  FC_CHECK(x0.shape() == x1.shape() && x0.shape() == eps.shape(),
+           "sb path: x0 " << x0.shape() << ", x1 " << x1.shape() << " and eps " << eps.shape()
+                          << " must agree");
+  FC_CHECK(sigma >= 0 && std::isfinite(sigma), "sb path: sigma must be >= 0, got " << sigma);
+}
+
+}  // namespace
+
+Tensor sb_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& eps,
+                      float sigma) {
+  check_bridge(x0, x1, eps, sigma);
+  Tensor spread = time_coefficient(t, [sigma](double s) {
+    s = std::clamp(s, 1e-5, 1 - 1e-5);
+    return sigma * std::sqrt(s * (1 - s));
+  });
+  return add(cfm_interpolate(x0, x1, t, 0.f), mul(spread, eps));
+}
+
+Tensor sb_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& eps,
+                 float sigma) {
+  check_bridge(x0, x1, eps, sigma);
+  Tensor d_spread = time_coefficient(t, [sigma](double s) {
+    s = std::clamp(s, 1e-5, 1 - 1e-5);
+    return sigma * (1 - 2 * s) / (2 * std::sqrt(s * (1 - s)));
+  });
+  return add(sub(x1, x0), mul(d_spread, eps));
 }
 
 }  // namespace fc::flow

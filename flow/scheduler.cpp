@@ -1,0 +1,153 @@
+#include "flow/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "engine/ops.hpp"
+#include "flow/path.hpp"
+
+namespace fc::flow {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kVpBetaMin = 0.1, kVpBetaMax = 20.0;
+
+const char kForms[] = "condot, poly:N (N > 0), linear-vp, cosine, vp";
+
+}  // namespace
+
+Scheduler::Scheduler(Kind kind, double param) : kind_(kind), param_(param) {
+  if (kind == Kind::CondOT)
+    FC_CHECK(param >= 0 && param < 1, "condot path: sigma_min must be in [0, 1), got " << param);
+  if (kind == Kind::Poly)
+    FC_CHECK(param > 0 && std::isfinite(param), "poly path: the exponent must be positive, got " << param);
+}
+
+Scheduler Scheduler::parse(const std::string& spec, double sigma_min) {
+  if (spec == "condot") return Scheduler(Kind::CondOT, sigma_min);
+  if (spec == "linear-vp") return Scheduler(Kind::LinearVP);
+  if (spec == "cosine") return Scheduler(Kind::Cosine);
+  if (spec == "vp") return Scheduler(Kind::VP);
+  if (spec.rfind("poly:", 0) == 0) {
+    const std::string n = spec.substr(5);
+    char* end = nullptr;
+    double exponent = n.empty() ? 0 : std::strtod(n.c_str(), &end);
+    FC_CHECK(!n.empty() && end && *end == '\0' && exponent > 0 && std::isfinite(exponent),
+             "path '" << spec << "': poly:N needs a positive number N (poly:2)");
+    return Scheduler(Kind::Poly, exponent);
+  }
+  FC_THROW("unknown path '" << spec << "'; valid: " << kForms);
+}
+
+std::vector<std::string> Scheduler::names() { return {"condot", "poly:N", "linear-vp", "cosine", "vp"}; }
+
+std::string Scheduler::name() const {
+  switch (kind_) {
+    case Kind::CondOT: return "condot";
+    case Kind::Poly: {
+      std::ostringstream os;
+      os << "poly:" << param_;
+      return os.str();
+    }
+    case Kind::LinearVP: return "linear-vp";
+    case Kind::Cosine: return "cosine";
+    case Kind::VP: return "vp";
+  }
+  return "condot";
+}
+
+SchedulerValues Scheduler::at(double t) const {
+  switch (kind_) {
+    case Kind::CondOT: return {t, 1 - (1 - param_) * t, 1, -(1 - param_)};
+    case Kind::Poly: {
+      const double tn = std::pow(t, param_);
+      const double d = t > 0 ? param_ * tn / t : (param_ == 1 ? 1 : param_ < 1 ? HUGE_VAL : 0);
+      return {tn, 1 - tn, d, -d};
+    }
+    case Kind::LinearVP: {
+      const double s = std::sqrt(std::max(0.0, 1 - t * t));
+      return {t, s, 1, -t / s};
+    }
+    case Kind::Cosine: {
+      const double a = 0.5 * kPi * t;
+      return {std::sin(a), std::cos(a), 0.5 * kPi * std::cos(a), -0.5 * kPi * std::sin(a)};
+    }
+    case Kind::VP: {
+      const double u = 1 - t, delta = kVpBetaMax - kVpBetaMin;
+      const double big_t = 0.5 * u * u * delta + u * kVpBetaMin;
+      const double d_big_t = -u * delta - kVpBetaMin;
+      const double alpha = std::exp(-0.5 * big_t);
+      const double d_alpha = -0.5 * d_big_t * alpha;
+      const double sigma = std::sqrt(std::max(0.0, 1 - alpha * alpha));
+      return {alpha, sigma, d_alpha, -alpha * d_alpha / sigma};
+    }
+  }
+  return {t, 1 - t, 1, -1};
+}
+
+double Scheduler::snr_inverse(double snr) const {
+  FC_CHECK(snr >= 0, "snr_inverse: negative signal-to-noise ratio " << snr);
+  const bool inf = std::isinf(snr);
+  double t = 1;
+  switch (kind_) {
+    case Kind::CondOT: t = inf ? 1 : snr / (1 + (1 - param_) * snr); break;
+    case Kind::Poly: t = inf ? 1 : std::pow(snr / (1 + snr), 1 / param_); break;
+    case Kind::LinearVP: t = inf ? 1 : snr / std::sqrt(1 + snr * snr); break;
+    case Kind::Cosine: t = 2 / kPi * std::atan(snr); break;
+    case Kind::VP: {
+      if (inf) break;
+      // α² = snr² / (1 + snr²), T = -log α², then ½ Δ u² + βmin u = T for u = 1 - t.
+      const double big_t = std::log1p(1 / (snr * snr)), delta = kVpBetaMax - kVpBetaMin;
+      const double u = (-kVpBetaMin + std::sqrt(kVpBetaMin * kVpBetaMin + 2 * delta * big_t)) / delta;
+      t = 1 - u;
+      break;
+    }
+  }
+  return std::clamp(t, 0.0, 1.0);
+}
+
+Tensor affine_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
+  if (s.is_condot()) return cfm_interpolate(x0, x1, t, static_cast<float>(s.sigma_min()));
+  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
+                                              << x1.shape() << " differ");
+  Tensor alpha = time_coefficient(t, [&](double x) { return s.at(x).alpha; });
+  Tensor sigma = time_coefficient(t, [&](double x) { return s.at(x).sigma; });
+  return add(mul(alpha, x1), mul(sigma, x0));
+}
+
+Tensor affine_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
+  if (s.is_condot()) return cfm_target(x0, x1, static_cast<float>(s.sigma_min()));
+  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
+                                              << x1.shape() << " differ");
+  Tensor d_alpha = time_coefficient(t, [&](double x) { return s.at(x).d_alpha; });
+  Tensor d_sigma = time_coefficient(t, [&](double x) { return s.at(x).d_sigma; });
+  return add(mul(d_alpha, x1), mul(d_sigma, x0));
+}
+
+VelocityFn schedule_transformed_velocity(const VelocityFn& v, const Scheduler& trained,
+                                         const Scheduler& target) {
+  // With σmin > 0 the trained path's α/σ stops at 1/σmin and cannot follow a target
+  // whose ratio grows without bound.
+  FC_CHECK(trained.sigma_min() == 0 && target.sigma_min() == 0,
+           "sampling under another path needs sigma_min = 0 (got " << trained.sigma_min() << " and "
+                                                                   << target.sigma_min() << ")");
+  return [v, trained, target](const Tensor& x, float time) {
+    // At r = 1 both σ vanish and c = σ̄/σ is 0/0; one step short of 1 in double is
+    // far inside any solver's tolerance.
+    const double r = std::min(static_cast<double>(time), 1 - 1e-9);
+    const SchedulerValues b = target.at(r);
+    const double s = trained.snr_inverse(b.alpha / b.sigma);
+    const SchedulerValues a = trained.at(std::min(s, 1 - 1e-9));
+    const double c = b.sigma / a.sigma;
+    const double ds = (a.sigma * a.sigma * (b.sigma * b.d_alpha - b.alpha * b.d_sigma)) /
+                      (b.sigma * b.sigma * (a.sigma * a.d_alpha - a.alpha * a.d_sigma));
+    const double dc_over_c = b.d_sigma / b.sigma - a.d_sigma * ds / a.sigma;
+    Tensor u = v(mul_scalar(x, static_cast<float>(1 / c)), static_cast<float>(s));
+    return add(mul_scalar(x, static_cast<float>(dc_over_c)), mul_scalar(u, static_cast<float>(c * ds)));
+  };
+}
+
+}  // namespace fc::flow
