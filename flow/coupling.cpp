@@ -312,7 +312,8 @@ Coupling parse_coupling(const std::string& name) {
   if (name == "independent") return Coupling::independent;
   if (name == "ot") return Coupling::ot;
   if (name == "sinkhorn") return Coupling::sinkhorn;
-  FC_THROW("unknown coupling '" << name << "' (expected independent, ot or sinkhorn)");
+  if (name == "sb") return Coupling::sb;
+  FC_THROW("unknown coupling '" << name << "' (expected independent, ot, sinkhorn or sb)");
 }
 
 std::string coupling_name(Coupling c) {
@@ -320,6 +321,7 @@ std::string coupling_name(Coupling c) {
     case Coupling::independent: return "independent";
     case Coupling::ot: return "ot";
     case Coupling::sinkhorn: return "sinkhorn";
+    case Coupling::sb: return "sb";
   }
   return "unknown";
 }
@@ -330,7 +332,8 @@ Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options
   FC_CHECK(x0.ndim() >= 1, "couple: expected rows in dim 0, got " << x0.shape());
   if (options.kind == Coupling::independent) return x1;
   FC_CHECK(options.block >= 1, "couple: block must be >= 1, got " << options.block);
-  FC_CHECK(options.kind != Coupling::sinkhorn || (options.reg > 0 && options.max_iter >= 1),
+  const bool entropic = options.kind == Coupling::sinkhorn || options.kind == Coupling::sb;
+  FC_CHECK(!entropic || (options.reg > 0 && options.max_iter >= 1),
            "couple: sinkhorn needs reg > 0 and max_iter >= 1, got " << options.reg << " and "
                                                                     << options.max_iter);
   const int64_t n = x0.dim(0);
@@ -342,7 +345,7 @@ Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options
     FC_CHECK(std::isfinite(a[k]) && std::isfinite(b[k]), "couple: non-finite value in x0 or x1");
 
   std::vector<float> u;
-  if (options.kind == Coupling::sinkhorn) u = gen.uniform(Shape{n}).to_vector();
+  if (entropic) u = gen.uniform(Shape{n}).to_vector();
   const int64_t block = options.block, blocks = (n + block - 1) / block;
   std::vector<int64_t> partner(static_cast<size_t>(n));
   std::vector<std::exception_ptr> failed(static_cast<size_t>(blocks));
@@ -358,7 +361,14 @@ Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options
           std::vector<int64_t> cols = linear_assignment(cost, len);
           for (int64_t i = 0; i < len; ++i) partner[start + i] = start + cols[i];
         } else {
-          SinkhornResult sr = sinkhorn(cost, len, len, options.reg, options.max_iter);
+          // sinkhorn() scales the cost by its mean; an absolute reg is scaled with it.
+          double reg = options.reg;
+          if (options.kind == Coupling::sb) {
+            double mean = 0;
+            for (double c : cost) mean += c / static_cast<double>(cost.size());
+            if (mean > 0) reg /= mean;
+          }
+          SinkhornResult sr = sinkhorn(cost, len, len, reg, options.max_iter);
           for (int64_t i = 0; i < len; ++i)
             partner[start + i] = start + sample_row(sr.plan.data() + i * len, len, u[start + i]);
         }

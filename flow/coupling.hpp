@@ -39,9 +39,12 @@ struct SinkhornResult {
 SinkhornResult sinkhorn(const std::vector<double>& cost, int64_t n, int64_t m, double reg,
                         int max_iter = 1000, double tol = 1e-6);
 
-enum class Coupling { independent, ot, sinkhorn };
+// sb: the entropic plan of Schrödinger-bridge CFM (Tong et al. 2024), Sinkhorn with
+// reg = 2 S² in the units of the squared distances (as torchcfm passes it to POT),
+// paired with the Brownian-bridge path of flow/path.hpp.
+enum class Coupling { independent, ot, sinkhorn, sb };
 
-// "independent", "ot", "sinkhorn"; anything else fails with a message listing them,
+// "independent", "ot", "sinkhorn", "sb"; anything else fails with a message listing them,
 // because the name comes from a command-line flag.
 Coupling parse_coupling(const std::string& name);
 std::string coupling_name(Coupling c);
@@ -49,14 +52,14 @@ std::string coupling_name(Coupling c);
 struct CouplingOptions {
   Coupling kind = Coupling::independent;
   int64_t block = 256;  // rows per OT problem: bounds the O(n^3) assignment
-  double reg = 0.05;    // sinkhorn only, relative to the mean cost
+  double reg = 0.05;    // sinkhorn: relative to the mean cost; sb: absolute (2 S²)
   int max_iter = 1000;  // sinkhorn only
 };
 
 // Returns x1 reordered so that row i is x0 row i's partner (same shape and device as x1).
 // independent: x1 itself. ot: rows split into consecutive blocks of `block` (the last
 // one shorter), each block's assignment solved exactly on squared distances (a batch of
-// 4096 in blocks of 256 is cheap). sinkhorn: per block, row i's partner j is drawn
+// 4096 in blocks of 256 is cheap). sinkhorn and sb: per block, row i's partner j is drawn
 // from row i of the entropic plan (normalised) with one gen.uniform draw per row, so
 // x1 rows may repeat. Only sinkhorn advances gen. Checks shapes equal and values finite.
 Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options, Generator& gen);

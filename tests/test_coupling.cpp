@@ -294,6 +294,33 @@ TEST_CASE("couple: sinkhorn is deterministic for a seed and shortens paths", "[c
   }
 }
 
+TEST_CASE("couple: sb is Sinkhorn with an absolute reg, 2 S^2 in squared-distance units", "[coupling][sb]") {
+  const int64_t n = 256;  // one block
+  Generator data_gen(6);
+  Tensor x0 = data_gen.normal(Shape{n, 2});
+  Tensor x1 = two_clusters(n, data_gen);
+  std::vector<double> cost = squared_distances(x0, x1);
+  double mean = 0;
+  for (double c : cost) mean += c / static_cast<double>(cost.size());
+  const double sigma = 0.5;
+  CouplingOptions sb, sk;
+  sb.kind = Coupling::sb;
+  sb.reg = 2 * sigma * sigma;
+  sk.kind = Coupling::sinkhorn;
+  sk.reg = sb.reg / mean;  // the same plan, written relative to the mean cost
+  Generator g1(3), g2(3);
+  CHECK(couple(x0, x1, sb, g1).to_vector() == couple(x0, x1, sk, g2).to_vector());
+  // A small S is nearly exact OT, a huge one nearly independent.
+  Generator g3(3), g4(3);
+  sb.reg = 2 * 0.05 * 0.05;
+  double tight = paired_sq_distance(x0, couple(x0, x1, sb, g3));
+  sb.reg = 2 * 20.0 * 20.0;
+  double loose = paired_sq_distance(x0, couple(x0, x1, sb, g4));
+  INFO("S = 0.05: " << tight << ", S = 20: " << loose << ", independent " << paired_sq_distance(x0, x1));
+  CHECK(tight < 0.6 * loose);
+  CHECK(loose > 0.8 * paired_sq_distance(x0, x1));
+}
+
 TEST_CASE("couplings and sinkhorn give the same bits on 1 and 2 threads", "[coupling]") {
   const int saved = num_threads();
   Generator data_gen(4);
@@ -327,7 +354,7 @@ TEST_CASE("couple and parse_coupling reject bad input", "[coupling]") {
   CHECK_THROWS_AS(couple(Tensor::zeros(Shape{4, 2}), Tensor::full(Shape{4, 2}, NAN), ot, gen),
                   fc::Error);
   REQUIRE_THROWS_WITH(parse_coupling("exact"),
-                      Catch::Contains("exact") && Catch::Contains("independent, ot or sinkhorn"));
-  for (Coupling c : {Coupling::independent, Coupling::ot, Coupling::sinkhorn})
+                      Catch::Contains("exact") && Catch::Contains("independent, ot, sinkhorn or sb"));
+  for (Coupling c : {Coupling::independent, Coupling::ot, Coupling::sinkhorn, Coupling::sb})
     CHECK(parse_coupling(coupling_name(c)) == c);
 }
