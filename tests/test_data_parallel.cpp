@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "app_runner.hpp"
+#include "mpi_runner.hpp"
 #include "apps/common/options.hpp"
 #include "engine/dist.hpp"
 #include "nn/data_parallel.hpp"
@@ -21,55 +22,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Open MPI's switches for CI (root, more ranks than cores); -q keeps mpirun's own
-// banners out of stderr, so that a program's one-line error stays one line.
-std::string mpirun(int ranks) {
-  return "mpirun -q --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
-}
-
-bool mpi_ready() {
-  static const bool ready = [] {
-    if (!fc::dist::has_mpi()) {
-      std::printf("SKIPPED [mpi] tests: this build has no MPI (MPI=0 or Open MPI absent)\n");
-      return false;
-    }
-    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
-      std::printf("SKIPPED [mpi] tests: mpirun not found (scripts/install_deps.sh installs openmpi-bin)\n");
-      return false;
-    }
-    return true;
-  }();
-  return ready;
-}
-
 const std::string kOpts =
     " --batch-size 64 --hidden 16 --no-plots --samples 200 --eval-points 20 --quality-points 100"
     " --checkpoint-every 0 --threads 1 --train-only --output ";
 
-// The largest difference between two checkpoints' tensors, relative to each tensor's
-// largest magnitude.
-double max_relative_difference(const fc::nn::SafetensorsFile& a, const fc::nn::SafetensorsFile& b) {
-  REQUIRE(a.tensors.size() == b.tensors.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.tensors.size(); ++i) {
-    REQUIRE(a.tensors[i].name == b.tensors[i].name);
-    std::vector<float> x = a.tensors[i].tensor.to_vector(), y = b.tensors[i].tensor.to_vector();
-    REQUIRE(x.size() == y.size());
-    double scale = 0, diff = 0;
-    for (size_t j = 0; j < x.size(); ++j) {
-      scale = std::max(scale, std::abs(static_cast<double>(x[j])));
-      diff = std::max(diff, std::abs(static_cast<double>(x[j]) - y[j]));
-    }
-    if (scale > 0) worst = std::max(worst, diff / scale);
-  }
-  return worst;
-}
-
 void require_same_run(const std::string& dir_a, const std::string& dir_b, const char* what) {
   auto fa = fc::nn::load_safetensors(dir_a + "/moons/ckpt.safetensors");
   auto fb = fc::nn::load_safetensors(dir_b + "/moons/ckpt.safetensors");
-  double d = max_relative_difference(fa, fb);  // parameters, AdamW moments and losses
-  std::printf("[mpi] %s: largest relative difference of weights, moments and losses %.3g\n", what, d);
+  std::string where;
+  double d = max_relative_difference(fa, fb, &where);  // parameters, AdamW moments and losses
+  std::printf("[mpi] %s: largest relative difference of weights, moments and losses %.3g (%s)\n", what, d,
+              where.c_str());
   CHECK(d <= 1e-5);
   CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
   CHECK(fa.metadata.at("iteration") == fb.metadata.at("iteration"));
