@@ -37,6 +37,20 @@ TEST_SRC := $(wildcard tests/*.cpp)
 APP_SRC  := $(wildcard apps/*.cpp)
 BENCH_SRC:= $(wildcard bench/*.cpp)
 
+# --- MPI (data-parallel training under mpirun, engine/dist.hpp) ---------------------
+# MPI=1 links Open MPI (found with pkg-config), MPI=0 builds the one-rank comm layer
+# instead; the default is 1 where Open MPI is installed. Build the two into different
+# BUILD folders (make MPI=0 BUILD=build/nompi).
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+LIB_SRC  += engine/comm/mpi.cpp
+LDLIBS   += $(shell pkg-config --libs ompi-c)
+$(BUILD)/engine/comm/mpi.o: CXXFLAGS += $(shell pkg-config --cflags ompi-c)
+else
+LIB_SRC  += engine/comm/single.cpp
+endif
+# --- end MPI ---------------------------------------------------------------------------
+
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 LIB      := $(BUILD)/libflowcpp.a
@@ -47,7 +61,9 @@ TEST_BIN := $(BUILD)/run_tests
 .PHONY: all deps lib apps examples test check bench clean install uninstall
 # Keep the object files of the programs (make would delete them as intermediates).
 .SECONDARY:
-all: deps apps
+# (apps in a second make: it sees what deps installed, Open MPI among it)
+all: deps
+	@$(MAKE) --no-print-directory apps
 
 deps:
 	@bash scripts/install_deps.sh

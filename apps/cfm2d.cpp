@@ -22,6 +22,7 @@
 #include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/allocator.hpp"
+#include "engine/dist.hpp"
 #include "engine/threads.hpp"
 #include "flow/coupling.hpp"
 
@@ -98,6 +99,9 @@ int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.run.threads));
   data::Toy2d density(c.dataset);  // checks the name or the file before any work
+  dist::init();                    // under mpirun: MPI, once the options are known good
+  // Under mpirun the ranks train together; scoring and sampling are rank 0's alone.
+  if (!dist::is_root() && (!c.score.empty() || c.run.sample_only)) return 0;
   if (!c.score.empty()) {
     Tensor samples = data::load_npy(c.score);
     FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.dim(0) >= 2,
@@ -139,7 +143,8 @@ int run(int argc, char** argv) {
     nn::AdamW opt(*mlp, ao);
     if (c.run.resume) {
       app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state);
-      std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
+      if (dist::is_root())
+        std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(c.run.iterations));
     }
     flow::CouplingOptions co;
@@ -147,12 +152,12 @@ int run(int argc, char** argv) {
     co.block = c.ot_block;
     co.reg = c.sinkhorn_reg;
     // x1 is drawn before x0: the order every earlier run of cfm2d used.
-    app::PairSource pairs = [&](int64_t batch, Generator& g) {
+    app::PairSource pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
       app::PairBatch p;
       p.x1 = density.sample(batch, g);
       p.x0 = g.normal(Shape{batch, 2});
-      p.x1 = flow::couple(p.x0, p.x1, co, g);
-      return p;
+      p.x1 = flow::couple(p.x0, p.x1, co, g);  // over the whole batch, on every rank
+      return app::rows_of(p, rows);
     };
     app::FlowTrainOptions to;
     to.iterations = c.run.iterations;
@@ -171,6 +176,12 @@ int run(int argc, char** argv) {
     double final_loss = 0;
     if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
     metrics["final_loss"] = final_loss;
+    if (!dist::is_root()) return 0;  // rank 0 samples and writes the outputs
+    if (c.run.train_only) {
+      app::write_losses_csv(dir + "/losses.csv", state.losses);
+      std::fprintf(stderr, "cfm2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
+      return 0;
+    }
   }
   metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   metrics["parameters"] = mlp->num_parameters();

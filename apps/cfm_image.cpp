@@ -27,10 +27,12 @@
 #include "datasets/npy.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "engine/threads.hpp"
 #include "flow/path.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/ema.hpp"
 
 using namespace fc;
@@ -140,6 +142,7 @@ Config parse(int argc, char** argv, Preset& preset) {
   if (c.iterations < 0) throw app::UsageError("option '--iterations': must be positive");
   if (c.epochs < 0) throw app::UsageError("option '--epochs': must be positive");
   app::require_positive("batch-size", c.batch);
+  if (!c.train.empty()) app::require_batch_split("batch-size", c.batch);
   app::require_positive("channels", c.channels);
   if (c.channels % 32) throw app::UsageError("option '--channels': must be a multiple of 32 (GroupNorm(32))");
   app::require_range("res-blocks", c.res_blocks, 1, 8);
@@ -211,12 +214,14 @@ nn::UNetConfig model_config(const Config& c, const Preset& p, const data::ImageD
 }
 
 // Replaces each label by the null class with probability p (classifier-free guidance's
-// training), from gen.
-Tensor drop_labels(const Tensor& y, float p, int64_t null_label, Generator& gen) {
+// training), from gen. y holds rows [rows.begin, rows.end) of a batch of `batch`: the
+// draw is the whole batch's, so that every rank's generator stays the same.
+Tensor drop_labels(const Tensor& y, float p, int64_t null_label, int64_t batch, const dist::Rows& rows,
+                   Generator& gen) {
   if (p <= 0.f) return y;
-  std::vector<float> u = gen.uniform(y.shape()).to_vector(), v = y.to_vector();
+  std::vector<float> u = gen.uniform(Shape{batch}).to_vector(), v = y.to_vector();
   for (size_t i = 0; i < v.size(); ++i)
-    if (u[i] < p) v[i] = static_cast<float>(null_label);
+    if (u[static_cast<size_t>(rows.begin) + i] < p) v[i] = static_cast<float>(null_label);
   return Tensor::from_vector(v, y.shape());
 }
 
@@ -270,11 +275,15 @@ int run(int argc, char** argv) {
     }
   }
   metrics["dataset"] = c.dataset;
-  fetch_if_missing(c);
+  dist::init();  // under mpirun: MPI, once the options are known good
+  if (dist::is_root()) fetch_if_missing(c);
+  dist::barrier();  // the other ranks read what rank 0 fetched
+  if (c.train.empty() && !dist::is_root()) return 0;  // sampling and evaluation: rank 0's alone
 
   if (!c.train.empty()) {
     data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
-    std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", c.dataset.c_str(),
+    if (dist::is_root())
+      std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", c.dataset.c_str(),
                  static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
                  static_cast<long long>(ds.height), static_cast<long long>(ds.width),
                  static_cast<long long>(ds.num_classes()));
@@ -311,55 +320,76 @@ int run(int argc, char** argv) {
         m.ema->shadow().copy_(*e);
         m.ema->set_updates(static_cast<int64_t>(app::metadata_u64(f, ckpt, "ema_updates")));
       }
-      std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
+      if (dist::is_root())
+        std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(total));
     }
-    std::fprintf(stderr, "cfm_image: UNet with %lld parameters; %lld iterations of batch %lld (%.2f epochs)\n",
-                 static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
-                 static_cast<long long>(c.batch), double(total) / per_epoch);
+    if (dist::is_root())
+      std::fprintf(stderr, "cfm_image: UNet with %lld parameters; %lld iterations of batch %lld (%.2f epochs%s)\n",
+                   static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
+                   static_cast<long long>(c.batch), double(total) / per_epoch,
+                   dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
     app::install_interrupt_handler();
     const float smin = static_cast<float>(c.sigma_min);
     auto t0 = Clock::now();
     app::ProgressBar bar(total, "train", state.iteration);
     double smooth = state.losses.empty() ? 0 : state.losses.back();
+    // Under mpirun each rank takes its rows of the batch one process would take (the
+    // same epoch order), draws the whole batch's noise and times from the same
+    // generator and keeps its rows; gradients are averaged before clipping, so every
+    // rank clips and steps as one process would. Rank 0 alone writes.
+    const dist::Rows rows = dist::my_rows(c.batch);
+    const bool split = rows.count() != c.batch;
+    auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
+    constexpr int64_t kReplicaCheckEvery = 100;
+    nn::check_replicas_agree(*m.unet, state.iteration);
     Tensor x1, y;
     for (; state.iteration < total; ++state.iteration) {
-      if (state.iteration == c.interrupt_at) app::request_interrupt();
-      if (app::interrupted()) {
-        save(ckpt, c, m, opt, gen, state);
-        app::write_losses_csv(dir + "/losses.csv", state.losses);
-        std::fprintf(stderr, "\ncfm_image: interrupted at iteration %lld; saved %s (continue with --resume)\n",
-                     static_cast<long long>(state.iteration), ckpt.c_str());
+      // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
+      if (state.iteration == c.interrupt_at && dist::rank() == dist::size() - 1) app::request_interrupt();
+      if (dist::any(app::interrupted())) {  // every rank stops at the same iteration
+        nn::check_replicas_agree(*m.unet, state.iteration);
+        if (dist::is_root()) {
+          save(ckpt, c, m, opt, gen, state);
+          app::write_losses_csv(dir + "/losses.csv", state.losses);
+          std::fprintf(stderr, "\ncfm_image: interrupted at iteration %lld; saved %s (continue with --resume)\n",
+                       static_cast<long long>(state.iteration), ckpt.c_str());
+        }
         return 130;
       }
       const int64_t epoch = state.iteration / per_epoch;
-      batches.batch(epoch, state.iteration % per_epoch, x1, y);
-      Tensor x0 = gen.normal(x1.shape());
-      Tensor t = gen.uniform(Shape{c.batch});
-      Tensor t4 = reshape(t, Shape{c.batch, 1, 1, 1});
-      Tensor labels = drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, gen);
+      batches.batch_rows(epoch, state.iteration % per_epoch, rows.begin, rows.end, x1, y);
+      Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}));
+      Tensor t = mine(gen.uniform(Shape{c.batch}));
+      Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
+      Tensor labels = drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen);
       Tensor loss = mse_loss(m.unet->forward(flow::cfm_interpolate(x0, x1, t4, smin), t, labels),
                              flow::cfm_target(x0, x1, smin));
       opt.zero_grad();
       loss.backward();
+      nn::average_gradients(*m.unet);
       if (c.clip > 0) nn::clip_grad_norm(*m.unet, static_cast<float>(c.clip));
       opt.step();
       if (m.ema) m.ema->update();
-      float l = loss.item();
+      float l = split ? static_cast<float>(nn::mean_over_ranks(loss.item())) : loss.item();
       FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
                                                                << " (try a lower --lr)");
       state.losses.push_back(l);
       smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
       bar.update(state.iteration + 1, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) +
                                           "  loss " + fmt(smooth));
+      if ((state.iteration + 1) % kReplicaCheckEvery == 0) nn::check_replicas_agree(*m.unet, state.iteration + 1);
       if (c.checkpoint_every > 0 && (state.iteration + 1) % c.checkpoint_every == 0 &&
-          state.iteration + 1 < total) {
+          state.iteration + 1 < total && dist::is_root()) {
         ++state.iteration;  // the checkpoint records the iterations done
         save(ckpt, c, m, opt, gen, state);
         --state.iteration;
       }
     }
+    nn::check_replicas_agree(*m.unet, state.iteration);
     bar.finish("loss " + fmt(smooth));
+    // Rank 0 writes, samples and evaluates; the others are done.
+    if (!dist::is_root()) return 0;
     save(ckpt, c, m, opt, gen, state);
     app::write_losses_csv(dir + "/losses.csv", state.losses);
     app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);

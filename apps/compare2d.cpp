@@ -17,6 +17,7 @@
 #include "apps/common/plots2d.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/threads.hpp"
 #include "engine/file_io.hpp"
 
@@ -101,6 +102,9 @@ std::string fmt(double v, const char* f = "%.4g") {
 int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.threads));
+  // Under mpirun rank 0 samples and compares alone (the others would write the same files).
+  dist::init();
+  if (!dist::is_root()) return 0;
   data::Toy2d density(c.dataset);
   std::vector<Model> models;
   models.push_back(load_model("CFM", c.cfm, c.dataset, "./apps/cfm2d " + c.dataset));

@@ -22,6 +22,7 @@
 #include "datasets/toy2d.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "engine/threads.hpp"
 #include "nn/checkpoint.hpp"
@@ -126,6 +127,8 @@ int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.run.threads));
   data::Toy2d density(c.dataset);
+  dist::init();  // under mpirun: MPI, once the options are known good
+  if (!dist::is_root() && c.run.sample_only) return 0;  // sampling is rank 0's alone
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   std::string ckpt = dir + "/ckpt.safetensors";
   auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
@@ -167,26 +170,27 @@ int run(int argc, char** argv) {
       nn::AdamW opt(*mlp, ao);
       if (c.run.resume && round == first_round) {
         app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state);
-        std::fprintf(stderr, "reflow2d: resuming round %lld at iteration %lld of %lld\n",
+        if (dist::is_root()) std::fprintf(stderr, "reflow2d: resuming round %lld at iteration %lld of %lld\n",
                      static_cast<long long>(round), static_cast<long long>(state.iteration),
                      static_cast<long long>(c.run.iterations));
       } else {
         state = app::TrainState{};
       }
-      if (c.rounds > 1)
+      if (c.rounds > 1 && dist::is_root())
         std::fprintf(stderr, "reflow2d: round %lld of %lld (teacher %s)\n", static_cast<long long>(round),
                      static_cast<long long>(c.rounds), teacher_path.c_str());
       app::PairSource pairs;
       app::PairBatch fixed;
       if (c.pairs > 0) {
         fixed = offline_pairs(*teacher.mlp, c, round);
-        pairs = [&](int64_t batch, Generator& g) {
-          Tensor ids = g.randint(Shape{batch}, 0, c.pairs);
+        pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
+          Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs), 0, rows.begin, rows.end);
           return app::PairBatch{embedding(fixed.x0, ids), embedding(fixed.x1, ids)};
         };
       } else {
-        pairs = [&](int64_t batch, Generator& g) {
-          Tensor x0 = g.normal(Shape{batch, 2});
+        // The teacher integrates this rank's rows alone.
+        pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
+          Tensor x0 = slice(g.normal(Shape{batch, 2}), 0, rows.begin, rows.end);
           return app::PairBatch{x0, teacher_image(*teacher.mlp, x0, c.teacher_steps)};
         };
       }
@@ -209,8 +213,15 @@ int run(int argc, char** argv) {
       if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
       round_losses.push_back(final_loss);
       // Round k's model is round k+1's teacher.
-      if (round < c.rounds) std::filesystem::copy_file(ckpt, round_file(round),
-                                                       std::filesystem::copy_options::overwrite_existing);
+      if (round < c.rounds && dist::is_root())
+        std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
+      dist::barrier();  // the next round's teacher is read from round_file on every rank
+    }
+    if (!dist::is_root()) return 0;  // rank 0 samples and writes the outputs
+    if (c.run.train_only) {
+      app::write_losses_csv(dir + "/losses.csv", state.losses);
+      std::fprintf(stderr, "reflow2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
+      return 0;
     }
     metrics["final_loss"] = round_losses.back();
     metrics["final_loss_per_round"] = round_losses;

@@ -86,11 +86,17 @@ const std::vector<uint8_t>& ImageBatches::flips(int64_t epoch) {
 }
 
 void ImageBatches::batch(int64_t epoch, int64_t index, Tensor& x, Tensor& y) {
+  batch_rows(epoch, index, 0, batch_, x, y);
+}
+
+void ImageBatches::batch_rows(int64_t epoch, int64_t index, int64_t begin, int64_t end, Tensor& x, Tensor& y) {
   FC_CHECK(index >= 0 && index < batches_per_epoch(),
            "batch index " << index << " out of range (" << batches_per_epoch() << " batches per epoch)");
+  FC_CHECK(0 <= begin && begin < end && end <= batch_,
+           "rows [" << begin << ", " << end << ") are not inside a batch of " << batch_);
   prepare(epoch);
-  const size_t at = static_cast<size_t>(index * batch_);
-  gather_images(ds_, order_.data() + at, flips_.data() + at, batch_, x, y);
+  const size_t at = static_cast<size_t>(index * batch_ + begin);
+  gather_images(ds_, order_.data() + at, flips_.data() + at, end - begin, x, y);
 }
 
 }  // namespace fc::data

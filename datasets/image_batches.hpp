@@ -27,6 +27,8 @@ class ImageBatches {
   // Batch `index` (0 <= index < batches_per_epoch()) of epoch `epoch` (>= 0): the
   // images at positions [index * B, (index + 1) * B) of the epoch's order.
   void batch(int64_t epoch, int64_t index, Tensor& x, Tensor& y);
+  // Rows [begin, end) of that batch alone (one rank's share under data parallelism).
+  void batch_rows(int64_t epoch, int64_t index, int64_t begin, int64_t end, Tensor& x, Tensor& y);
 
   // Epoch e's order (a permutation of the dataset's indices) and, per position, whether
   // that sample is flipped (all 0 without hflip).

@@ -15,6 +15,7 @@ packages=(
   zlib1g-dev
   nlohmann-json3-dev
   fonts-dejavu-core
+  libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (engine/comm/mpi.cpp)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

@@ -92,6 +92,7 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
            {"checkerboard --samples -1", "samples"},
            {"checkerboard --no-such-option", "no-such-option"},
            {"checkerboard --resume --sample-only", "resume"},
+           {"checkerboard --train-only --sample-only", "train-only"},
            {"checkerboard --coupling exact", "coupling"},
            {"checkerboard --quality-points 1", "quality-points"},
            {"checkerboard --ot-block 0", "ot-block"},

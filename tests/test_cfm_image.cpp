@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "app_runner.hpp"
+#include "mpi_runner.hpp"
 #include "tiny_image_dataset.hpp"
 #include "apps/common/image_flow.hpp"
 #include "engine/ops.hpp"
@@ -95,6 +96,50 @@ TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app]
     REQUIRE(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
   }
   CHECK(fa.metadata.at("iteration") == "7");
+}
+
+TEST_CASE("mpi: 2 ranks of cfm_image equal one process (each rank its slice of the epoch's order)",
+          "[mpi][cfm_image]") {
+  if (!mpi_ready()) return;
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  std::string ds = "folder:" + dir.path + "/pics";
+  // 8 iterations of batch 4 over 16 images: two epochs, two orders; class dropout, EMA
+  // and gradient clipping (after the average) all in play. 64 channels, not 32: with 32,
+  // GroupNorm(32) has one channel per group, so the bias of a res block's last conv
+  // before it has a gradient of exactly zero, and both runs' values there are Adam's
+  // amplification of rounding noise, equal in neither order.
+  const std::string opts = " --iterations 8 --batch-size 4 --channels 64 --res-blocks 1 --threads 1"
+                           " --checkpoint-every 0 --class-drop 0.5 --ema-decay 0.9 --clip 0.5";
+  AppRun one = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/a");
+  INFO(one.err);
+  REQUIRE(one.exit_code == 0);
+  AppRun two = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b");
+  INFO(two.err);
+  REQUIRE(two.exit_code == 0);
+  auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
+  // The losses to 1e-5 relative, and the weights (with the EMA's) as a whole. Tensor by
+  // tensor the zero-initialised layers (attention's proj_out, each res block's last
+  // conv) differ more: Adam divides each gradient by its own size, so where a
+  // gradient is near zero its rounding-level difference (the ranks sum their halves
+  // in another order) becomes a step of up to lr; the number is printed.
+  std::vector<float> la = fa.find("train.losses")->to_vector(), lb = fb.find("train.losses")->to_vector();
+  REQUIRE(la.size() == lb.size());
+  for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]));
+  double whole = relative_l2_difference(fa, fb, "optim.");
+  std::string where;
+  double worst = max_relative_difference(fa, fb, &where);
+  std::printf("[mpi] cfm_image 8 iterations, 1 process vs 2 ranks: weights %.3g relative (L2), "
+              "worst tensor %.3g (%s)\n", whole, worst, where.c_str());
+  CHECK(whole <= 1e-5);
+  CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
+  CHECK(fa.metadata.at("iteration") == "8");
+  // A batch the ranks cannot share is refused on one line.
+  AppRun bad = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + " --batch-size 3 --output " + dir.path + "/c");
+  CHECK(bad.exit_code == 2);
+  CHECK(count_lines(bad.err) == 1);
+  CHECK(bad.err.find("batch-size") != std::string::npos);
 }
 
 TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][cfm_image]") {

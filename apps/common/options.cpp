@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 
@@ -64,14 +65,30 @@ std::string one_line(std::string s) {
 
 int main_guard(const char* program, const std::function<int()>& body) {
   try {
-    return body();
+    int rc = body();
+    dist::finalize();
+    return rc;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
+    if (dist::is_root())
+      std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", program, one_line(e.what()).c_str());
+    if (dist::is_root()) std::fprintf(stderr, "%s: error: %s\n", program, one_line(e.what()).c_str());
+    else std::fprintf(stderr, "%s: error (rank %d of %d): %s\n", program, dist::rank(), dist::size(),
+                      one_line(e.what()).c_str());
     return 1;
   }
+}
+
+void require_batch_split(const char* option, int64_t batch) {
+  const int64_t n = dist::size();
+  if (n == 1) return;
+  if (batch < n)
+    throw UsageError(std::string("option '--") + option + "': " + std::to_string(batch) + " is fewer rows than the " +
+                     std::to_string(n) + " ranks of this run (each rank computes batch / ranks rows)");
+  if (batch % n != 0)
+    throw UsageError(std::string("option '--") + option + "': " + std::to_string(batch) +
+                     " does not split evenly over the " + std::to_string(n) + " ranks of this run");
 }
 
 cxxopts::ParseResult parse_with_dataset(cxxopts::Options& options, int argc, char** argv,

@@ -24,6 +24,9 @@ cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char**
 
 void require_positive(const char* option, int64_t value);
 void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
+// Under mpirun the batch is split over the ranks: it must divide evenly, at least one
+// row each (a UsageError naming the option otherwise). Nothing to check with one rank.
+void require_batch_split(const char* option, int64_t batch);
 
 // The common tail of a DATASET program's parsing: parse_with_help with the positional
 // DATASET, refusing a missing one.
@@ -46,7 +49,10 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 void write_json(const std::string& path, const std::string& text);
 
 // Runs body, printing "PROGRAM: error: MESSAGE" on one line for any exception:
-// exit 2 for usage errors, 1 for everything else.
+// exit 2 for usage errors, 1 for everything else. Under mpirun a usage error is
+// printed by rank 0 alone (every rank parses the same command line), other errors by
+// each rank that has one, naming it; MPI is ended when body returns, and not after an
+// error, so that the launcher stops the ranks still waiting for this one.
 int main_guard(const char* program, const std::function<int()>& body);
 
 }  // namespace fc::app

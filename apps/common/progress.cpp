@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/dist.hpp"
+
 namespace fc::app {
 
 std::string format_duration(double s) {
@@ -37,6 +39,7 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
 void ProgressBar::finish(const std::string& extra) { draw(total_, extra, true); }
 
 void ProgressBar::draw(int64_t done, const std::string& extra, bool final) {
+  if (!dist::is_root()) return;  // under mpirun rank 0 draws for all
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   double rate = elapsed > 0 ? static_cast<double>(done - start_) / elapsed : 0;
   double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : NAN;

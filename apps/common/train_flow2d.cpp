@@ -7,9 +7,11 @@
 #include "apps/common/flow2d.hpp"
 #include "apps/common/interrupt.hpp"
 #include "apps/common/progress.hpp"
+#include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "flow/path.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/data_parallel.hpp"
 
 namespace fc::app {
 
@@ -45,6 +47,8 @@ void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d)
        cxxopts::value<int64_t>(run.checkpoint_every)->default_value(std::to_string(d.checkpoint_every)))
       ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
       ("sample-only", "skip training: sample and plot from the checkpoint")
+      ("train-only", "only train: the checkpoint and losses.csv, no samples, plots or metrics "
+                     "(draw them later with --sample-only)")
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
        cxxopts::value<int64_t>(run.interrupt_at)->default_value("-1"));
 }
@@ -57,6 +61,7 @@ std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& d) {
 void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
   run.resume = given.count("resume") > 0;
   run.sample_only = given.count("sample-only") > 0;
+  run.train_only = given.count("train-only") > 0;
   require_positive("iterations", run.iterations);
   require_positive("batch-size", run.batch);
   require_range("threads", run.threads, 0, 1024);
@@ -64,45 +69,72 @@ void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
   if (!(run.lr > 0 && std::isfinite(run.lr))) throw UsageError("option '--lr': must be positive");
   if (run.resume && run.sample_only)
     throw UsageError("options '--resume' and '--sample-only' exclude each other");
+  if (run.train_only && run.sample_only)
+    throw UsageError("options '--train-only' and '--sample-only' exclude each other");
+  if (!run.sample_only) require_batch_split("batch-size", run.batch);
+}
+
+PairBatch rows_of(PairBatch whole, const dist::Rows& rows) {
+  if (rows.begin == 0 && rows.end == whole.x0.dim(0)) return whole;
+  return {slice(whole.x0, 0, rows.begin, rows.end), slice(whole.x1, 0, rows.begin, rows.end)};
 }
 
 bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
                     const PairSource& pairs, const FlowTrainOptions& o,
                     const std::function<void()>& save, double* final_loss) {
   install_interrupt_handler();
+  // Under mpirun every rank draws the whole batch's numbers from the same generator
+  // (2-D points cost next to nothing beside the MLP, and an OT coupling needs all of
+  // them) and computes its rows; the generator, and so the checkpoint, is the same on
+  // every rank and for any number of ranks. Rank 0 alone writes files.
+  const dist::Rows rows = dist::my_rows(o.batch);
+  const bool split = rows.count() != o.batch;
+  auto save_on_root = [&] {
+    if (dist::is_root()) save();
+  };
   ProgressBar bar(o.iterations, "train", state.iteration);
   double smooth = state.losses.empty() ? 0 : state.losses.back();
+  nn::check_replicas_agree(mlp, state.iteration);
   for (; state.iteration < o.iterations; ++state.iteration) {
-    if (state.iteration == o.interrupt_at) request_interrupt();
-    if (interrupted()) {
-      save();
-      write_losses_csv(o.losses_csv, state.losses);
-      std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
-                   o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
+    // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
+    if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
+    if (dist::any(interrupted())) {  // every rank stops at the same iteration
+      nn::check_replicas_agree(mlp, state.iteration);
+      save_on_root();
+      if (dist::is_root()) write_losses_csv(o.losses_csv, state.losses);
+      if (dist::is_root())
+        std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
+                     o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
       return false;
     }
-    PairBatch p = pairs(o.batch, gen);
+    PairBatch p = pairs(o.batch, rows, gen);
     Tensor t = gen.uniform(Shape{o.batch, 1});
+    if (split) t = slice(t, 0, rows.begin, rows.end);
     Tensor xt = flow::cfm_interpolate(p.x0, p.x1, t, o.sigma_min);
     Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), flow::cfm_target(p.x0, p.x1, o.sigma_min));
     opt.zero_grad();
     loss.backward();
+    nn::average_gradients(mlp);
     opt.step();
-    float l = loss.item();
+    nn::testing_desync(mlp, state.iteration);
+    float l = split ? static_cast<float>(nn::mean_over_ranks(loss.item())) : loss.item();
     FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
                                                              << " (try a lower --lr)");
     state.losses.push_back(l);
     smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
     bar.update(state.iteration + 1, "loss " + fmt(smooth));
+    if (o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0)
+      nn::check_replicas_agree(mlp, state.iteration + 1);
     if (o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
         state.iteration + 1 < o.iterations) {
       ++state.iteration;  // the checkpoint records the iterations done
-      save();
+      save_on_root();
       --state.iteration;
     }
   }
+  nn::check_replicas_agree(mlp, state.iteration);
   bar.finish("loss " + fmt(smooth));
-  save();
+  save_on_root();
   if (final_loss) *final_loss = smooth;
   return true;
 }

@@ -10,6 +10,7 @@
 
 #include "apps/common/options.hpp"
 #include "apps/common/train_state.hpp"
+#include "engine/dist.hpp"
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
 #include "nn/mlp.hpp"
@@ -19,12 +20,12 @@ namespace fc::app {
 
 // The options every 2-D training program takes: --preset, --iterations, --batch-size,
 // --lr, --seed, --threads, --output, --checkpoint-every, --resume, --sample-only,
-// --interrupt-at.
+// --train-only, --interrupt-at.
 struct RunOptions {
   std::string preset = "quick", output;
   int64_t iterations = 0, batch = 0, seed = 0, threads = 0, checkpoint_every = 1000, interrupt_at = -1;
   double lr = 1e-3;
-  bool resume = false, sample_only = false;
+  bool resume = false, sample_only = false, train_only = false;
 };
 struct RunDefaults {
   int64_t iterations_quick, iterations_paper, batch_quick, batch_paper, checkpoint_every;
@@ -39,12 +40,19 @@ void check_run_options(RunOptions& run, const cxxopts::ParseResult& given);
 struct PairBatch {
   Tensor x0, x1;
 };
-using PairSource = std::function<PairBatch(int64_t batch, Generator& gen)>;
+// Draws a batch of `batch` pairs from gen and returns its rows [rows.begin, rows.end)
+// (all of them with one rank). Every rank draws the same numbers, so gen stays the
+// same on all ranks; a source whose pairs are row by row (reflow's teacher) computes
+// its rows alone, one that needs the whole batch (an OT coupling) slices it.
+using PairSource = std::function<PairBatch(int64_t batch, const dist::Rows& rows, Generator& gen)>;
+// Rows [rows.begin, rows.end) of a whole batch (itself when the rows are all of it).
+PairBatch rows_of(PairBatch whole, const dist::Rows& rows);
 
 struct FlowTrainOptions {
   int64_t iterations = 0, batch = 0;
   int64_t checkpoint_every = 1000;  // 0: only at the end
   int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
+  int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
   float sigma_min = 0;
   std::string program;              // names the program in messages
   std::string checkpoint, losses_csv;
@@ -54,6 +62,8 @@ struct FlowTrainOptions {
 //   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the CFM path (flow/path),
 // calling save() every checkpoint_every iterations and at the end. On Ctrl-C it saves,
 // writes the losses and returns false. Returns the smoothed final loss in *final_loss.
+// Under mpirun (engine/dist.hpp) the ranks split each batch, average the gradients
+// and stop together on Ctrl-C; save() and the losses file run on rank 0 alone.
 bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
                     const PairSource& pairs, const FlowTrainOptions& options,
                     const std::function<void()>& save, double* final_loss);

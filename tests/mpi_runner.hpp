@@ -1,0 +1,75 @@
+#pragma once
+// Runs a program of apps/ under mpirun for the data-parallel tests, and compares the
+// checkpoints of two runs. The tests skip (saying so) where mpirun or MPI is missing.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "engine/dist.hpp"
+#include "nn/safetensors.hpp"
+
+// Open MPI's switches for CI (root, more ranks than cores); -q keeps mpirun's own
+// banners out of stderr, so that a program's one-line error stays one line.
+inline std::string mpirun(int ranks) {
+  return "mpirun -q --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
+}
+
+inline bool mpi_ready() {
+  static const bool ready = [] {
+    if (!fc::dist::has_mpi()) {
+      std::printf("SKIPPED [mpi] tests: this build has no MPI (MPI=0 or Open MPI absent)\n");
+      return false;
+    }
+    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+      std::printf("SKIPPED [mpi] tests: mpirun not found (scripts/install_deps.sh installs openmpi-bin)\n");
+      return false;
+    }
+    return true;
+  }();
+  return ready;
+}
+
+// The largest difference between two checkpoints' tensors, relative to each tensor's
+// largest magnitude; *worst names the tensor where it is.
+inline double max_relative_difference(const fc::nn::SafetensorsFile& a, const fc::nn::SafetensorsFile& b,
+                                      std::string* worst_name = nullptr) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    REQUIRE(a.tensors[i].name == b.tensors[i].name);
+    std::vector<float> x = a.tensors[i].tensor.to_vector(), y = b.tensors[i].tensor.to_vector();
+    REQUIRE(x.size() == y.size());
+    double scale = 0, diff = 0;
+    for (size_t j = 0; j < x.size(); ++j) {
+      scale = std::max(scale, std::abs(static_cast<double>(x[j])));
+      diff = std::max(diff, std::abs(static_cast<double>(x[j]) - y[j]));
+    }
+    if (scale > 0 && diff / scale > worst) {
+      worst = diff / scale;
+      if (worst_name) *worst_name = a.tensors[i].name;
+    }
+  }
+  return worst;
+}
+
+// ‖a − b‖₂ / ‖a‖₂ over the tensors whose names do not start with `skip` (e.g. the
+// optimizer's moments): the whole model's relative difference.
+inline double relative_l2_difference(const fc::nn::SafetensorsFile& a, const fc::nn::SafetensorsFile& b,
+                                     const std::string& skip) {
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    if (a.tensors[i].name.rfind(skip, 0) == 0) continue;
+    std::vector<float> x = a.tensors[i].tensor.to_vector(), y = b.tensors[i].tensor.to_vector();
+    REQUIRE(x.size() == y.size());
+    for (size_t j = 0; j < x.size(); ++j) {
+      diff += (static_cast<double>(x[j]) - y[j]) * (static_cast<double>(x[j]) - y[j]);
+      norm += static_cast<double>(x[j]) * x[j];
+    }
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
