@@ -47,8 +47,7 @@ const app::RunDefaults kDefaults{12000, 20000, 2048, 4096, 1000, "",
 
 Config parse(int argc, char** argv) {
   cxxopts::Options o("cfm2d", "Conditional flow matching on a 2-D density: train, sample, plot.\n"
-                              "DATASET: " + app::join(data::toy2d_names(), ", ") +
-                              ", points:FILE (.npy/.csv), image:FILE.png");
+                              "DATASET: " + data::toy2d_help());
   Config c;
   app::add_run_options(o, c.run, kDefaults);
   o.add_options()

@@ -35,7 +35,7 @@ Config parse(int argc, char** argv) {
   cxxopts::Options o("compare2d",
                      "CFM against rectified flow (and OT-CFM) on a 2-D density: a side-by-side "
                      "animation, straightness, and quality after few Euler steps.\nDATASET: " +
-                         app::join(data::toy2d_names(), ", ") + ", points:FILE, image:FILE.png");
+                         data::toy2d_help());
   Config c;
   o.add_options()
       ("cfm", "CFM checkpoint (default outputs/cfm/DATASET/ckpt.safetensors)", cxxopts::value<std::string>(c.cfm))
@@ -184,7 +184,8 @@ int run(int argc, char** argv) {
     }
     std::string gif = c.output + "/cfm_reflow_" + d + ".gif";
     std::fprintf(stderr, "compare2d: writing %s\n", gif.c_str());
-    app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset, 4.5f);
+    app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset,
+                              data::plot_square(density));
   }
   std::fprintf(stderr, "compare2d: wrote %s.{json,md,png}\n", stem.c_str());
   return 0;

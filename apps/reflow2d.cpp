@@ -45,8 +45,7 @@ const app::RunDefaults kDefaults{1000, 2000, 2048, 4096, 500, "outputs/reflow",
 Config parse(int argc, char** argv) {
   cxxopts::Options o("reflow2d",
                      "Rectified flow on a 2-D density, distilled from a trained CFM model: "
-                     "train, sample, plot.\nDATASET: " + app::join(data::toy2d_names(), ", ") +
-                         ", points:FILE (.npy/.csv), image:FILE.png");
+                     "train, sample, plot.\nDATASET: " + data::toy2d_help());
   Config c;
   app::add_run_options(o, c.run, kDefaults);
   o.add_options()

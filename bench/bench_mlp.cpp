@@ -31,7 +31,7 @@ using bench::time_it;
 namespace {
 
 // The checkerboard of the reference: x in [-2, 2), y in one of the alternating unit
-// squares, both scaled by 2. Same arithmetic as bench/torch_mlp.py.
+// squares, both divided by 0.45. Same arithmetic as bench/torch_mlp.py.
 Tensor checkerboard(Generator& gen, int64_t n) {
   Tensor u = gen.uniform(Shape{n, 2});
   Tensor k = gen.randint(Shape{n}, 0, 2);
@@ -43,8 +43,8 @@ Tensor checkerboard(Generator& gen, int64_t n) {
     float x = pu[2 * i] * 4.f - 2.f;
     float fl = std::floor(x);
     float parity = fl - 2.f * std::floor(fl / 2.f);
-    po[2 * i] = 2.f * x;
-    po[2 * i + 1] = 2.f * (pu[2 * i + 1] - 2.f * pk[i] + parity);
+    po[2 * i] = x / 0.45f;
+    po[2 * i + 1] = (pu[2 * i + 1] - 2.f * pk[i] + parity) / 0.45f;
   }
   return out;
 }

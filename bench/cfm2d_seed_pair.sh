@@ -27,7 +27,8 @@ wait
 import json, sys, datetime
 out, seed = sys.argv[1], int(sys.argv[2])
 keep = ("energy_distance", "energy_distance_all_points", "energy_distance_all_points_se", "in_square_fraction")
-pair = {"seed": seed, "date": datetime.date.today().isoformat(), "threads": 1}
+pair = {"seed": seed, "date": datetime.date.today().isoformat(), "threads": 1,
+        "density": "checkerboard"}  # the reference's board (the pairs before 2026-12-01: checkerboard-fb)
 for impl in ("flowcpp", "pytorch"):
     s = json.load(open(f"{out}/{impl}_score.json"))
     pair[impl] = {k: s[k] for k in keep}

@@ -91,9 +91,14 @@ def main(src, dst):
         f, p = c["flowcpp"], c["pytorch"]
         out.append("")
         out.append(f"## cfm2d, paper preset, against the PyTorch reference ({c['date']})\n")
+        # The pairs so far drew flowcpp's earlier side-2 board, not the reference's.
+        board = ("checkerboard" if c.get("density", "checkerboard") == "checkerboard" else
+                 "**flowcpp's earlier checkerboard** (squares of side 2 over [-4, 4)^2, now "
+                 "`checkerboard-fb`; a seed pair on the reference's board, side 1/0.45, which "
+                 "`checkerboard` and bench/torch_cfm2d.py draw now, is still to be run)")
         out.append("`bench/compare_cfm2d.sh` (seed 0, 2 threads, timed) and `bench/cfm2d_seed_pair.sh SEED` "
                    "(the other seeds, both sides at 1 thread at the same time, so untimed): both train "
-                   "the reference recipe on checkerboard (MLP H=512, AdamW lr 1e-3, batch 4096, 20,000 "
+                   f"the reference recipe on {board} (MLP H=512, AdamW lr 1e-3, batch 4096, 20,000 "
                    "iterations) and draw 1,000,000 samples with midpoint steps of 0.05; both sample files "
                    "are scored by the same code against the same truth (`cfm2d --score`: energy distance "
                    "of the first 20,000 samples to 20,000 fresh true ones, and over all 50 such blocks "
@@ -103,13 +108,17 @@ def main(src, dst):
         out.append("| | training s | sampling 1M s | energy distance | all points (± se) | in-square fraction |")
         out.append("|---|---|---|---|---|---|")
         pairs = [dict(seed=0, flowcpp=f, pytorch=p)] + c.get("more_seeds", [])
+        file_board = c.get("density", "checkerboard")
         for pair in pairs:
+            board = pair.get("density", file_board)
+            on = "" if board == file_board else f" ({board})"
             for impl, name in (("flowcpp", "flowcpp"), ("pytorch", f"PyTorch {p.get('torch', '')}")):
                 r = pair[impl]
                 times = (f"{r['train_s']:.0f} | {r['sample_s']:.0f}" if pair["seed"] == 0 else " | ")
-                out.append(f"| {name}, seed {pair['seed']} | {times} | {r['energy_distance']:.5f} | "
+                out.append(f"| {name}, seed {pair['seed']}{on} | {times} | {r['energy_distance']:.5f} | "
                            f"{all_points(r)} | {r['in_square_fraction']:.4f} |")
-        out.extend(seed_summary(pairs))
+        # Pairs on another board are listed, not pooled with the others.
+        out.extend(seed_summary([q for q in pairs if q.get("density", file_board) == file_board]))
         if c.get("note"):
             out.append("")
             out.append(f"Note: {c['note']}.")

@@ -7,10 +7,12 @@ import torch
 
 
 def checkerboard(n):
+    """The reference's checkerboard (flow_matching/datasets/synthetic_datasets.py): squares
+    of side 1 / 0.45 over [-4.44, 4.44)^2, as flowcpp's `checkerboard`."""
     x1 = torch.rand(n) * 4 - 2
     x2 = torch.rand(n) - torch.randint(high=2, size=(n,)) * 2
     x2 = x2 + (torch.floor(x1) % 2)
-    return torch.stack([x1, x2], 1) * 2
+    return torch.stack([x1, x2], 1) / 0.45
 
 
 def velocity_mlp(hidden):

@@ -23,12 +23,16 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 const std::vector<std::string>& builtin_names() {
-  static const std::vector<std::string> names = {"checkerboard", "moons",   "mixture",  "8gaussians",
-                                                 "spirals",      "circles", "pinwheel", "swissroll"};
+  // The first eight are the ones bench/rectify_all.sh runs; the last two are the scalings
+  // flowcpp used before it drew the reference's (kept for old checkpoints and plots).
+  static const std::vector<std::string> names = {"checkerboard",    "moons",       "mixture",  "8gaussians",
+                                                 "spirals",         "circles",     "pinwheel", "swissroll",
+                                                 "checkerboard-fb", "moons-scaled"};
   return names;
 }
 
 const char kPointsPrefix[] = "points:";
+const char kRawPointsPrefix[] = "points-raw:";
 const char kImagePrefix[] = "image:";
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
@@ -59,7 +63,8 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   std::ostringstream os;
   os << "toy2d: unknown density '" << name << "'; valid: ";
   for (const std::string& n : builtin_names()) os << n << ", ";
-  os << "points:FILE (.npy or .csv with N x 2 points), image:FILE (.png, dark pixels = mass)";
+  os << "points:FILE (.npy or .csv with N x 2 points, centred), points-raw:FILE (not centred), "
+        "image:FILE (.png, dark pixels = mass)";
   std::string msg = os.str();
   for (char& c : msg)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
@@ -72,35 +77,54 @@ inline double fine_uniform(float hi, float lo) { return static_cast<double>(hi) 
 
 // ---- built-in densities: each draws whole tensors, then computes on the host ----
 
-// The reference's checkerboard: x1 ~ U(-2, 2); x2 ~ U(0, 1) - 2 * randint(0, 2) + (floor(x1)
-// mod 2); both doubled, so the mass fills alternate 2 x 2 squares of [-4, 4]^2.
-void checkerboard(int64_t n, Generator& gen, float* out) {
+// The cell of a coordinate on a board of squares of side `side`: floor(v / side). The
+// sampler and checkerboard_in_square_fraction both use it, so that a sample always
+// counts as inside its own square.
+inline int board_cell(float v, double side) { return static_cast<int>(std::floor(static_cast<double>(v) / side)); }
+
+// v scaled onto the board, moved by a few ulps when rounding put it in the next cell.
+float on_board(double unit, int cell, double side) {
+  float v = static_cast<float>(unit * side);
+  const float centre = static_cast<float>((cell + 0.5) * side);
+  while (board_cell(v, side) != cell) v = std::nextafter(v, centre);
+  return v;
+}
+
+// The reference's checkerboard before scaling: x1 ~ U(-2, 2); x2 ~ U(0, 1) - 2 *
+// randint(0, 2) + (floor(x1) mod 2); then both times `side`. The reference divides by
+// 0.45 (side 1 / 0.45: 4 x 4 squares of side 2.22 over [-4.44, 4.44)^2);
+// facebookresearch/flow_matching's notebook doubles them (side 2, [-4, 4)^2).
+void checkerboard(int64_t n, Generator& gen, float* out, double side) {
   std::vector<float> x1 = gen.uniform({n}, -2.f, 2.f).to_vector();
   std::vector<float> u = gen.uniform({n}).to_vector();
   std::vector<float> k = gen.randint({n}, 0, 2).to_vector();
   for (int64_t i = 0; i < n; ++i) {
-    int col = static_cast<int>(std::floor(x1[i]));
+    int col = std::min(1, std::max(-2, static_cast<int>(std::floor(x1[i]))));
     int row = (((col % 2) + 2) % 2) - 2 * static_cast<int>(k[i]);  // the unit cell of x2
-    // Keep rounding from pushing a point across its square's edge.
-    float y = static_cast<float>(2.0 * (row + static_cast<double>(u[i])));
-    y = std::min(std::max(y, 2.f * row), std::nextafter(2.f * (row + 1), -INFINITY));
-    out[2 * i] = 2.f * x1[i];
-    out[2 * i + 1] = y;
+    out[2 * i] = on_board(x1[i], col, side);
+    out[2 * i + 1] = on_board(row + static_cast<double>(u[i]), row, side);
   }
 }
 
-// sklearn's make_moons (two interleaved half circles, noise 0.05), centred and scaled by
-// 2.5 so it spans about [-3.75, 3.75] x [-1.9, 1.9].
-void moons(int64_t n, Generator& gen, float* out) {
+// sklearn's make_moons (two interleaved half circles, noise 0.05) as it returns them, as
+// the reference uses it: the upper moon (cos t, sin t), the lower (1 - cos t, 0.5 - sin t)
+// for t in [0, pi] (make_moons spaces t evenly; here it is uniform, the same density),
+// x in about [-1.1, 2.1], y in [-0.6, 1.1]. With `scaled`, flowcpp's earlier variant:
+// centred and times 2.5, about [-3.75, 3.75] x [-1.9, 1.9].
+void moons(int64_t n, Generator& gen, float* out, bool scaled) {
   std::vector<float> which = gen.randint({n}, 0, 2).to_vector();
   std::vector<float> t = gen.uniform({n}, 0.f, static_cast<float>(kPi)).to_vector();
   std::vector<float> z = gen.normal({n, 2}, 0.f, 0.05f).to_vector();
   for (int64_t i = 0; i < n; ++i) {
     double c = std::cos(t[i]), s = std::sin(t[i]);
-    double x = which[i] == 0 ? c : 1.0 - c;
-    double y = which[i] == 0 ? s : 0.5 - s;
-    out[2 * i] = static_cast<float>(2.5 * (x + z[2 * i] - 0.5));
-    out[2 * i + 1] = static_cast<float>(2.5 * (y + z[2 * i + 1] - 0.25));
+    double x = (which[i] == 0 ? c : 1.0 - c) + z[2 * i];
+    double y = (which[i] == 0 ? s : 0.5 - s) + z[2 * i + 1];
+    if (scaled) {
+      x = 2.5 * (x - 0.5);
+      y = 2.5 * (y - 0.25);
+    }
+    out[2 * i] = static_cast<float>(x);
+    out[2 * i + 1] = static_cast<float>(y);
   }
 }
 
@@ -277,12 +301,57 @@ bool is_builtin_toy2d(const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+namespace {
+
+// The reference's point cloud is centred on its mean (siggraph.pkl minus its mean).
+void centre_points(std::vector<float>& pts) {
+  double mx = 0, my = 0;
+  const size_t n = pts.size() / 2;
+  for (size_t i = 0; i < n; ++i) {
+    mx += pts[2 * i];
+    my += pts[2 * i + 1];
+  }
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) {
+    pts[2 * i] = static_cast<float>(pts[2 * i] - mx);
+    pts[2 * i + 1] = static_cast<float>(pts[2 * i + 1] - my);
+  }
+}
+
+// The grey level (0 to 255) of an RGBA pixel as PIL's convert("L") computes it (ITU-R
+// 601 weights in 16-bit fixed point, rounded), which the reference's picture density
+// reads. PIL drops the alpha; here a transparent pixel is first laid over white, so a
+// picture's transparent background stays empty (opaque pictures are unchanged).
+double pil_grey(const unsigned char* p) {
+  const unsigned grey = (p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16;
+  if (p[3] == 255) return grey;
+  const double a = p[3] / 255.0;
+  return a * grey + (1 - a) * 255.0;
+}
+
+// numpy's linspace(lo, hi, n)[i].
+double linspace_at(double lo, double hi, int n, int i) { return n == 1 ? lo : lo + (hi - lo) * i / (n - 1); }
+
+}  // namespace
+
+std::string toy2d_help() {
+  std::string out;
+  for (const std::string& n : builtin_names()) out += n + ", ";
+  return out +
+         "points:FILE (N x 2 points from .npy/.csv, centred on their mean like the reference's "
+         "siggraph points), points-raw:FILE (the same, coordinates as given), image:FILE.png (the "
+         "reference's picture density: darker pixels carry more mass)";
+}
+
 Toy2d::Toy2d(const std::string& name) : name_(name) {
   if (is_builtin_toy2d(name)) {
     kind_ = Kind::Builtin;
-  } else if (starts_with(name, kPointsPrefix)) {
+  } else if (starts_with(name, kPointsPrefix) || starts_with(name, kRawPointsPrefix)) {
     kind_ = Kind::Points;
-    points_ = load_points(name.substr(std::strlen(kPointsPrefix)));
+    const bool raw = starts_with(name, kRawPointsPrefix);
+    points_ = load_points(name.substr(std::strlen(raw ? kRawPointsPrefix : kPointsPrefix)));
+    if (!raw) centre_points(points_);
   } else if (starts_with(name, kImagePrefix)) {
     kind_ = Kind::Image;
     const std::string path = name.substr(std::strlen(kImagePrefix));
@@ -297,17 +366,14 @@ Toy2d::Toy2d(const std::string& name) : name_(name) {
     std::unique_ptr<unsigned char, void (*)(void*)> guard(px, stbi_image_free);
     width_ = w;
     height_ = h;
-    cdf_.resize(static_cast<size_t>(w) * h);
+    // The reference's weights: (the image's maximum grey level - the pixel's).
+    std::vector<double> grey(static_cast<size_t>(w) * h);
+    double brightest = 0;
+    for (size_t i = 0; i < grey.size(); ++i) brightest = std::max(brightest, grey[i] = pil_grey(px + 4 * i));
+    cdf_.resize(grey.size());
     double total = 0;
-    for (size_t i = 0; i < cdf_.size(); ++i) {
-      const unsigned char* p = px + 4 * i;
-      // Rec. 601 luminance, composited over white so transparent pixels are empty.
-      double lum = (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) / 255.0;
-      double alpha = p[3] / 255.0;
-      total += alpha * (1.0 - lum);
-      cdf_[i] = total;
-    }
-    if (!(total > 0)) TOY_FAIL(path, "image has no dark pixels, so the density is empty");
+    for (size_t i = 0; i < grey.size(); ++i) cdf_[i] = total += brightest - grey[i];
+    if (!(total > 0)) TOY_FAIL(path, "image has no pixel darker than its brightest, so the density is empty");
   } else {
     unknown_name(name);
   }
@@ -320,8 +386,10 @@ Tensor Toy2d::sample(int64_t n, Generator& gen) const {
   float* o = out.cpu_data();
   switch (kind_) {
     case Kind::Builtin:
-      if (name_ == "checkerboard") checkerboard(n, gen, o);
-      else if (name_ == "moons") moons(n, gen, o);
+      if (name_ == "checkerboard") checkerboard(n, gen, o, kCheckerboardSide);
+      else if (name_ == "checkerboard-fb") checkerboard(n, gen, o, kCheckerboardFbSide);
+      else if (name_ == "moons") moons(n, gen, o, false);
+      else if (name_ == "moons-scaled") moons(n, gen, o, true);
       else if (name_ == "mixture") mixture(n, gen, o);
       else if (name_ == "8gaussians") eight_gaussians(n, gen, o);
       else if (name_ == "spirals") spirals(n, gen, o);
@@ -340,18 +408,22 @@ Tensor Toy2d::sample(int64_t n, Generator& gen) const {
       break;
     }
     case Kind::Image: {
-      // A pixel with probability proportional to its darkness, then a uniform point in
-      // it; the longer side spans [-4, 4], the picture's top is +y.
-      std::vector<float> u = gen.uniform({n, 4}).to_vector();
-      const double total = cdf_.back(), scale = 8.0 / std::max(width_, height_);
+      // The reference's picture density: a pixel with probability proportional to its
+      // weight, then a Gaussian of std half a pixel around its centre; the centres are
+      // linspace(-4, 4, w) across and linspace(4, -4, h) down (the top is +y), so the
+      // picture fills [-4, 4]^2 whatever its aspect.
+      std::vector<float> u = gen.uniform({n, 2}).to_vector();
+      std::vector<float> z = gen.normal({n, 2}).to_vector();
+      const double total = cdf_.back(), sx = 8.0 / width_ / 2, sy = 8.0 / height_ / 2;
       for (int64_t i = 0; i < n; ++i) {
-        double target = fine_uniform(u[4 * i], u[4 * i + 1]) * total;
+        double target = fine_uniform(u[2 * i], u[2 * i + 1]) * total;
         // The first pixel whose running sum passes the target has non-zero mass.
         size_t k = static_cast<size_t>(std::upper_bound(cdf_.begin(), cdf_.end(), target) - cdf_.begin());
         k = std::min(k, cdf_.size() - 1);
-        const int64_t row = static_cast<int64_t>(k) / width_, col = static_cast<int64_t>(k) % width_;
-        o[2 * i] = static_cast<float>((col + u[4 * i + 2] - 0.5 * width_) * scale);
-        o[2 * i + 1] = static_cast<float>((0.5 * height_ - row - u[4 * i + 3]) * scale);
+        const int row = static_cast<int>(k / static_cast<size_t>(width_));
+        const int col = static_cast<int>(k % static_cast<size_t>(width_));
+        o[2 * i] = static_cast<float>(linspace_at(-4, 4, width_, col) + sx * z[2 * i]);
+        o[2 * i + 1] = static_cast<float>(linspace_at(4, -4, height_, row) + sy * z[2 * i + 1]);
       }
       break;
     }
@@ -404,21 +476,47 @@ Tensor sample_toy2d(const std::string& name, int64_t n, Generator& gen) {
   return density->sample(n, gen);
 }
 
-double checkerboard_in_square_fraction(const Tensor& samples) {
+double checkerboard_square_side(const std::string& name) {
+  if (name == "checkerboard") return kCheckerboardSide;
+  if (name == "checkerboard-fb") return kCheckerboardFbSide;
+  return 0;
+}
+
+double checkerboard_in_square_fraction(const Tensor& samples, double side) {
   FC_CHECK(samples.defined() && samples.ndim() == 2 && samples.dim(1) == 2,
            "checkerboard_in_square_fraction: expected [n, 2] samples, got "
                << (samples.defined() ? samples.shape().str() : std::string("an undefined tensor")));
+  FC_CHECK(side > 0, "checkerboard_in_square_fraction: the squares' side must be positive, got " << side);
   const int64_t n = samples.dim(0);
   FC_CHECK(n > 0, "checkerboard_in_square_fraction: no samples");
   std::vector<float> p = samples.to_vector();
   int64_t inside = 0;
   for (int64_t i = 0; i < n; ++i) {
-    float x = p[2 * i], y = p[2 * i + 1];
-    if (!(x >= -4.f && x < 4.f && y >= -4.f && y < 4.f)) continue;
-    int cx = static_cast<int>(std::floor(x / 2.f)), cy = static_cast<int>(std::floor(y / 2.f));
-    if (((cx + cy) % 2 + 2) % 2 == 0) ++inside;
+    const float x = p[2 * i], y = p[2 * i + 1];
+    if (!(std::isfinite(x) && std::isfinite(y))) continue;
+    const int cx = board_cell(x, side), cy = board_cell(y, side);
+    // The 4 x 4 board's cells run from -2 to 1; the filled ones have an even sum.
+    if (cx >= -2 && cx <= 1 && cy >= -2 && cy <= 1 && ((cx + cy) % 2 + 2) % 2 == 0) ++inside;
   }
   return static_cast<double>(inside) / static_cast<double>(n);
+}
+
+PlotSquare plot_square(const Toy2d& density) {
+  Generator gen(kPlotSquareSeed);
+  std::vector<float> p = density.sample(kPlotSquarePoints, gen).to_vector();
+  float x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+  for (size_t i = 0; i < p.size() / 2; ++i) {
+    x_lo = std::min(x_lo, p[2 * i]);
+    x_hi = std::max(x_hi, p[2 * i]);
+    y_lo = std::min(y_lo, p[2 * i + 1]);
+    y_hi = std::max(y_hi, p[2 * i + 1]);
+  }
+  const double cx = (static_cast<double>(x_lo) + x_hi) / 2, cy = (static_cast<double>(y_lo) + y_hi) / 2;
+  double half = std::max(static_cast<double>(x_hi) - x_lo, static_cast<double>(y_hi) - y_lo) / 2;
+  if (!(half > 0)) half = 1;  // one point: any square around it
+  half *= 1.05;
+  return PlotSquare{static_cast<float>(cx - half), static_cast<float>(cx + half), static_cast<float>(cy - half),
+                    static_cast<float>(cy + half)};
 }
 
 }  // namespace fc::data

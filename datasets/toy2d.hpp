@@ -1,10 +1,16 @@
 #pragma once
-// 2-D toy densities for flow matching: the reference's three (checkerboard, moons,
-// mixture), FFJORD's (8gaussians, spirals, circles, pinwheel, swissroll), and two that
-// come from files: `points:FILE` (an .npy or .csv of N x 2 points, resampled with
-// replacement) and `image:FILE` (a picture whose dark pixels carry the mass, mapped
-// onto [-4, 4] x [-4, 4]). Every draw comes from the fc::Generator passed in, so a
-// sample is a function of the generator's state.
+// 2-D toy densities for flow matching: the reference's (keishihara/flow-matching,
+// flow_matching/datasets/synthetic_datasets.py) checkerboard, moons and mixture with its
+// formulas and scales, FFJORD's (8gaussians, spirals, circles, pinwheel, swissroll),
+// flowcpp's earlier scalings under their own names (checkerboard-fb: the board of
+// facebookresearch/flow_matching's notebook, squares of side 2 over [-4, 4)^2;
+// moons-scaled: the moons centred and times 2.5), and three that come from files:
+// `points:FILE` (an .npy or .csv of N x 2 points, centred on their mean as the
+// reference centres its siggraph.pkl, resampled with replacement), `points-raw:FILE`
+// (the same, not centred) and `image:FILE` (the reference's picture density: a
+// Gaussian of std half a pixel at every pixel centre on [-4, 4]^2, weighted by how much
+// darker the pixel is than the brightest one). Every draw comes from the fc::Generator
+// passed in, so a sample is a function of the generator's state.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +23,9 @@ namespace fc::data {
 // The built-in names, in a fixed order.
 std::vector<std::string> toy2d_names();
 bool is_builtin_toy2d(const std::string& name);
+// Every form a density name takes, for --help: the built-in names, then the file forms
+// with what each does to the file.
+std::string toy2d_help();
 
 // A density ready to sample: a built-in name, or a file loaded (and checked) once.
 // Unknown names and unreadable files throw a one-line fc::Error (naming the valid
@@ -33,7 +42,7 @@ class Toy2d {
   std::string name_;
   Kind kind_ = Kind::Builtin;
   std::vector<float> points_;  // Points: x0, y0, x1, y1, ...
-  std::vector<double> cdf_;    // Image: running sum of darkness over pixels, row-major
+  std::vector<double> cdf_;    // Image: running sum of the pixels' weights, row-major
   int width_ = 0, height_ = 0;
 };
 
@@ -41,8 +50,26 @@ class Toy2d {
 // used, reloaded when the file changes), so calling this every training step is cheap.
 Tensor sample_toy2d(const std::string& name, int64_t n, Generator& gen);
 
-// Fraction of the rows of a [n, 2] tensor that fall inside the filled squares of the
-// checkerboard density (1 for its samples, about 1/2 for uniform points on [-4, 4]^2).
-double checkerboard_in_square_fraction(const Tensor& samples);
+// The side of the checkerboards' squares: the reference divides its unit board by 0.45.
+constexpr double kCheckerboardSide = 1 / 0.45;
+constexpr double kCheckerboardFbSide = 2;
+// kCheckerboardSide for "checkerboard", kCheckerboardFbSide for "checkerboard-fb", 0 for
+// every other density (which has no squares).
+double checkerboard_square_side(const std::string& name);
+
+// Fraction of the rows of a [n, 2] tensor that fall inside the filled squares of a 4 x 4
+// checkerboard of squares of this side centred at 0 (1 for the density's samples, 1/2
+// for uniform points on its bounding box [-2 side, 2 side)^2).
+double checkerboard_in_square_fraction(const Tensor& samples, double side = kCheckerboardSide);
+
+// The square the reference plots a density in (its get_square_range): the bounding box
+// of kPlotSquarePoints draws (from a generator seeded kPlotSquareSeed, so the same on
+// every run), made square about its centre and 5% wider on each side.
+struct PlotSquare {
+  float x_lo, x_hi, y_lo, y_hi;
+};
+constexpr int64_t kPlotSquarePoints = 10000;
+constexpr uint64_t kPlotSquareSeed = 20240601;
+PlotSquare plot_square(const Toy2d& density);
 
 }  // namespace fc::data

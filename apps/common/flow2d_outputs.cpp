@@ -21,15 +21,15 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// The likelihood maps: exact divergence and Hutchinson on an n x n grid over the plot range.
+// The likelihood maps: exact divergence and Hutchinson on an n x n grid over the plot square.
 void likelihood_map(nn::MLP& mlp, const Flow2dOutputOptions& o, const flow::LikelihoodOptions& lo,
-                    float range) {
+                    const data::PlotSquare& square) {
   int n = static_cast<int>(o.grid);
   std::vector<float> xy;
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) {
-      xy.push_back(-range + 2 * range * (j + 0.5f) / n);
-      xy.push_back(-range + 2 * range * (i + 0.5f) / n);
+      xy.push_back(square.x_lo + (square.x_hi - square.x_lo) * (j + 0.5f) / n);
+      xy.push_back(square.y_lo + (square.y_hi - square.y_lo) * (i + 0.5f) / n);
     }
   Tensor pts = Tensor::from_vector(xy, Shape{static_cast<int64_t>(n) * n, 2});
   std::fprintf(stderr, "likelihood map on a %dx%d grid (exact, and Hutchinson with %lld probes)\n", n, n,
@@ -39,7 +39,7 @@ void likelihood_map(nn::MLP& mlp, const Flow2dOutputOptions& o, const flow::Like
   lh.hutchinson_probes = static_cast<int>(o.probes);
   lh.seed = o.seed + 7;
   auto hutch = flow::log_likelihood(mlp_velocity(mlp), pts, lh).log_prob.to_vector();
-  plot_likelihood(o.dir + "/likelihood_" + dataset_dir_name(o.dataset) + ".png", hutch, exact, n, range,
+  plot_likelihood(o.dir + "/likelihood_" + dataset_dir_name(o.dataset) + ".png", hutch, exact, n, square,
                   "Likelihood (" + o.model + ") — " + o.dataset, static_cast<int>(o.probes));
 }
 
@@ -92,7 +92,7 @@ void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& gi
 void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::vector<float>& losses,
                           const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
   const std::string name = dataset_dir_name(o.dataset);
-  const float range = 4.5f;
+  const data::PlotSquare square = data::plot_square(density);  // the reference's plot range
   if (!losses.empty()) {
     write_losses_csv(o.dir + "/losses.csv", losses);
     if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
@@ -114,13 +114,13 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   data::save_npy(o.dir + "/samples.npy", samples);
   if (o.plots) {
     plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", strip, strip_times,
-                   "ODE sampling evolution (" + o.model + ") — " + o.dataset, range);
+                   "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
     auto tg = Clock::now();
     std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
     std::vector<Tensor> frames = sample_flow(mlp, gen, o.gif_samples, frame_times, ode);
     NoGradGuard no_grad;
     write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", mlp_velocity(mlp), frames,
-                    frame_times, o.model + " — " + o.dataset, range);
+                    frame_times, o.model + " — " + o.dataset, square);
     metrics["time_gif_s"] = seconds_since(tg);
   }
 
@@ -144,7 +144,7 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
     flow::LikelihoodResult lr = flow::log_likelihood(mlp_velocity(mlp), held_out, lo);
     metrics["heldout_mean_log_likelihood"] = mean(lr.log_prob).item();
   }
-  if (o.plots) likelihood_map(mlp, o, lo, range);
+  if (o.plots) likelihood_map(mlp, o, lo, square);
   metrics["time_likelihood_s"] = seconds_since(tl);
 }
 

@@ -21,8 +21,8 @@ constexpr int64_t kTruthPoints = 20000;
 Generator truth_generator(uint64_t seed) { return Generator(seed + 1000003); }
 
 void add_in_square_fraction(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density) {
-  if (density.name() == "checkerboard")
-    metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples);
+  const double side = data::checkerboard_square_side(density.name());
+  if (side > 0) metrics["in_square_fraction"] = data::checkerboard_in_square_fraction(samples, side);
 }
 
 }  // namespace

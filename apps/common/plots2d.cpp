@@ -38,6 +38,9 @@ int hist_bins(size_t n) {
   return std::clamp(static_cast<int>(std::sqrt(static_cast<double>(n)) / 3), 60, 200);
 }
 
+viz::Range x_range(const data::PlotSquare& sq) { return viz::Range{sq.x_lo, sq.x_hi}; }
+viz::Range y_range(const data::PlotSquare& sq) { return viz::Range{sq.y_lo, sq.y_hi}; }
+
 }  // namespace
 
 void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
@@ -79,7 +82,7 @@ void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
 }
 
 void plot_evolution(const std::string& path, const std::vector<Tensor>& states,
-                    const std::vector<float>& times, const std::string& title, float range) {
+                    const std::vector<float>& times, const std::string& title, const data::PlotSquare& square) {
   int panels = static_cast<int>(states.size());
   int cols = panels > 5 ? (panels + 1) / 2 : panels, rows = (panels + cols - 1) / cols;
   const int cell = 300, top = 48;
@@ -93,7 +96,7 @@ void plot_evolution(const std::string& path, const std::vector<Tensor>& states,
     o.ticks = false;
     o.equal_aspect = true;
     o.background = viz::magma()(0.f);
-    viz::Axes ax(c, r, viz::Range{-range, range}, viz::Range{-range, range}, o);
+    viz::Axes ax(c, r, x_range(square), y_range(square), o);
     std::vector<float> xy = interleaved(states[static_cast<size_t>(i)]);
     ax.hist2d(xy.data(), xy.size() / 2, hist_bins(xy.size() / 2), viz::magma(), true);
   }
@@ -104,14 +107,17 @@ namespace {
 
 constexpr int kFieldGrid = 15;
 
-// The 15 x 15 grid of arrow positions over [-range, range]^2, interleaved.
-std::vector<float> field_grid(float range) {
+// The spacing of the 15 x 15 grid of arrows over the (square) plot.
+float field_spacing(const data::PlotSquare& square) { return (square.x_hi - square.x_lo) / kFieldGrid; }
+
+// The arrow positions, interleaved.
+std::vector<float> field_grid(const data::PlotSquare& square) {
   std::vector<float> grid;
-  float spacing = 2 * range / kFieldGrid;
+  const float spacing = field_spacing(square);
   for (int i = 0; i < kFieldGrid; ++i)
     for (int j = 0; j < kFieldGrid; ++j) {
-      grid.push_back(-range + spacing * (j + 0.5f));
-      grid.push_back(-range + spacing * (i + 0.5f));
+      grid.push_back(square.x_lo + spacing * (j + 0.5f));
+      grid.push_back(square.y_lo + spacing * (i + 0.5f));
     }
   return grid;
 }
@@ -120,20 +126,20 @@ std::vector<float> field_grid(float range) {
 // per frame (the longest fills its grid cell): with one scale for the whole run, the
 // slow middle of the flow shows only dots.
 void field_panel(viz::Canvas& c, const viz::Rect& r, const std::vector<float>& grid,
-                 const std::vector<float>& field, float range, const std::string& title) {
+                 const std::vector<float>& field, const data::PlotSquare& square, const std::string& title) {
   viz::AxesOptions o;
   o.equal_aspect = true;
   o.title = title;
   o.colorbar = true;
   o.colorbar_label = "|v|";
-  viz::Axes ax(c, r, viz::Range{-range, range}, viz::Range{-range, range}, o);
-  float vmax = ax.quiver(grid.data(), field.data(), grid.size() / 2, 2 * range / kFieldGrid, viz::viridis());
+  viz::Axes ax(c, r, x_range(square), y_range(square), o);
+  float vmax = ax.quiver(grid.data(), field.data(), grid.size() / 2, field_spacing(square), viz::viridis());
   ax.colorbar(viz::viridis(), 0, vmax);
 }
 
 // The histogram of the samples at one time; with `trails`, the paths of a few points
 // so far (trails[k] holds every trajectory's position at frame k, interleaved).
-void samples_panel(viz::Canvas& c, const viz::Rect& r, const Tensor& states, float range,
+void samples_panel(viz::Canvas& c, const viz::Rect& r, const Tensor& states, const data::PlotSquare& square,
                    const std::string& title, bool colorbar_room,
                    const std::vector<std::vector<float>>* trails = nullptr) {
   viz::AxesOptions s;
@@ -141,7 +147,7 @@ void samples_panel(viz::Canvas& c, const viz::Rect& r, const Tensor& states, flo
   s.title = title;
   s.background = viz::magma()(0.f);
   s.colorbar = colorbar_room;  // keeps this panel the size of a field panel beside it
-  viz::Axes ax(c, r, viz::Range{-range, range}, viz::Range{-range, range}, s);
+  viz::Axes ax(c, r, x_range(square), y_range(square), s);
   std::vector<float> xy = interleaved(states);
   ax.hist2d(xy.data(), xy.size() / 2, std::min(150, hist_bins(xy.size() / 2)), viz::magma(), true);
   if (!trails || trails->empty()) return;
@@ -161,8 +167,8 @@ void samples_panel(viz::Canvas& c, const viz::Rect& r, const Tensor& states, flo
 
 void write_field_gif(const std::string& path, const flow::VelocityFn& v,
                      const std::vector<Tensor>& states, const std::vector<float>& times,
-                     const std::string& title, float range) {
-  std::vector<float> grid = field_grid(range);
+                     const std::string& title, const data::PlotSquare& square) {
+  std::vector<float> grid = field_grid(square);
   Tensor gpts = Tensor::from_vector(grid, Shape{kFieldGrid * kFieldGrid, 2});
   const int w = 1000, h = 520, top = 44;
   viz::GifWriter gif(path, w, h, 6);
@@ -170,19 +176,19 @@ void write_field_gif(const std::string& path, const flow::VelocityFn& v,
     viz::Canvas c(w, h);
     draw_title(c, title + "   " + time_label(times[f]));
     viz::Rect area{10, top, w - 20, h - top - 10};
-    field_panel(c, viz::grid_cell(area, 1, 2, 0, 0, 10), grid, v(gpts, times[f]).to_vector(), range,
+    field_panel(c, viz::grid_cell(area, 1, 2, 0, 0, 10), grid, v(gpts, times[f]).to_vector(), square,
                 "velocity field v(x, t)");
-    samples_panel(c, viz::grid_cell(area, 1, 2, 0, 1, 10), states[f], range, "samples x_t", false);
+    samples_panel(c, viz::grid_cell(area, 1, 2, 0, 1, 10), states[f], square, "samples x_t", false);
     gif.add_frame(c);
   }
   gif.close();
 }
 
 void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>& flows,
-                          const std::vector<float>& times, const std::string& title, float range,
+                          const std::vector<float>& times, const std::string& title, const data::PlotSquare& square,
                           int trails) {
   FC_CHECK(!flows.empty(), "write_comparison_gif: no flows");
-  std::vector<float> grid = field_grid(range);
+  std::vector<float> grid = field_grid(square);
   Tensor gpts = Tensor::from_vector(grid, Shape{kFieldGrid * kFieldGrid, 2});
   const int cols = static_cast<int>(flows.size());
   const int w = 20 + cols * 470, h = 44 + 2 * 430 + 10, top = 44;
@@ -200,10 +206,10 @@ void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>&
       int64_t n = std::min<int64_t>(trails, st.dim(0));
       auto& pk = paths[static_cast<size_t>(k)];
       if (n > 0) pk.push_back(slice(st, 0, 0, n).to_vector());
-      samples_panel(c, viz::grid_cell(area, 2, cols, 0, k, 10), st, range, fp.name + ": samples x_t", true,
+      samples_panel(c, viz::grid_cell(area, 2, cols, 0, k, 10), st, square, fp.name + ": samples x_t", true,
                     &pk);
       field_panel(c, viz::grid_cell(area, 2, cols, 1, k, 10), grid, fp.velocity(gpts, times[f]).to_vector(),
-                  range, fp.name + ": velocity field");
+                  square, fp.name + ": velocity field");
     }
     gif.add_frame(c);
   }
@@ -272,7 +278,7 @@ void plot_few_step_quality(const std::string& path, const std::vector<QualityCur
 }
 
 void plot_likelihood(const std::string& path, const std::vector<float>& hutchinson,
-                     const std::vector<float>& exact, int n, float range, const std::string& title,
+                     const std::vector<float>& exact, int n, const data::PlotSquare& square, const std::string& title,
                      int probes) {
   // One colour scale for both maps: up to the highest log-density, down 12 nats (the
   // empty regions would otherwise take the whole scale).
@@ -297,8 +303,7 @@ void plot_likelihood(const std::string& path, const std::vector<float>& hutchins
     o.title = names[k];
     o.colorbar = true;  // a bar beside each map keeps both panels the same size
     o.colorbar_label = "log p(x)";
-    viz::Axes ax(c, viz::grid_cell(area, 1, 2, 0, k, 10), viz::Range{-range, range},
-                 viz::Range{-range, range}, o);
+    viz::Axes ax(c, viz::grid_cell(area, 1, 2, 0, k, 10), x_range(square), y_range(square), o);
     ax.field(*maps[k], n, n, viz::viridis(), lo, hi, viz::Sampling::bilinear);
     ax.colorbar(viz::viridis(), lo, hi);
   }

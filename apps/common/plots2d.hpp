@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/toy2d.hpp"
 #include "engine/tensor.hpp"
 #include "flow/ode.hpp"
 
@@ -12,15 +13,17 @@ namespace fc::app {
 void plot_loss_curve(const std::string& path, const std::vector<float>& losses,
                      const std::string& title);
 
+// Every 2-D picture is drawn over the density's plot square (data::plot_square).
+
 // One 2-D histogram panel per state, titled with its time.
 void plot_evolution(const std::string& path, const std::vector<Tensor>& states,
-                    const std::vector<float>& times, const std::string& title, float range);
+                    const std::vector<float>& times, const std::string& title, const data::PlotSquare& square);
 
 // An animation: at each time, the velocity field on a 15x15 grid (arrows coloured by
 // speed) beside the histogram of the samples, titled with t.
 void write_field_gif(const std::string& path, const flow::VelocityFn& v,
                      const std::vector<Tensor>& states, const std::vector<float>& times,
-                     const std::string& title, float range);
+                     const std::string& title, const data::PlotSquare& square);
 
 // Flows side by side (one column each): the samples x_t (with the paths of the first
 // `trails` points so far) above, the velocity field below; one frame per time.
@@ -31,7 +34,7 @@ struct FlowPanel {
   std::vector<Tensor> states;
 };
 void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>& flows,
-                          const std::vector<float>& times, const std::string& title, float range,
+                          const std::vector<float>& times, const std::string& title, const data::PlotSquare& square,
                           int trails = 48);
 
 // Sample quality against the number of Euler steps, one line per model (log-log), with
@@ -48,10 +51,10 @@ void plot_few_step_quality(const std::string& path, const std::vector<QualityCur
                            const std::string& title, double noise);
 
 // Two density maps side by side (Hutchinson and exact divergence) on an n x n grid
-// over [-range, range]^2, sharing one colour bar. Values are log-densities; row 0 is
-// the bottom (y = -range).
+// over the plot square, sharing one colour bar. Values are log-densities; row 0 is the
+// bottom (y = square.y_lo).
 void plot_likelihood(const std::string& path, const std::vector<float>& hutchinson,
-                     const std::vector<float>& exact, int n, float range, const std::string& title,
+                     const std::vector<float>& exact, int n, const data::PlotSquare& square, const std::string& title,
                      int probes);
 
 }  // namespace fc::app
