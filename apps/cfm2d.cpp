@@ -7,11 +7,13 @@
 //   ./apps/cfm2d checkerboard --coupling ot   minibatch OT-CFM (outputs/cfm_ot/checkerboard)
 #include <cxxopts.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/flow2d.hpp"
@@ -25,6 +27,7 @@
 #include "engine/dist.hpp"
 #include "engine/threads.hpp"
 #include "flow/coupling.hpp"
+#include "flow/scheduler.hpp"
 
 using namespace fc;
 using Clock = std::chrono::steady_clock;
@@ -32,9 +35,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string dataset, coupling = "independent", score;
+  std::string dataset, coupling = "independent", score, path = "condot", sample_path;
   int64_t hidden = 0, ot_block = 256;
-  double sigma_min = 0.0, sinkhorn_reg = 0.05;
+  double sigma_min = 0.0, sinkhorn_reg = 0.05, sb_sigma = 1.0;
   app::RunOptions run;
   app::Flow2dOutputOptions out;
 };
@@ -54,9 +57,19 @@ Config parse(int argc, char** argv) {
       ("hidden", "MLP width (quick 256, paper 512)", cxxopts::value<int64_t>(c.hidden))
       ("sigma-min", "σmin of the CFM path (0: straight lines)",
        cxxopts::value<double>(c.sigma_min)->default_value("0"))
+      ("path", "probability path x_t = α_t x1 + σ_t x0: condot (α = t, σ = 1 - (1 - σmin) t), "
+               "poly:N (α = t^N), linear-vp (σ = sqrt(1 - t²)), cosine (α = sin(πt/2), "
+               "σ = cos(πt/2)) or vp (the VP SDE's schedule)",
+       cxxopts::value<std::string>(c.path)->default_value("condot"))
+      ("sample-path", "sample under this path instead of the one the model was trained under "
+                      "(the schedule-transformed velocity; same forms as --path, σmin 0)",
+       cxxopts::value<std::string>(c.sample_path))
       ("coupling", "how a batch pairs noise with data: independent (CFM), ot (exact minibatch "
-                   "OT-CFM) or sinkhorn (entropic plan)",
+                   "OT-CFM), sinkhorn (entropic plan) or sb (Schrödinger-bridge CFM: the entropic "
+                   "plan with reg 2 S² and the Brownian-bridge path)",
        cxxopts::value<std::string>(c.coupling)->default_value("independent"))
+      ("sb-sigma", "S, the bridge's noise scale of --coupling sb",
+       cxxopts::value<double>(c.sb_sigma)->default_value("1"))
       ("ot-block", "rows per optimal-assignment block of a batch (ot, sinkhorn)",
        cxxopts::value<int64_t>(c.ot_block)->default_value("256"))
       ("sinkhorn-reg", "entropic regularisation of --coupling sinkhorn, relative to the mean cost",
@@ -78,13 +91,32 @@ Config parse(int argc, char** argv) {
   app::require_range("ot-block", c.ot_block, 1, 4096);
   if (!(c.sinkhorn_reg > 0 && std::isfinite(c.sinkhorn_reg)))
     throw app::UsageError("option '--sinkhorn-reg': must be positive");
-  try {
-    flow::parse_coupling(c.coupling);
-  } catch (const Error& e) {
-    throw app::UsageError(std::string("option '--coupling': ") + e.what());
+  if (!(c.sb_sigma > 0 && std::isfinite(c.sb_sigma)))
+    throw app::UsageError("option '--sb-sigma': must be positive");
+  auto check = [](const char* option, const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      throw app::UsageError(std::string("option '--") + option + "': " + e.what());
+    }
+  };
+  check("coupling", [&] { flow::parse_coupling(c.coupling); });
+  // Canonical names ("poly:2.0" is poly:2), as the checkpoint records them.
+  check("path", [&] { c.path = flow::Scheduler::parse(c.path, c.sigma_min).name(); });
+  if (!c.sample_path.empty())
+    check("sample-path", [&] { c.sample_path = flow::Scheduler::parse(c.sample_path).name(); });
+  if (c.coupling == "sb" && (r.count("path") || r.count("sample-path")))
+    throw app::UsageError("option '--coupling sb': the bridge is its own path; drop --path and --sample-path");
+  if (c.coupling == "sb" && c.sigma_min != 0)
+    throw app::UsageError("option '--coupling sb': the bridge has no σmin; drop --sigma-min");
+  if (c.run.output.empty()) {
+    // outputs/cfm, outputs/cfm_ot, outputs/cfm_sb, outputs/cfm_cosine, outputs/cfm_ot_poly2...
+    std::string dir = "outputs/cfm";
+    if (c.coupling != "independent") dir += "_" + c.coupling;
+    if (c.path != "condot") dir += "_" + c.path;
+    dir.erase(std::remove(dir.begin(), dir.end(), ':'), dir.end());
+    c.run.output = dir;
   }
-  if (c.run.output.empty())
-    c.run.output = c.coupling == "independent" ? "outputs/cfm" : "outputs/cfm_" + c.coupling;
   return c;
 }
 
@@ -123,15 +155,25 @@ int run(int argc, char** argv) {
   Generator gen(static_cast<uint64_t>(c.run.seed));
   std::unique_ptr<nn::MLP> mlp;
   app::TrainState state;
+  const bool bridge = c.coupling == "sb";
   std::map<std::string, std::string> meta = {{"dataset", c.dataset},
                                              {"sigma_min", fmt(c.sigma_min, 9)},
                                              {"objective", "cfm"},
-                                             {"coupling", c.coupling}};
+                                             {"coupling", c.coupling},
+                                             {"path", bridge ? "sb" : c.path}};
+  if (bridge) meta["sb_sigma"] = fmt(c.sb_sigma, 9);
+  // The path the model learned: this run's, or the checkpoint's with --sample-only.
+  std::string model_path = meta["path"];
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
     app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
     mlp = std::move(loaded.mlp);
+    auto it = loaded.file.metadata.find("path");
+    model_path = it == loaded.file.metadata.end() ? "condot" : it->second;
+    if (model_path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
+    FC_CHECK(model_path != "sb" || c.sample_path.empty(),
+             ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
     std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
   } else {
     nn::MLPConfig mc;
@@ -141,7 +183,7 @@ int run(int argc, char** argv) {
     ao.lr = static_cast<float>(c.run.lr);
     nn::AdamW opt(*mlp, ao);
     if (c.run.resume) {
-      app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state);
+      app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state, meta["path"]);
       if (dist::is_root())
         std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(c.run.iterations));
@@ -149,7 +191,7 @@ int run(int argc, char** argv) {
     flow::CouplingOptions co;
     co.kind = flow::parse_coupling(c.coupling);
     co.block = c.ot_block;
-    co.reg = c.sinkhorn_reg;
+    co.reg = bridge ? 2 * c.sb_sigma * c.sb_sigma : c.sinkhorn_reg;
     // x1 is drawn before x0: the order every earlier run of cfm2d used.
     app::PairSource pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
       app::PairBatch p;
@@ -163,7 +205,8 @@ int run(int argc, char** argv) {
     to.batch = c.run.batch;
     to.checkpoint_every = c.run.checkpoint_every;
     to.interrupt_at = c.run.interrupt_at;
-    to.sigma_min = static_cast<float>(c.sigma_min);
+    if (bridge) to.bridge_sigma = static_cast<float>(c.sb_sigma);
+    else to.path = flow::Scheduler::parse(c.path, c.sigma_min);
     to.program = "cfm2d";
     to.checkpoint = ckpt;
     to.losses_csv = dir + "/losses.csv";
@@ -188,15 +231,29 @@ int run(int argc, char** argv) {
   app::Flow2dOutputOptions oo = c.out;
   oo.dir = dir;
   oo.dataset = c.dataset;
-  oo.model = c.coupling == "independent" ? "CFM" : c.coupling == "ot" ? "OT-CFM" : "Sinkhorn-CFM";
+  oo.model = c.coupling == "independent" ? "CFM" : c.coupling == "ot" ? "OT-CFM"
+            : c.coupling == "sb"        ? "SB-CFM" : "Sinkhorn-CFM";
+  // Sampling under another path than the trained one goes through the schedule transform.
+  flow::VelocityFn velocity = app::mlp_velocity(*mlp);
+  std::string sampled_under = model_path;
+  if (!c.sample_path.empty() && c.sample_path != model_path) {
+    std::map<std::string, std::string> m = meta;
+    m["path"] = model_path;
+    velocity = app::sampling_velocity(velocity, app::trained_path(m, ckpt), flow::Scheduler::parse(c.sample_path));
+    sampled_under = c.sample_path;
+  }
+  if (model_path != "condot" && model_path != "sb") oo.model += " (" + model_path + ")";
+  if (sampled_under != model_path) oo.model += " sampled under " + sampled_under;
+  metrics["path"] = model_path;
+  metrics["sample_path"] = sampled_under;
   oo.seed = static_cast<uint64_t>(c.run.seed);
-  app::write_flow2d_outputs(*mlp, density, state.losses, oo, gen, metrics);
+  app::write_flow2d_outputs(velocity, density, state.losses, oo, gen, metrics);
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   MemoryStats mem = memory_stats();
   metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"hidden", mlp->config().hidden},
                        {"lr", c.run.lr}, {"sigma_min", c.sigma_min}, {"method", c.out.method}, {"coupling", c.coupling},
-                       {"steps", c.out.steps}, {"samples", c.out.samples}, {"seed", c.run.seed},
+                       {"path", c.path}, {"sb_sigma", c.sb_sigma}, {"steps", c.out.steps}, {"samples", c.out.samples}, {"seed", c.run.seed},
                        {"threads", num_threads()}};
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm2d: wrote %s/ (straightness %s, energy distance %s%s)\n", dir.c_str(),

@@ -31,6 +31,7 @@
 #include "engine/ops.hpp"
 #include "engine/threads.hpp"
 #include "flow/path.hpp"
+#include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/data_parallel.hpp"
 #include "nn/ema.hpp"
@@ -42,7 +43,7 @@ namespace {
 
 struct Config {
   std::string train, sample, eval, dataset, preset = "quick", output = "outputs/cfm";
-  std::string data_root = "data", method = "midpoint";
+  std::string data_root = "data", method = "midpoint", path = "condot";
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
   int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
   int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
@@ -80,6 +81,8 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("channels", "UNet base channels, a multiple of 32 (quick 32, paper 64)", cxxopts::value<int64_t>(c.channels))
       ("res-blocks", "res blocks per level (quick 1, paper 2)", cxxopts::value<int64_t>(c.res_blocks))
       ("sigma-min", "σmin of the CFM path", cxxopts::value<double>(c.sigma_min)->default_value("0"))
+      ("path", "probability path of training: condot, poly:N, linear-vp, cosine or vp (see cfm2d --help); "
+               "sampling follows the checkpoint's", cxxopts::value<std::string>(c.path)->default_value("condot"))
       ("ema-decay", "EMA decay of the sampling weights (0: off; quick 0.999, paper 0.9999)",
        cxxopts::value<double>(c.ema_decay))
       ("class-drop", "probability of training with the 'no class' label, for guidance (quick 0.1, paper 0)",
@@ -163,6 +166,11 @@ Config parse(int argc, char** argv, Preset& preset) {
   if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
   real("clip", c.clip, 0, 1e9, false);
   real("sigma-min", c.sigma_min, 0, 1, true);
+  try {
+    c.path = flow::Scheduler::parse(c.path, c.sigma_min).name();
+  } catch (const Error& e) {
+    throw app::UsageError(std::string("option '--path': ") + e.what());
+  }
   real("ema-decay", c.ema_decay, 0, 1, true);
   real("class-drop", c.class_drop, 0, 1, true);
   real("guidance", c.guidance, -1e3, 1e3, false);
@@ -236,6 +244,7 @@ void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, co
   meta["dataset"] = c.dataset;
   meta["objective"] = "cfm";
   meta["sigma_min"] = fmt(c.sigma_min, 9);
+  meta["path"] = c.path;
   meta["class_drop"] = fmt(c.class_drop, 9);
   meta["batch_size"] = std::to_string(c.batch);
   meta["dropout_rng_seed"] = std::to_string(m.unet->dropout_generator().seed());
@@ -308,6 +317,10 @@ int run(int argc, char** argv) {
       FC_CHECK(it != f.metadata.end() && it->second == c.dataset,
                ckpt << ": checkpoint was trained on '" << (it == f.metadata.end() ? "?" : it->second)
                     << "', not '" << c.dataset << "'");
+      auto was = f.metadata.find("path");
+      const std::string was_path = was == f.metadata.end() ? "condot" : was->second;
+      FC_CHECK(was_path == c.path, ckpt << ": trained under path '" << was_path << "', this run '" << c.path
+                                        << "' (pass the same --path to --resume)");
       FC_CHECK(nn::UNetConfig::from_metadata(f.metadata).to_metadata() == cfg.to_metadata(),
                ckpt << ": checkpoint's model differs from this run's (pass the same options to --resume)");
       nn::load_parameters(*m.unet, f, ckpt);
@@ -330,7 +343,7 @@ int run(int argc, char** argv) {
                    static_cast<long long>(c.batch), double(total) / per_epoch,
                    dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
     app::install_interrupt_handler();
-    const float smin = static_cast<float>(c.sigma_min);
+    const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
     auto t0 = Clock::now();
     app::ProgressBar bar(total, "train", state.iteration);
     double smooth = state.losses.empty() ? 0 : state.losses.back();
@@ -363,8 +376,8 @@ int run(int argc, char** argv) {
       Tensor t = mine(gen.uniform(Shape{c.batch}));
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels = drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen);
-      Tensor loss = mse_loss(m.unet->forward(flow::cfm_interpolate(x0, x1, t4, smin), t, labels),
-                             flow::cfm_target(x0, x1, smin));
+      Tensor loss = mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t, labels),
+                             flow::affine_target(x0, x1, t4, path));
       opt.zero_grad();
       loss.backward();
       nn::average_gradients(*m.unet);
@@ -399,7 +412,7 @@ int run(int argc, char** argv) {
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
                                {"channels", c.channels}, {"res_blocks", c.res_blocks},
                                {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
-                               {"sigma_min", c.sigma_min}, {"seed", c.seed}, {"threads", num_threads()}};
+                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"seed", c.seed}, {"threads", num_threads()}};
     std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
   }
 

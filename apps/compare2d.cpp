@@ -126,7 +126,7 @@ int run(int argc, char** argv) {
   ro.seed = static_cast<uint64_t>(c.seed);
   for (Model& m : models) {
     std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
-    nlohmann::json r = app::rectification_metrics(*m.loaded.mlp, density, ro);
+    nlohmann::json r = app::rectification_metrics(app::mlp_velocity(*m.loaded.mlp), density, ro);
     r["checkpoint"] = m.path;
     out["models"][m.name] = r;
     app::QualityCurve q;

@@ -204,7 +204,12 @@ int run(int argc, char** argv) {
       auto save = [&] {
         std::map<std::string, std::string> m = {{"dataset", c.dataset},      {"objective", "reflow"},
                                                 {"round", std::to_string(round)},
-                                                {"teacher", teacher_path}, {"sigma_min", "0"}};
+                                                {"teacher", teacher_path}, {"sigma_min", "0"},
+                                                {"path", "condot"}};
+        // Whatever path the teacher learned, its pairs are the endpoints of its own flow
+        // and the student regresses the straight line between them.
+        auto tp = teacher.file.metadata.find("path");
+        m["teacher_path"] = tp == teacher.file.metadata.end() ? "condot" : tp->second;
         for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
         app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
       };
@@ -233,7 +238,7 @@ int run(int argc, char** argv) {
   oo.dataset = c.dataset;
   oo.model = c.rounds > 1 ? std::to_string(c.rounds) + "-rectified flow" : "Reflow";
   oo.seed = static_cast<uint64_t>(c.run.seed);
-  app::write_flow2d_outputs(*mlp, density, state.losses, oo, gen, metrics);
+  app::write_flow2d_outputs(app::mlp_velocity(*mlp), density, state.losses, oo, gen, metrics);
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   metrics["peak_memory_mb"] = memory_stats().peak_reserved_bytes / 1048576.0;
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},

@@ -135,16 +135,22 @@ VelocityFn schedule_transformed_velocity(const VelocityFn& v, const Scheduler& t
            "sampling under another path needs sigma_min = 0 (got " << trained.sigma_min() << " and "
                                                                    << target.sigma_min() << ")");
   return [v, trained, target](const Tensor& x, float time) {
-    // At r = 1 both σ vanish and c = σ̄/σ is 0/0; one step short of 1 in double is
-    // far inside any solver's tolerance.
-    const double r = std::min(static_cast<double>(time), 1 - 1e-9);
+    // A hair short of 1, where linear-vp's σ' is infinite (its s(r) has a square-root
+    // singularity there, so the hair must be thin: 1e-12 leaves 1.4e-6 of s untravelled).
+    const double r = std::min(static_cast<double>(time), 1 - 1e-12);
     const SchedulerValues b = target.at(r);
-    const double s = trained.snr_inverse(b.alpha / b.sigma);
-    const SchedulerValues a = trained.at(std::min(s, 1 - 1e-9));
-    const double c = b.sigma / a.sigma;
-    const double ds = (a.sigma * a.sigma * (b.sigma * b.d_alpha - b.alpha * b.d_sigma)) /
-                      (b.sigma * b.sigma * (a.sigma * a.d_alpha - a.alpha * a.d_sigma));
-    const double dc_over_c = b.d_sigma / b.sigma - a.d_sigma * ds / a.sigma;
+    const double s = trained.snr_inverse(b.sigma > 0 ? b.alpha / b.sigma : HUGE_VAL);
+    const SchedulerValues a = trained.at(s);
+    // c = σ̄/σ_s = ᾱ/α_s (the two ratios agree where the SNRs do). Each form is 0/0 at
+    // one end, so take the one whose denominator is the larger: near t = 1 the σ form
+    // would subtract two terms that grow like 1/σ.
+    const bool by_alpha = b.alpha > b.sigma;
+    const double c = by_alpha ? b.alpha / a.alpha : b.sigma / a.sigma;
+    // ṡ from d(α/σ)/dr on both sides: σ_s² ρ̄' / (σ̄² ρ') with σ_s / σ̄ = 1 / c.
+    const double ds = (b.sigma * b.d_alpha - b.alpha * b.d_sigma) /
+                      (c * c * (a.sigma * a.d_alpha - a.alpha * a.d_sigma));
+    const double dc_over_c = by_alpha ? b.d_alpha / b.alpha - a.d_alpha * ds / a.alpha
+                                      : b.d_sigma / b.sigma - a.d_sigma * ds / a.sigma;
     Tensor u = v(mul_scalar(x, static_cast<float>(1 / c)), static_cast<float>(s));
     return add(mul_scalar(x, static_cast<float>(dc_over_c)), mul_scalar(u, static_cast<float>(c * ds)));
   };

@@ -98,6 +98,14 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
            {"checkerboard --ot-block 0", "ot-block"},
            {"checkerboard --sinkhorn-reg 0", "sinkhorn-reg"},
            {"checkerboard --sinkhorn-reg inf", "sinkhorn-reg"},
+           {"checkerboard --path bogus", "--path"},
+           {"checkerboard --path poly:0", "--path"},
+           {"checkerboard --path poly:two", "--path"},
+           {"checkerboard --sample-path nope", "--sample-path"},
+           {"checkerboard --sb-sigma 0", "--sb-sigma"},
+           {"checkerboard --sb-sigma -1", "--sb-sigma"},
+           {"checkerboard --coupling sb --path cosine", "--coupling sb"},
+           {"checkerboard --coupling sb --sigma-min 0.1", "--coupling sb"},
            {"", "DATASET"},
            {"nosuchdensity", "checkerboard"},  // the error lists the valid names
            {"points:/nonexistent/file.csv", "/nonexistent/file.csv"},
@@ -156,4 +164,46 @@ TEST_CASE("cfm2d --score: the energy distance over every 20,000-point block", "[
   CHECK(far.mean > 0.1);
   REQUIRE_THROWS_AS(fc::app::blocked_energy_distance(fc::Tensor::zeros(fc::Shape{10, 3}), density, 0),
                     fc::Error);
+}
+
+TEST_CASE("cfm2d --path and --sample-path: trained under one path, sampled under another", "[app][cfm2d][scheduler]") {
+  TempDir dir;
+  const std::string out = " --output " + dir.path;
+  AppRun r = run_app("./apps/cfm2d moons --path poly:2.0" + kTiny + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto f = fc::nn::load_safetensors(dir.path + "/moons/ckpt.safetensors");
+  CHECK(f.metadata.at("path") == "poly:2");  // the canonical name
+  std::string m = read_bytes(dir.path + "/moons/metrics.json");
+  CHECK(m.find("\"sample_path\": \"poly:2\"") != std::string::npos);
+
+  AppRun s = run_app("./apps/cfm2d moons --sample-only --sample-path cosine" + kTiny + out);
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  m = read_bytes(dir.path + "/moons/metrics.json");
+  CHECK(m.find("\"path\": \"poly:2\"") != std::string::npos);
+  CHECK(m.find("\"sample_path\": \"cosine\"") != std::string::npos);
+
+  // A resumed run must be under the checkpoint's own path.
+  AppRun wrong = run_app("./apps/cfm2d moons --resume --path cosine" + kTiny + out);
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("poly:2") != std::string::npos);
+  CHECK(count_lines(wrong.err) == 1);
+}
+
+TEST_CASE("cfm2d --coupling sb: Schrödinger-bridge CFM trains and samples", "[app][cfm2d][sb]") {
+  TempDir dir;
+  const std::string out = " --output " + dir.path;
+  AppRun r = run_app("./apps/cfm2d moons --coupling sb --sb-sigma 0.5" + kTiny + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto f = fc::nn::load_safetensors(dir.path + "/moons/ckpt.safetensors");
+  CHECK(f.metadata.at("path") == "sb");
+  CHECK(f.metadata.at("sb_sigma") == "0.5");
+  CHECK(fs::exists(dir.path + "/moons/samples.npy"));
+  // The bridge is no affine path: there is nothing to transform.
+  AppRun s = run_app("./apps/cfm2d moons --sample-only --sample-path cosine" + kTiny + out);
+  CHECK(s.exit_code == 1);
+  CHECK(s.err.find("SB-CFM") != std::string::npos);
+  CHECK(count_lines(s.err) == 1);
 }

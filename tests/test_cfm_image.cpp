@@ -142,6 +142,29 @@ TEST_CASE("mpi: 2 ranks of cfm_image equal one process (each rank its slice of t
   CHECK(bad.err.find("batch-size") != std::string::npos);
 }
 
+TEST_CASE("cfm_image --path: trains under the cosine path, records it, resumes only under it",
+          "[app][cfm_image][scheduler]") {
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  std::string ds = "folder:" + dir.path + "/pics";
+  const std::string opts = " --iterations 3 --batch-size 4 --channels 32 --res-blocks 1 --threads 2"
+                           " --checkpoint-every 0 --output " + dir.path;
+  AppRun r = run_app("./apps/cfm_image --train " + ds + opts + " --path cosine");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto f = fc::nn::load_safetensors(dir.path + "/folder_pics/ckpt.safetensors");
+  CHECK(f.metadata.at("path") == "cosine");
+  AppRun wrong = run_app("./apps/cfm_image --train " + ds + opts + " --resume --iterations 4");
+  CHECK(wrong.exit_code == 1);
+  // (after the dataset's one-line summary) one line naming the checkpoint's path
+  const std::string last = wrong.err.substr(wrong.err.rfind('\n', wrong.err.size() - 2) + 1);
+  CHECK(last.find("cfm_image: error:") == 0);
+  CHECK(last.find("trained under path 'cosine'") != std::string::npos);
+  AppRun right = run_app("./apps/cfm_image --train " + ds + opts + " --resume --iterations 4 --path cosine");
+  INFO(right.err);
+  CHECK(right.exit_code == 0);
+}
+
 TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][cfm_image]") {
   struct Bad {
     std::string args, mention;
@@ -158,6 +181,8 @@ TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][c
            {"--train mnist --class-drop -0.1", "class-drop"},
            {"--train mnist --guidance nan", "guidance"},
            {"--train mnist --sigma-min 1", "sigma-min"},
+           {"--train mnist --path cosin", "--path"},
+           {"--train mnist --path poly:-1", "--path"},
            {"--train mnist --method rk45", "method"},
            {"--train mnist --preset slow", "preset"},
            {"--train mnist --steps 0", "steps"},

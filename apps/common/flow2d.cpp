@@ -17,6 +17,22 @@ flow::VelocityFn mlp_velocity(nn::MLP& mlp) {
   };
 }
 
+flow::VelocityFn sampling_velocity(const flow::VelocityFn& model, const flow::Scheduler& trained,
+                                   const flow::Scheduler& sample_path) {
+  if (sample_path.name() == trained.name() && sample_path.sigma_min() == trained.sigma_min()) return model;
+  return flow::schedule_transformed_velocity(model, trained, sample_path);
+}
+
+flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  auto spec = metadata.find("path"), smin = metadata.find("sigma_min");
+  try {
+    double sigma_min = smin == metadata.end() ? 0 : std::stod(smin->second);
+    return flow::Scheduler::parse(spec == metadata.end() ? "condot" : spec->second, sigma_min);
+  } catch (const std::exception& e) {
+    FC_THROW(path << ": bad path in the metadata: " << e.what());
+  }
+}
+
 LoadedMLP load_mlp_checkpoint(const std::string& path) {
   LoadedMLP out;
   out.file = nn::load_safetensors(path);
@@ -43,12 +59,17 @@ void check_trained_on(const LoadedMLP& model, const std::string& path, const std
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe, const Tensor& x0_given) {
+  return sample_flow(mlp_velocity(mlp), gen, count, times, ode, nfe, x0_given);
+}
+
+std::vector<Tensor> sample_flow(const flow::VelocityFn& v, Generator& gen, int64_t count,
+                                const std::vector<float>& times, const flow::OdeOptions& ode,
+                                int64_t* nfe, const Tensor& x0_given) {
   NoGradGuard no_grad;
   // Batches bound the memory of a million-point run; a batch of 65,536 points at H=512
   // keeps each activation at 128 MiB.
   constexpr int64_t kBatch = 1 << 16;
   std::vector<std::vector<Tensor>> parts(times.size());
-  flow::VelocityFn v = mlp_velocity(mlp);
   for (int64_t start = 0; start < count; start += kBatch) {
     int64_t n = std::min(kBatch, count - start);
     Tensor x0 = x0_given.defined() ? slice(x0_given, 0, start, start + n) : gen.normal(Shape{n, 2});

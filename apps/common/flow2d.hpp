@@ -10,6 +10,7 @@
 #include "apps/common/train_state.hpp"
 #include "engine/random.hpp"
 #include "flow/ode.hpp"
+#include "flow/scheduler.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
@@ -18,6 +19,16 @@ namespace fc::app {
 
 // v(x, t) = mlp([x, t]) for points x [N, 2] and one time t.
 flow::VelocityFn mlp_velocity(nn::MLP& mlp);
+
+// The velocity to sample with under `sample_path`: the model's own when that is the path
+// it was trained under, else the schedule-transformed one (flow/scheduler.hpp).
+flow::VelocityFn sampling_velocity(const flow::VelocityFn& model, const flow::Scheduler& trained,
+                                   const flow::Scheduler& sample_path);
+
+// The path a checkpoint's model was trained under: its "path" and "sigma_min" metadata
+// (condot, σmin 0 when absent: checkpoints from before --path). One line naming path on
+// a bad value.
+flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata, const std::string& path);
 
 // Reads a checkpoint (refusing a missing or corrupt file, or one that holds no MLP,
 // with one line naming the path) and builds the MLP it holds.
@@ -35,6 +46,10 @@ void check_trained_on(const LoadedMLP& model, const std::string& path, const std
 // Integrates `count` standard-normal points from t = 0 to 1 in batches, returning the
 // states at `times` (concatenated over batches) and adding the NFE of one batch.
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,
+                                const std::vector<float>& times, const flow::OdeOptions& ode,
+                                int64_t* nfe = nullptr, const Tensor& x0 = Tensor());
+// The same for any velocity field of 2-D points.
+std::vector<Tensor> sample_flow(const flow::VelocityFn& v, Generator& gen, int64_t count,
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe = nullptr, const Tensor& x0 = Tensor());
 

@@ -22,7 +22,7 @@ double seconds_since(Clock::time_point t0) {
 }
 
 // The likelihood maps: exact divergence and Hutchinson on an n x n grid over the plot square.
-void likelihood_map(nn::MLP& mlp, const Flow2dOutputOptions& o, const flow::LikelihoodOptions& lo,
+void likelihood_map(const flow::VelocityFn& v, const Flow2dOutputOptions& o, const flow::LikelihoodOptions& lo,
                     const data::PlotSquare& square) {
   int n = static_cast<int>(o.grid);
   std::vector<float> xy;
@@ -34,11 +34,11 @@ void likelihood_map(nn::MLP& mlp, const Flow2dOutputOptions& o, const flow::Like
   Tensor pts = Tensor::from_vector(xy, Shape{static_cast<int64_t>(n) * n, 2});
   std::fprintf(stderr, "likelihood map on a %dx%d grid (exact, and Hutchinson with %lld probes)\n", n, n,
                static_cast<long long>(o.probes));
-  auto exact = flow::log_likelihood(mlp_velocity(mlp), pts, lo).log_prob.to_vector();
+  auto exact = flow::log_likelihood(v, pts, lo).log_prob.to_vector();
   flow::LikelihoodOptions lh = lo;
   lh.hutchinson_probes = static_cast<int>(o.probes);
   lh.seed = o.seed + 7;
-  auto hutch = flow::log_likelihood(mlp_velocity(mlp), pts, lh).log_prob.to_vector();
+  auto hutch = flow::log_likelihood(v, pts, lh).log_prob.to_vector();
   plot_likelihood(o.dir + "/likelihood_" + dataset_dir_name(o.dataset) + ".png", hutch, exact, n, square,
                   "Likelihood (" + o.model + ") — " + o.dataset, static_cast<int>(o.probes));
 }
@@ -89,7 +89,7 @@ void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& gi
   }
 }
 
-void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::vector<float>& losses,
+void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
                           const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
   const std::string name = dataset_dir_name(o.dataset);
   const data::PlotSquare square = data::plot_square(density);  // the reference's plot range
@@ -107,7 +107,7 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   std::fprintf(stderr, "sampling %lld points (%s, %lld steps)\n", static_cast<long long>(o.samples),
                o.method.c_str(), static_cast<long long>(o.steps));
   auto t0 = Clock::now();
-  std::vector<Tensor> strip = sample_flow(mlp, gen, o.samples, strip_times, ode, &nfe);
+  std::vector<Tensor> strip = sample_flow(v, gen, o.samples, strip_times, ode, &nfe);
   metrics["time_sample_s"] = seconds_since(t0);
   metrics["nfe"] = nfe;
   const Tensor& samples = strip.back();
@@ -117,9 +117,9 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
                    "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
     auto tg = Clock::now();
     std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
-    std::vector<Tensor> frames = sample_flow(mlp, gen, o.gif_samples, frame_times, ode);
+    std::vector<Tensor> frames = sample_flow(v, gen, o.gif_samples, frame_times, ode);
     NoGradGuard no_grad;
-    write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", mlp_velocity(mlp), frames,
+    write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", v, frames,
                     frame_times, o.model + " — " + o.dataset, square);
     metrics["time_gif_s"] = seconds_since(tg);
   }
@@ -133,7 +133,7 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   RectificationOptions ro;
   ro.seed = o.seed;
   ro.points = o.quality_points;
-  metrics.update(rectification_metrics(mlp, density, ro));
+  metrics.update(rectification_metrics(v, density, ro));
   metrics["time_rectification_metrics_s"] = seconds_since(tr);
   Generator eval_gen(o.seed + 2000003);
   flow::LikelihoodOptions lo;
@@ -141,10 +141,10 @@ void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::v
   auto tl = Clock::now();
   {
     Tensor held_out = density.sample(o.eval_points, eval_gen);
-    flow::LikelihoodResult lr = flow::log_likelihood(mlp_velocity(mlp), held_out, lo);
+    flow::LikelihoodResult lr = flow::log_likelihood(v, held_out, lo);
     metrics["heldout_mean_log_likelihood"] = mean(lr.log_prob).item();
   }
-  if (o.plots) likelihood_map(mlp, o, lo, square);
+  if (o.plots) likelihood_map(v, o, lo, square);
   metrics["time_likelihood_s"] = seconds_since(tl);
 }
 

@@ -12,7 +12,7 @@
 #include "apps/common/options.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/random.hpp"
-#include "nn/mlp.hpp"
+#include "flow/ode.hpp"
 
 namespace fc::app {
 
@@ -35,8 +35,9 @@ std::vector<PresetValue> output_presets(Flow2dOutputOptions& o);
 void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& given);
 
 // Writes the files into options.dir and adds their numbers to metrics. `losses` may be
-// empty (sampling only: no loss curve). `gen` draws the sampling noise.
-void write_flow2d_outputs(nn::MLP& mlp, const data::Toy2d& density, const std::vector<float>& losses,
+// empty (sampling only: no loss curve). `gen` draws the sampling noise. v is the model's
+// velocity (app::mlp_velocity, or sampling_velocity under another path).
+void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
                           const Flow2dOutputOptions& options, Generator& gen, nlohmann::json& metrics);
 
 }  // namespace fc::app

@@ -91,7 +91,7 @@ const std::vector<int>& few_step_counts() {
   return k;
 }
 
-nlohmann::json rectification_metrics(nn::MLP& mlp, const data::Toy2d& density,
+nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2d& density,
                                      const RectificationOptions& options) {
   NoGradGuard no_grad;
   Generator x0_gen(options.seed + 3000017);
@@ -100,13 +100,13 @@ nlohmann::json rectification_metrics(nn::MLP& mlp, const data::Toy2d& density,
   flow::StraightnessOptions so;
   so.ode.method = flow::Method::Midpoint;
   so.ode.step_size = 0.01f;
-  out["straightness"] = flow::straightness(mlp_velocity(mlp), x0, so);
+  out["straightness"] = flow::straightness(v, x0, so);
   nlohmann::json table = nlohmann::json::array();
   for (int k : few_step_counts()) {
     flow::OdeOptions ode;
     ode.method = flow::Method::Euler;
     ode.step_size = 1.f / static_cast<float>(k);
-    Tensor samples = flow::odeint(mlp_velocity(mlp), x0, {0.f, 1.f}, ode).states.back();
+    Tensor samples = flow::odeint(v, x0, {0.f, 1.f}, ode).states.back();
     nlohmann::json row;
     row["steps"] = k;
     score_samples(row, samples, density, options.seed);

@@ -10,7 +10,7 @@
 
 #include "datasets/toy2d.hpp"
 #include "engine/tensor.hpp"
-#include "nn/mlp.hpp"
+#include "flow/ode.hpp"
 
 namespace fc::app {
 
@@ -47,7 +47,7 @@ struct RectificationOptions {
 
 // {"straightness": S, "few_step": [{"steps": k, "energy_distance": ..., ["in_square_fraction": ...]}...]}
 // S from midpoint trajectories at step 0.01 (101 time points).
-nlohmann::json rectification_metrics(nn::MLP& mlp, const data::Toy2d& density,
+nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2d& density,
                                      const RectificationOptions& options);
 
 // The energy distance's noise at this sample size: the mean |ED| between the truth of

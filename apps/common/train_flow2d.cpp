@@ -10,6 +10,7 @@
 #include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "flow/path.hpp"
+#include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/data_parallel.hpp"
 
@@ -110,8 +111,17 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     PairBatch p = pairs(o.batch, rows, gen);
     Tensor t = gen.uniform(Shape{o.batch, 1});
     if (split) t = slice(t, 0, rows.begin, rows.end);
-    Tensor xt = flow::cfm_interpolate(p.x0, p.x1, t, o.sigma_min);
-    Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), flow::cfm_target(p.x0, p.x1, o.sigma_min));
+    Tensor xt, target;
+    if (o.bridge_sigma > 0) {
+      Tensor eps = gen.normal(Shape{o.batch, 2});  // the whole batch's, as t
+      if (split) eps = slice(eps, 0, rows.begin, rows.end);
+      xt = flow::sb_interpolate(p.x0, p.x1, t, eps, o.bridge_sigma);
+      target = flow::sb_target(p.x0, p.x1, t, eps, o.bridge_sigma);
+    } else {
+      xt = flow::affine_interpolate(p.x0, p.x1, t, o.path);
+      target = flow::affine_target(p.x0, p.x1, t, o.path);
+    }
+    Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), target);
     opt.zero_grad();
     loss.backward();
     nn::average_gradients(mlp);
@@ -140,13 +150,17 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
 }
 
 void resume_flow_mlp(const std::string& ckpt, const std::string& dataset, nn::MLP& mlp,
-                     nn::AdamW& opt, Generator& gen, TrainState& state) {
+                     nn::AdamW& opt, Generator& gen, TrainState& state, const std::string& path) {
   FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
   LoadedMLP loaded = load_mlp_checkpoint(ckpt);
   FC_CHECK(loaded.mlp->config().hidden == mlp.config().hidden,
            ckpt << ": checkpoint has hidden " << loaded.mlp->config().hidden << ", this run "
                 << mlp.config().hidden << " (pass the same options to --resume)");
   check_trained_on(loaded, ckpt, dataset, true);
+  auto it = loaded.file.metadata.find("path");
+  const std::string was = it == loaded.file.metadata.end() ? "condot" : it->second;
+  FC_CHECK(was == path, ckpt << ": trained under path '" << was << "', this run '" << path
+                             << "' (pass the same --path and --coupling to --resume)");
   nn::load_parameters(mlp, loaded.file, ckpt);
   restore_training(loaded.file, ckpt, opt, gen, state);
 }

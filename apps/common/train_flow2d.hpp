@@ -13,6 +13,7 @@
 #include "engine/dist.hpp"
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
+#include "flow/scheduler.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 
@@ -53,13 +54,15 @@ struct FlowTrainOptions {
   int64_t checkpoint_every = 1000;  // 0: only at the end
   int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
   int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
-  float sigma_min = 0;
+  flow::Scheduler path;             // the probability path (condot with σmin by default)
+  float bridge_sigma = 0;           // > 0: the Schrödinger bridge of width S instead of path
   std::string program;              // names the program in messages
   std::string checkpoint, losses_csv;
 };
 
 // Trains mlp from state.iteration to options.iterations on
-//   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the CFM path (flow/path),
+//   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the affine path
+//   (flow/scheduler), or of the Schrödinger bridge with one N(0, I) draw per row,
 // calling save() every checkpoint_every iterations and at the end. On Ctrl-C it saves,
 // writes the losses and returns false. Returns the smoothed final loss in *final_loss.
 // Under mpirun (engine/dist.hpp) the ranks split each batch, average the gradients
@@ -68,9 +71,11 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
                     const PairSource& pairs, const FlowTrainOptions& options,
                     const std::function<void()>& save, double* final_loss);
 
-// Resuming: the checkpoint's width and dataset must match this run's; then its
+// Resuming: the checkpoint's width, dataset and path (metadata "path", condot when
+// absent) must match this run's; then its
 // parameters, AdamW state, generator and losses are put back.
 void resume_flow_mlp(const std::string& checkpoint, const std::string& dataset, nn::MLP& mlp,
-                     nn::AdamW& opt, Generator& gen, TrainState& state);
+                     nn::AdamW& opt, Generator& gen, TrainState& state,
+                     const std::string& path = "condot");
 
 }  // namespace fc::app
