@@ -3,7 +3,8 @@
 //       over the ranks (run it alone, or under mpirun -np N); prints one JSON line (rank
 //       0): the median step and the median of its gradient all-reduce.
 //   bench_data_parallel --model allreduce   the all-reduce alone over buffers of 1 KiB to
-//       32 MiB: one JSON line per size with the median time and the bus bandwidth
+//       16 MiB and the 64-channel UNet's gradients: one JSON line per size with the
+//       median time and the bus bandwidth
 //       2 (N - 1) / N * bytes / time (what a ring moves per rank).
 // The quick UNet is cfm_image's quick preset (32 channels, 1 res block, attention at
 // the coarsest level, MNIST 28x28, batch 64); the paper 2-D step is cfm2d's (MLP width
@@ -34,7 +35,12 @@ double ms_since(Clock::time_point t0) {
 
 void allreduce_sweep(const bench::TimingOptions& timing) {
   const int n = dist::size();
-  for (int64_t bytes = 1024; bytes <= (int64_t{32} << 20); bytes *= 4) {
+  std::vector<int64_t> sizes;
+  for (int64_t bytes = 1024; bytes <= (int64_t{16} << 20); bytes *= 4) sizes.push_back(bytes);
+  // And the gradients of the paper's 64-channel MNIST UNet.
+  Generator init(0);
+  sizes.push_back(4 * nn::UNet(nn::UNetConfig::mnist(64), init).num_parameters());
+  for (int64_t bytes : sizes) {
     std::vector<float> buf(static_cast<size_t>(bytes / 4), 1.f);
     std::vector<double> ms;
     for (int64_t i = 0; i < timing.warmup + timing.iters; ++i) {

@@ -126,6 +126,10 @@ def main(src, dst):
     if os.path.exists(rectify):  # bench/rectify_all.sh's summary, copied here by hand
         out.append("")
         out.append(open(rectify).read().strip())
+    data_parallel = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data_parallel_summary.md")
+    if os.path.exists(data_parallel):  # bench/data_parallel.sh's tables and the ring model, by hand
+        out.append("")
+        out.append(open(data_parallel).read().strip())
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")

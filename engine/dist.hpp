@@ -32,8 +32,9 @@ bool has_mpi();
 // launcher says several ranks and this build has no MPI, or MPI disagrees with the
 // environment. The collectives call it themselves.
 void init();
-// Ends MPI after a run that finished normally on every rank. After an error do not
-// call it: exiting without it makes the launcher stop the other ranks.
+// Ends MPI after a run that finished normally on every rank, waiting (asleep, not
+// spinning) for the ranks still at work. After an error do not call it: exiting
+// without it makes the launcher stop the other ranks.
 void finalize();
 
 // In place, on every rank: data[i] = the sum over ranks of data[i].

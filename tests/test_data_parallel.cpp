@@ -98,6 +98,23 @@ TEST_CASE("mpi: 2 ranks of cfm2d equal one process at the same global batch", "[
   CHECK(fs::exists(two.path + "/moons/samples.npy"));
 }
 
+TEST_CASE("mpi: 2 ranks of reflow2d (online pairs, 2 rounds) equal one process", "[mpi][reflow2d]") {
+  if (!mpi_ready()) return;
+  TempDir dir;
+  REQUIRE(run_app("./apps/cfm2d moons --iterations 20" + kOpts + dir.path + "/cfm").exit_code == 0);
+  // Each rank integrates the teacher on its own rows; round 2's teacher is round 1's
+  // model, which rank 0 writes and every rank reads.
+  const std::string reflow = " --pretrained " + dir.path + "/cfm/moons/ckpt.safetensors --iterations 20 --rounds 2"
+                             " --teacher-steps 3 --batch-size 64" + kOpts.substr(kOpts.find(" --no-plots"));
+  AppRun a = run_app("./apps/reflow2d moons" + reflow + dir.path + "/a");
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  AppRun b = run_app(mpirun(2) + "./apps/reflow2d moons" + reflow + dir.path + "/b");
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  require_same_run(dir.path + "/a", dir.path + "/b", "reflow2d 2 rounds of 20 iterations, 1 process vs 2 ranks");
+}
+
 TEST_CASE("mpi: a batch that does not split over the ranks is refused before any work", "[mpi][cfm2d]") {
   if (!mpi_ready()) return;
   struct Bad {

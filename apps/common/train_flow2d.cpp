@@ -101,11 +101,12 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
     if (dist::any(interrupted())) {  // every rank stops at the same iteration
       nn::check_replicas_agree(mlp, state.iteration);
-      save_on_root();
-      if (dist::is_root()) write_losses_csv(o.losses_csv, state.losses);
-      if (dist::is_root())
+      if (dist::is_root()) {
+        save();
+        write_losses_csv(o.losses_csv, state.losses);
         std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
                      o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
+      }
       return false;
     }
     PairBatch p = pairs(o.batch, rows, gen);

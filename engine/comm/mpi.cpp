@@ -5,7 +5,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <thread>
 
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
@@ -53,6 +55,14 @@ void init() {
 
 void finalize() {
   if (!g_started) return;
+  // Ranks that finish early (the others while rank 0 samples and writes) wait here
+  // without spinning a core: a non-blocking barrier, tested every 5 ms.
+  MPI_Request done;
+  if (MPI_Ibarrier(MPI_COMM_WORLD, &done) == MPI_SUCCESS) {
+    int finished = 0;
+    while (MPI_Test(&done, &finished, MPI_STATUS_IGNORE) == MPI_SUCCESS && !finished)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   MPI_Finalize();
   g_started = false;
 }
