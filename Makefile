@@ -76,12 +76,10 @@ else
 CUDA_VARIANT := none
 CUDA_OBJ := $(CUDA_NONE_OBJ)
 endif
-# Records the variant, so that switching CUDA= relinks the programs.
-CUDA_STAMP := $(BUILD)/cuda-variant.$(CUDA_VARIANT)
-$(CUDA_STAMP):
-	@mkdir -p $(dir $@)
-	@rm -f $(BUILD)/cuda-variant.*
-	@touch $@
+# Holds the variant, rewritten (so newer) when it changes: switching CUDA= relinks the
+# programs.
+CUDA_STAMP := $(BUILD)/cuda-variant
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA_VARIANT)" ] || echo $(CUDA_VARIANT) > $(CUDA_STAMP))
 
 $(BUILD)/nvcc/%.o: %.cu
 	@mkdir -p $(dir $@)

@@ -18,20 +18,8 @@ constexpr int64_t kMaxWeightFloats = int64_t{1} << 26;  // 256 MiB of weights at
 // Each row of p (scores in units of log2) becomes its softmax; lse = the row's log2-sum-exp2.
 __global__ void softmax2_rows_kernel(float* p, float* lse, int64_t rows, int64_t t) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    float* row = p + r * t;
-    float m = -INFINITY;
-    for (int64_t s = threadIdx.x; s < t; s += blockDim.x) m = row[s] > m ? row[s] : m;
-    m = block_max(m);
-    double sum = 0;
-    for (int64_t s = threadIdx.x; s < t; s += blockDim.x) {
-      float e = exp2f(row[s] - m);
-      row[s] = e;
-      sum += e;
-    }
-    sum = block_sum(sum);
-    float inv = static_cast<float>(1.0 / sum);
-    for (int64_t s = threadIdx.x; s < t; s += blockDim.x) row[s] *= inv;
-    if (threadIdx.x == 0) lse[r] = m + static_cast<float>(log2(sum));
+    float l = block_softmax_row<true>(p + r * t, p + r * t, t);
+    if (threadIdx.x == 0) lse[r] = l;
   }
 }
 

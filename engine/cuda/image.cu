@@ -30,21 +30,7 @@ __device__ inline float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
 
 // A block per row (rows walked with a stride of the grid: uniform over the block).
 __global__ void softmax_kernel(const float* x, float* y, int64_t rows, int64_t cols) {
-  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = -INFINITY;
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) m = xr[i] > m ? xr[i] : m;
-    m = block_max(m);
-    double sum = 0;
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-      float e = expf(xr[i] - m);
-      yr[i] = e;
-      sum += e;
-    }
-    float inv = static_cast<float>(1.0 / block_sum(sum));
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) yr[i] *= inv;
-  }
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) block_softmax_row<false>(x + r * cols, y + r * cols, cols);
 }
 
 __global__ void softmax_backward_kernel(const float* y, const float* gy, float* gx, int64_t rows, int64_t cols) {

@@ -40,15 +40,14 @@ __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64
 }
 
 // A thread per Philox block of four numbers: element i from block offset + i/4, lane i%4.
-// The products and sums are rounded one at a time (__fmul_rn, __fadd_rn: no fused
-// multiply-add), as the CPU computes them, so uniform and integer draws match it bit
-// for bit.
+// The same fused multiply-adds as the CPU (engine/cpu/random.cpp), and nothing else to
+// round, so uniform and integer draws match it bit for bit.
 __global__ void rand_uniform_kernel(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo,
                                     float hi) {
   FC_GRID_STRIDE(b, (n + 3) / 4) {
     Philox4 r = philox4x32_10(offset + static_cast<uint64_t>(b), seed);
     for (int l = 0; l < 4 && b * 4 + l < n; ++l) {
-      float v = __fadd_rn(lo, __fmul_rn(hi - lo, philox_unit(r.v[l])));
+      float v = fmaf(hi - lo, philox_unit(r.v[l]), lo);
       y[b * 4 + l] = v < hi ? v : lo;
     }
   }
@@ -62,11 +61,11 @@ __global__ void rand_normal_kernel(float* y, int64_t n, uint64_t seed, uint64_t 
     for (int pair = 0; pair < 2; ++pair) {  // Box-Muller on lanes (0, 1) and (2, 3)
       float u1 = philox_unit_open0(r.v[2 * pair]), u2 = philox_unit(r.v[2 * pair + 1]);
       float rad = sqrtf(-2.f * logf(u1));
-      float th = __fmul_rn(6.28318530717958647f, u2);
+      float th = 6.28318530717958647f * u2;
       z[2 * pair] = rad * cosf(th);
       z[2 * pair + 1] = rad * sinf(th);
     }
-    for (int l = 0; l < 4 && b * 4 + l < n; ++l) y[b * 4 + l] = __fadd_rn(mean, __fmul_rn(std, z[l]));
+    for (int l = 0; l < 4 && b * 4 + l < n; ++l) y[b * 4 + l] = fmaf(std, z[l], mean);
   }
 }
 
