@@ -99,10 +99,10 @@ TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o,$(TEST_OBJ))
 $(TEST_BIN_GPU): $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ)
 	$(CXX) $(LDFLAGS) $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ) -o $@ $(LDLIBS) $(CUDA_REAL_LIBS)
 
-# Where nvcc exists: the real backend's [cuda] tests on a GPU, or, without one, the
+# With the nvcc build: the real backend's [cuda] tests on a GPU, or, without one, the
 # check that CUDA on this machine fails with one line "no CUDA device: ...".
 cuda-test-gpu:
-ifneq ($(HAVE_NVCC),)
+ifeq ($(CUDA_VARIANT),nvcc)
 	@$(MAKE) --no-print-directory $(TEST_BIN_GPU)
 	@if nvidia-smi -L >/dev/null 2>&1; then \
 	  echo "CUDA tests on the GPU (build/run_tests_gpu [cuda]):"; $(TEST_BIN_GPU) "[cuda]"; \
@@ -110,7 +110,7 @@ ifneq ($(HAVE_NVCC),)
 	  echo "CUDA tests on a real GPU: skipped (no GPU found by nvidia-smi); running the no-device check"; \
 	  $(TEST_BIN_GPU) "[cuda-nodevice]"; fi
 else
-	@echo "CUDA tests on a real GPU: skipped (no CUDA toolkit: nvcc not found)"
+	@echo "CUDA tests on a real GPU: skipped (no nvcc build: CUDA=$(CUDA), nvcc $(if $(HAVE_NVCC),found,not found))"
 endif
 .PHONY: cuda-test-gpu
 # ---- end of the CUDA backend block
