@@ -31,7 +31,7 @@ LDFLAGS  += -fopenmp $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefine
 LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lpthread
 , := ,
 
-LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \
+LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp \
                        nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp)
 TEST_SRC := $(wildcard tests/*.cpp)
 APP_SRC  := $(wildcard apps/*.cpp)
@@ -58,6 +58,80 @@ APPS     := $(APP_SRC:%.cpp=%)
 BENCHES  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 TEST_BIN := $(BUILD)/run_tests
 
+# ---- CUDA backend (engine/cuda; README "CUDA backend"). The library leaves it out; each
+# program links one variant of it:
+#   CUDA=auto (default)  the real backend, engine/cuda/*.cu built by nvcc, when the
+#                        toolkit is found (/usr/local/cuda, or nvcc on PATH); else CPU-only
+#   CUDA=0               CPU-only: engine/cuda/no_cuda.cpp (an empty CUDA kernel table)
+#   CUDA=emulate         the same .cu sources built by g++ on the emulated device
+#                        (engine/cuda/emu): the programs run "on CUDA" without a GPU
+# The test binary always links the emulated backend (the [cuda] tests run on it); with
+# nvcc, build/run_tests_gpu links the real one, and make test runs its [cuda] tests
+# when a GPU is present.
+.DEFAULT_GOAL := all
+CUDA      ?= auto
+CUDA_HOME ?= $(or $(if $(wildcard /usr/local/cuda/bin/nvcc),/usr/local/cuda),$(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)))
+NVCC      := $(CUDA_HOME)/bin/nvcc
+HAVE_NVCC := $(if $(CUDA_HOME),$(wildcard $(NVCC)))
+# sm_90 (H100/H200) native code plus compute_90 PTX, which newer GPUs compile at load.
+NVCCFLAGS ?= -std=c++17 -O2 -I. -MMD -MP -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall
+CU_SRC         := $(wildcard engine/cuda/*.cu)
+CUDA_REAL_OBJ  := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
+CUDA_EMU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/engine/cuda/emu/cuda_emu.o
+CUDA_NONE_OBJ  := $(BUILD)/engine/cuda/no_cuda.o
+# The runtime loads the driver with dlopen: the programs start where there is no GPU.
+CUDA_REAL_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+ifeq ($(CUDA),emulate)
+CUDA_VARIANT := emulate
+CUDA_OBJ := $(CUDA_EMU_OBJ)
+else ifeq ($(CUDA)$(if $(HAVE_NVCC),yes),autoyes)
+CUDA_VARIANT := nvcc
+CUDA_OBJ := $(CUDA_REAL_OBJ)
+CUDA_LIBS := $(CUDA_REAL_LIBS)
+else
+CUDA_VARIANT := none
+CUDA_OBJ := $(CUDA_NONE_OBJ)
+endif
+# Holds the variant, rewritten (so newer) when it changes: switching CUDA= relinks the
+# programs.
+CUDA_STAMP := $(BUILD)/cuda-variant
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA_VARIANT)" ] || echo $(CUDA_VARIANT) > $(CUDA_STAMP))
+
+$(BUILD)/nvcc/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/emu/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
+
+$(BUILD)/emu/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# The same tests on the real backend, less the emulator's own (tests/test_cuda_emu.cpp).
+TEST_BIN_GPU := $(BUILD)/run_tests_gpu
+TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o,$(TEST_OBJ))
+$(TEST_BIN_GPU): $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ)
+	$(CXX) $(LDFLAGS) $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ) -o $@ $(LDLIBS) $(CUDA_REAL_LIBS)
+
+# With the nvcc build: the real backend's [cuda] tests on a GPU, or, without one, the
+# check that CUDA on this machine fails with one line "no CUDA device: ...".
+cuda-test-gpu:
+ifeq ($(CUDA_VARIANT),nvcc)
+	@$(MAKE) --no-print-directory $(TEST_BIN_GPU)
+	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "CUDA tests on the GPU (build/run_tests_gpu [cuda]):"; $(TEST_BIN_GPU) "[cuda]"; \
+	else \
+	  echo "CUDA tests on a real GPU: skipped (no GPU found by nvidia-smi); running the no-device check"; \
+	  $(TEST_BIN_GPU) "[cuda-nodevice]"; fi
+else
+	@echo "CUDA tests on a real GPU: skipped (no nvcc build: CUDA=$(CUDA), nvcc $(if $(HAVE_NVCC),found,not found))"
+endif
+.PHONY: cuda-test-gpu
+# ---- end of the CUDA backend block
+
 .PHONY: all deps lib apps examples test check bench clean install uninstall
 # Keep the object files of the programs (make would delete them as intermediates).
 .SECONDARY:
@@ -79,14 +153,14 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-apps/%: $(BUILD)/apps/%.o $(LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+apps/%: $(BUILD)/apps/%.o $(LIB) $(CUDA_OBJ) $(CUDA_STAMP)
+	$(CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CUDA_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB) $(CUDA_OBJ) $(CUDA_STAMP)
+	$(CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CUDA_LIBS)
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB)
-	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LIB) -o $@ $(LDLIBS)
+$(TEST_BIN): $(TEST_OBJ) $(LIB) $(CUDA_EMU_OBJ)
+	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(CUDA_EMU_OBJ) -o $@ $(LDLIBS)
 
 # ---- flowcpp as a library: make install / uninstall, and the examples built against it
 PREFIX     ?= /usr/local
@@ -96,11 +170,18 @@ INCLUDEDIR := $(PREFIX)/include/flowcpp
 # includes "engine/tensor.hpp" as the apps do; the backends' own headers stay private.
 PUBLIC_HDR := $(wildcard engine/*.hpp nn/*.hpp flow/*.hpp datasets/*.hpp viz/*.hpp apps/common/*.hpp)
 # The link flags of everything libflowcpp.a uses, in pkg-config's form.
-PC_LIBS    := -L$${libdir} -lflowcpp -fopenmp $(LDLIBS)
+PC_LIBS    := -L$${libdir} -lflowcpp -fopenmp $(LDLIBS) $(CUDA_LIBS)
+# The installed archive is the library plus this build's CUDA variant (real, emulated or
+# none), which the programs link beside build/libflowcpp.a.
+INSTALL_LIB := $(BUILD)/install/libflowcpp.a
+$(INSTALL_LIB): $(LIB_OBJ) $(CUDA_OBJ) $(CUDA_STAMP)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
 
-install: lib
+install: $(INSTALL_LIB)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libflowcpp.a
+	install -m 644 $(INSTALL_LIB) $(DESTDIR)$(LIBDIR)/libflowcpp.a
 	for h in $(PUBLIC_HDR); do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/$$h || exit 1; done
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include/flowcpp' '' \
 	  'Name: flowcpp' 'Description: flow matching on a from-scratch C++ deep learning engine' \
@@ -115,21 +196,23 @@ uninstall:
 # (DESTDIR), with nothing but `pkg-config --cflags --libs flowcpp`.
 STAGE    := $(abspath build/stage)
 EXAMPLES := $(patsubst examples/%.cpp,build/examples/%,$(wildcard examples/*.cpp))
-STAGE_PC := PKG_CONFIG_PATH=$(STAGE)$(LIBDIR)/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE)
+# (prefix redefined to the staged copy: a sysroot would also move the system -L paths)
+STAGE_PC := PKG_CONFIG_PATH=$(STAGE)$(LIBDIR)/pkgconfig
 examples: $(EXAMPLES)
 
-build/stage/.installed: $(LIB) $(PUBLIC_HDR) Makefile
+build/stage/.installed: $(INSTALL_LIB) $(PUBLIC_HDR) Makefile
 	@rm -rf $(STAGE)
 	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) > /dev/null
 	@touch $@
 
 build/examples/%: examples/%.cpp build/stage/.installed
 	@mkdir -p $(dir $@)
-	$(STAGE_PC) sh -c '$(CXX) -std=c++17 -O2 $< -o $@ $$(pkg-config --cflags --libs flowcpp)'
+	$(STAGE_PC) sh -c '$(CXX) -std=c++17 -O2 $< -o $@ $$(pkg-config --define-variable=prefix=$(STAGE)$(PREFIX) --cflags --libs flowcpp)'
 
 # The test binary prints Catch2's report and then one line "N passed, M failed".
 test: deps
 	@$(MAKE) --no-print-directory $(TEST_BIN) $(APPS) examples
+	@$(MAKE) --no-print-directory cuda-test-gpu
 	@$(TEST_BIN)
 
 check: deps apps examples
@@ -144,4 +227,4 @@ bench: deps
 clean:
 	rm -rf build $(APPS)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:%.cpp=$(BUILD)/%.d) $(BENCH_SRC:%.cpp=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CUDA_EMU_OBJ:.o=.d) $(CUDA_REAL_OBJ:.o=.d) $(CUDA_NONE_OBJ:.o=.d) $(APP_SRC:%.cpp=$(BUILD)/%.d) $(BENCH_SRC:%.cpp=$(BUILD)/%.d)

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cuda/backend.hpp"
 #include "engine/error.hpp"
 
 namespace fc {
@@ -15,11 +16,6 @@ constexpr size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
 
 void* cpu_alloc(size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
 void cpu_free(void* p) { std::free(p); }
-
-void* no_device_alloc(size_t) {
-  FC_THROW("CUDA: this build has no CUDA backend (no GPU memory can be allocated)");
-}
-void no_device_free(void*) {}
 
 // Rounds a request up so that near-equal sizes share a free list: exact multiples
 // of 512 bytes below 1 MiB, of 64 KiB above. Exact reuse keeps peak memory close to
@@ -121,7 +117,7 @@ CachingAllocator& allocator(Device d) {
   // Leaked on purpose: tensors in static objects may be freed after main returns.
   static CachingAllocator* allocators[kNumDevices] = {
       new CachingAllocator({cpu_alloc, cpu_free}),
-      new CachingAllocator({no_device_alloc, no_device_free}),
+      new CachingAllocator(cuda::raw_allocator()),
   };
   return *allocators[static_cast<int>(d)];
 }

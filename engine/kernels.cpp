@@ -1,13 +1,12 @@
 #include "engine/kernels.hpp"
 
+// cuda::make_table: the real table when built with CUDA (or on the emulated device),
+// an empty one (every op fails loudly, naming itself) otherwise.
+#include "engine/cuda/backend.hpp"
+
 namespace fc {
 
 namespace cpu {
-KernelTable make_table();
-}
-namespace cuda {
-// Defined in engine/cuda/: the real table when built with CUDA, an empty one (every
-// op fails loudly, naming itself) otherwise.
 KernelTable make_table();
 }
 

@@ -5,11 +5,7 @@
 // and a seed gives the same numbers whatever the thread count or device.
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define FC_HOST_DEVICE __host__ __device__
-#else
-#define FC_HOST_DEVICE
-#endif
+#include "engine/host_device.hpp"
 
 namespace fc {
 

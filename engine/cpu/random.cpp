@@ -20,7 +20,9 @@ void per_block(int64_t n, uint64_t seed, uint64_t offset, F f) {
 void rand_uniform(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi) {
   per_block(n, seed, offset, [&](int64_t b, const Philox4& r) {
     for (int l = 0; l < 4 && b * 4 + l < n; ++l) {
-      float v = lo + (hi - lo) * philox_unit(r.v[l]);
+      // One fused multiply-add, written out so that every compiler (and the GPU) rounds
+      // the same way.
+      float v = std::fma(hi - lo, philox_unit(r.v[l]), lo);
       y[b * 4 + l] = v < hi ? v : lo;  // rounding must not reach hi
     }
   });
@@ -37,7 +39,7 @@ void rand_normal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean
       z[2 * pair] = rad * std::cos(th);
       z[2 * pair + 1] = rad * std::sin(th);
     }
-    for (int l = 0; l < 4 && b * 4 + l < n; ++l) y[b * 4 + l] = mean + std * z[l];
+    for (int l = 0; l < 4 && b * 4 + l < n; ++l) y[b * 4 + l] = std::fma(std, z[l], mean);
   });
 }
 

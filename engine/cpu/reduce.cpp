@@ -7,6 +7,7 @@
 
 #include "engine/cpu/cpu_kernels.hpp"
 #include "engine/parallel.hpp"
+#include "engine/strided_max.hpp"
 
 namespace fc::cpu {
 
@@ -99,17 +100,8 @@ void max_axis(const float* x, float* y, float* idx, int64_t outer, int64_t n, in
   parallel_for(outer * inner, kElementwiseGrain / (n + 1) + 1, [&](int64_t s, int64_t e) {
     for (int64_t t = s; t < e; ++t) {
       int64_t o = t / inner, i = t % inner;
-      const float* xp = x + o * n * inner + i;
-      float best = xp[0];
       int64_t arg = 0;
-      for (int64_t k = 1; k < n; ++k) {
-        float v = xp[k * inner];
-        if (v > best || std::isnan(v)) {
-          best = v;
-          arg = k;
-          if (std::isnan(v)) break;
-        }
-      }
+      float best = strided_max(x + o * n * inner + i, n, inner, &arg);
       y[t] = best;
       idx[t] = static_cast<float>(arg);
     }

@@ -1,9 +1,18 @@
-// Built when there is no CUDA backend: the CUDA kernel table is empty, so any op on a
-// CUDA tensor throws "op X has no CUDA kernel (...)" and allocation throws too.
-#include "engine/kernels.hpp"
+// Built when there is no CUDA backend (CUDA=0, or no toolkit): the CUDA kernel table is
+// empty, so any op on a CUDA tensor throws "op X has no CUDA kernel (...)", and
+// allocation throws too.
+#include "engine/cuda/backend.hpp"
 
 namespace fc::cuda {
 
+namespace {
+void* no_device_alloc(size_t) {
+  FC_THROW("CUDA: this build has no CUDA backend (no GPU memory can be allocated)");
+}
+void no_device_free(void*) {}
+}  // namespace
+
 KernelTable make_table() { return KernelTable{}; }
+RawAllocator raw_allocator() { return {no_device_alloc, no_device_free}; }
 
 }  // namespace fc::cuda

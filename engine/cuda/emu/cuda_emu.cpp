@@ -1,0 +1,542 @@
+// The emulated CUDA device's runtime: device memory, the block scheduler (threads as
+// fibers), the runtime API and cuBLAS's sgemm. See cuda_emu.hpp for what it models.
+#include "engine/cuda/emu/cuda_emu.hpp"
+
+#include <cblas.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+struct CUstream_st {};
+struct cublasContext {
+  cudaStream_t stream = nullptr;
+};
+
+namespace fc::emu {
+
+__thread ThreadState* t_thread = nullptr;
+__thread BlockState* t_block = nullptr;
+
+namespace {
+
+// ---- errors: the sticky "last error" of the runtime, and what caused it
+cudaError_t g_last_error = cudaSuccess;
+std::string g_last_detail;
+
+cudaError_t fail(cudaError_t e, const std::string& detail) {
+  g_last_error = e;
+  g_last_detail = detail;
+  return e;
+}
+
+// ---- device memory: one reserved range, PROT_NONE while no launch or copy runs
+class Arena {
+ public:
+  static Arena& get() {
+    static Arena* a = new Arena;  // leaked: tensors may be freed after main returns
+    return *a;
+  }
+
+  void* alloc(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t size = round_up(bytes ? bytes : 1, kAlign);
+    size_t off = top_;
+    auto it = std::find_if(free_.begin(), free_.end(), [&](const auto& f) { return f.second >= size; });
+    if (it != free_.end()) {
+      off = it->first;
+      size_t left = it->second - size;
+      free_.erase(it);
+      if (left) free_[off + size] = left;
+    } else {
+      if (top_ + size > kReserve) return nullptr;
+      top_ += size;
+    }
+    live_[off] = size;
+    // Fresh device memory holds NaN bytes, so that a kernel reading what nobody wrote
+    // gives NaN rather than a plausible zero.
+    size_t lo = page_floor(off), hi = page_ceil(off + size);
+    mprotect(base_ + lo, hi - lo, PROT_READ | PROT_WRITE);
+    std::memset(base_ + off, 0xFF, size);
+    if (depth_ == 0) mprotect(base_ + lo, hi - lo, PROT_NONE);
+    else open_hi_ = std::max(open_hi_, hi);
+    return base_ + off;
+  }
+
+  bool free(void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(offset(p));
+    if (it == live_.end()) return false;
+    size_t off = it->first, size = it->second;
+    live_.erase(it);
+    size_t lo = page_ceil(off), hi = page_floor(off + size);
+    if (hi > lo) madvise(base_ + lo, hi - lo, MADV_DONTNEED);  // give the pages back
+    // Merge with free neighbours, then drop a free block at the top.
+    auto next = free_.find(off + size);
+    if (next != free_.end()) {
+      size += next->second;
+      free_.erase(next);
+    }
+    auto prev = free_.lower_bound(off);
+    if (prev != free_.begin() && std::prev(prev)->first + std::prev(prev)->second == off) {
+      --prev;
+      off = prev->first;
+      size += prev->second;
+      free_.erase(prev);
+    }
+    if (off + size == top_) top_ = off;
+    else free_[off] = size;
+    return true;
+  }
+
+  bool contains(const void* p) const {
+    const char* c = static_cast<const char*>(p);
+    return c >= base_ && c < base_ + kReserve;
+  }
+  bool live(const void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_.count(offset(p)) != 0;
+  }
+
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (depth_++ == 0) {
+      open_hi_ = page_ceil(top_);
+      if (open_hi_) mprotect(base_, open_hi_, PROT_READ | PROT_WRITE);
+    }
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--depth_ == 0) {
+      size_t hi = std::max(open_hi_, page_ceil(top_));
+      if (hi) mprotect(base_, hi, PROT_NONE);
+    }
+  }
+
+ private:
+  static constexpr size_t kReserve = size_t{32} << 30;  // address space, not memory
+  static constexpr size_t kAlign = 256;                 // as cudaMalloc's
+  static size_t round_up(size_t v, size_t q) { return (v + q - 1) / q * q; }
+  static size_t page() {
+    static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return p;
+  }
+  static size_t page_floor(size_t v) { return v / page() * page(); }
+  static size_t page_ceil(size_t v) { return round_up(v, page()); }
+
+  Arena() {
+    void* p = mmap(nullptr, kReserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fprintf(stderr, "CUDA emulator: cannot reserve %zu bytes of address space\n", kReserve);
+      std::abort();
+    }
+    base_ = static_cast<char*>(p);
+  }
+  size_t offset(const void* p) const { return static_cast<size_t>(static_cast<const char*>(p) - base_); }
+
+  std::mutex mu_;
+  char* base_ = nullptr;
+  size_t top_ = 0;                    // the end of the highest block ever handed out
+  std::map<size_t, size_t> live_;     // offset -> size of every allocated block
+  std::map<size_t, size_t> free_;     // offset -> size of the holes below top_
+  int depth_ = 0;                     // nesting of open()
+  size_t open_hi_ = 0;                // what the last open() made accessible
+};
+
+// ---- the scheduler: the threads of a block as fibers
+#ifdef __SANITIZE_ADDRESS__
+constexpr size_t kStackBytes = 256 << 10;  // ASan's redzones make frames larger
+void start_switch(void** save, const void* bottom, size_t size) {
+  __sanitizer_start_switch_fiber(save, bottom, size);
+}
+void finish_switch(void* save, const void** bottom, size_t* size) {
+  __sanitizer_finish_switch_fiber(save, bottom, size);
+}
+#else
+constexpr size_t kStackBytes = 64 << 10;
+void start_switch(void**, const void*, size_t) {}
+void finish_switch(void*, const void**, size_t*) {}
+#endif
+
+enum class State { Ready, AtBlockBarrier, AtWarpBarrier, Done };
+
+struct Fiber {
+  ucontext_t ctx;
+  ThreadState st;
+  State state = State::Done;
+  char* stack = nullptr;
+  void* fake_stack = nullptr;  // ASan's, while switched out
+};
+
+struct Scheduler {
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  std::vector<std::array<uint64_t, 32>> warp_slots;
+  ucontext_t main_ctx;
+  void* main_fake = nullptr;
+  const void* main_bottom = nullptr;
+  size_t main_size = 0;
+  Fiber* current = nullptr;
+  const std::function<void()>* body = nullptr;
+  unsigned threads = 0;
+  bool direct = false;  // threads run to completion on the caller's stack
+};
+
+Scheduler& sched() {
+  static Scheduler* s = new Scheduler;  // fiber stacks are kept for the next launch
+  return *s;
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "CUDA emulator: %s\n", what);
+  std::abort();
+}
+
+void fiber_main() {
+  Scheduler& s = sched();
+  finish_switch(nullptr, &s.main_bottom, &s.main_size);
+  (*s.body)();
+  s.current->state = State::Done;
+  start_switch(nullptr, s.main_bottom, s.main_size);  // this fiber's frames are gone
+  setcontext(&s.main_ctx);
+  die("setcontext returned");
+}
+
+void switch_to(Scheduler& s, Fiber& f) {
+  s.current = &f;
+  t_thread = &f.st;
+  start_switch(&s.main_fake, f.stack, kStackBytes);
+  swapcontext(&s.main_ctx, &f.ctx);
+  finish_switch(s.main_fake, nullptr, nullptr);
+  s.current = nullptr;
+}
+
+void yield(State why) {
+  Scheduler& s = sched();
+  if (s.direct)
+    die("a kernel reached a barrier in a block after its first block reached none; the "
+        "emulator runs such blocks without fibers (make every block reach the same barriers)");
+  Fiber& f = *s.current;
+  f.state = why;
+  start_switch(&f.fake_stack, s.main_bottom, s.main_size);
+  swapcontext(&f.ctx, &s.main_ctx);
+  finish_switch(f.fake_stack, &s.main_bottom, &s.main_size);
+}
+
+void prepare_fiber(Fiber& f) {
+  if (!f.stack) {
+    void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) die("cannot allocate a fiber stack");
+    f.stack = static_cast<char*>(p);
+  }
+#ifdef __SANITIZE_ADDRESS__
+  __asan_unpoison_memory_region(f.stack, kStackBytes);  // frames of an abandoned fiber
+#endif
+  getcontext(&f.ctx);
+  f.ctx.uc_stack.ss_sp = f.stack;
+  f.ctx.uc_stack.ss_size = kStackBytes;
+  f.ctx.uc_link = nullptr;
+  makecontext(&f.ctx, fiber_main, 0);
+  f.state = State::Ready;
+  f.fake_stack = nullptr;
+}
+
+// Runs one block with fibers. Returns false (and records why) on a barrier that some
+// threads never reach; *yielded tells whether any thread waited at a barrier.
+bool run_block_fibers(Scheduler& s, const dim3& dim, bool* yielded) {
+  unsigned n = s.threads;
+  while (s.fibers.size() < n) s.fibers.push_back(std::make_unique<Fiber>());
+  s.warp_slots.resize((n + 31) / 32);
+  for (unsigned t = 0; t < n; ++t) {
+    Fiber& f = *s.fibers[t];
+    prepare_fiber(f);
+    f.st.linear = t;
+    f.st.idx = {t % dim.x, (t / dim.x) % dim.y, t / (dim.x * dim.y)};
+  }
+  *yielded = false;
+  for (;;) {
+    for (unsigned t = 0; t < n; ++t)
+      if (s.fibers[t]->state == State::Ready) switch_to(s, *s.fibers[t]);
+    // Every thread is done or waits. Release the warps whose live lanes all wait at a
+    // warp barrier; else the block, if every live thread waits at __syncthreads
+    // (threads that have exited count as arrived, as on sm_70 and later).
+    bool released = false;
+    unsigned live = 0, at_block = 0;
+    for (unsigned w = 0; w * 32 < n; ++w) {
+      unsigned lo = w * 32, hi = std::min(n, lo + 32), wlive = 0, wwait = 0;
+      for (unsigned t = lo; t < hi; ++t) {
+        State st = s.fibers[t]->state;
+        wlive += st != State::Done;
+        wwait += st == State::AtWarpBarrier;
+        at_block += st == State::AtBlockBarrier;
+      }
+      live += wlive;
+      if (wwait && wwait == wlive) {
+        for (unsigned t = lo; t < hi; ++t)
+          if (s.fibers[t]->state == State::AtWarpBarrier) s.fibers[t]->state = State::Ready;
+        released = true;
+      }
+    }
+    if (live == 0) return true;
+    if (!released && at_block == live) {
+      for (unsigned t = 0; t < n; ++t)
+        if (s.fibers[t]->state == State::AtBlockBarrier) s.fibers[t]->state = State::Ready;
+      released = true;
+    }
+    if (!released) {
+      fail(cudaErrorLaunchFailure,
+           "deadlock: " + std::to_string(live) + " live threads of a block wait at barriers (" +
+               std::to_string(at_block) +
+               " at __syncthreads) that the others never reach (a barrier in divergent code)");
+      return false;
+    }
+    *yielded = true;
+  }
+}
+
+std::mutex g_attr_mu;
+std::unordered_map<const void*, size_t> g_max_dynamic_shared;
+
+size_t dynamic_shared_limit(const void* kernel) {
+  std::lock_guard<std::mutex> lock(g_attr_mu);
+  auto it = g_max_dynamic_shared.find(kernel);
+  return it == g_max_dynamic_shared.end() ? kDefaultDynamicShared : it->second;
+}
+
+std::string dims(const dim3& d) {
+  return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
+}
+
+}  // namespace
+
+void set_max_dynamic_shared(const void* kernel, int bytes) {
+  std::lock_guard<std::mutex> lock(g_attr_mu);
+  g_max_dynamic_shared[kernel] = static_cast<size_t>(bytes);
+}
+
+const char* last_error_detail() { return g_last_detail.c_str(); }
+
+void run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared,
+              const std::function<void()>& body) {
+  uint64_t threads = uint64_t{block.x} * block.y * block.z;
+  if (!block.x || !block.y || !block.z || block.x > kMaxThreadsPerBlock ||
+      block.y > kMaxThreadsPerBlock || block.z > kMaxBlockDimZ || threads > kMaxThreadsPerBlock) {
+    fail(cudaErrorInvalidConfiguration, "block " + dims(block) + " has " + std::to_string(threads) +
+                                            " threads; the limit is 1024 a block, (1024, 1024, 64) a dimension");
+    return;
+  }
+  if (!grid.x || !grid.y || !grid.z || grid.x > kMaxGridDimX || grid.y > kMaxGridDimYZ ||
+      grid.z > kMaxGridDimYZ) {
+    fail(cudaErrorInvalidConfiguration,
+         "grid " + dims(grid) + " is outside the limits (1..2^31-1, 1..65535, 1..65535)");
+    return;
+  }
+  size_t limit = dynamic_shared_limit(kernel);
+  if (dynamic_shared > limit) {
+    fail(cudaErrorInvalidValue, std::to_string(dynamic_shared) + " bytes of dynamic shared memory; the limit is " +
+                                    std::to_string(limit) +
+                                    (limit == kDefaultDynamicShared ? " unless raised by cudaFuncSetAttribute" : ""));
+    return;
+  }
+  Scheduler& s = sched();
+  if (s.body) die("a kernel launched another kernel (dynamic parallelism is not emulated)");
+  DeviceAccess access;
+  std::unique_ptr<unsigned char[]> shared(new unsigned char[dynamic_shared + 16]);
+  BlockState bs;
+  bs.dim = block;
+  bs.grid = grid;
+  bs.dynamic_shared = shared.get();
+  BlockState* saved_block = t_block;
+  ThreadState* saved_thread = t_thread;
+  t_block = &bs;
+  s.body = &body;
+  s.threads = static_cast<unsigned>(threads);
+  s.direct = false;
+  ThreadState direct_state;
+  bool first = true;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        bs.idx = {x, y, z};
+        std::memset(shared.get(), 0xFF, dynamic_shared + 16);
+        if (s.direct) {
+          // The first block reached no barrier: run the others' threads one after the
+          // other, without fibers (much faster; yield() refuses a barrier here).
+          t_thread = &direct_state;
+          for (unsigned t = 0; t < s.threads; ++t) {
+            direct_state.linear = t;
+            direct_state.idx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            body();
+          }
+          continue;
+        }
+        bool yielded = false;
+        if (!run_block_fibers(s, block, &yielded)) {
+          x = grid.x, y = grid.y, z = grid.z;  // abandon the grid; the error is recorded
+          break;
+        }
+        if (first && !yielded) s.direct = true;
+        first = false;
+      }
+  s.body = nullptr;
+  s.direct = false;
+  t_block = saved_block;
+  t_thread = saved_thread;
+}
+
+void block_barrier() { yield(State::AtBlockBarrier); }
+void warp_barrier() { yield(State::AtWarpBarrier); }
+uint64_t* warp_slots() { return sched().warp_slots[t_thread->linear / 32].data(); }
+unsigned lane_id() { return t_thread->linear % 32; }
+unsigned warp_lanes() { return std::min(32u, sched().threads - t_thread->linear / 32 * 32); }
+
+DeviceAccess::DeviceAccess() { Arena::get().open(); }
+DeviceAccess::~DeviceAccess() { Arena::get().close(); }
+bool is_device_pointer(const void* p) { return Arena::get().contains(p); }
+
+}  // namespace fc::emu
+
+// ---- the runtime API
+using fc::emu::Arena;
+using fc::emu::fail;
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : fail(cudaErrorInvalidValue, "no device " + std::to_string(device));
+}
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  *p = Arena::get().alloc(bytes);
+  return *p ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
+}
+cudaError_t cudaFree(void* p) {
+  if (!p || Arena::get().free(p)) return cudaSuccess;
+  return fail(cudaErrorInvalidValue, "cudaFree of a pointer cudaMalloc did not return");
+}
+cudaError_t cudaMallocHost(void** p, size_t bytes) {
+  *p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  return *p ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaMallocHost");
+}
+cudaError_t cudaFreeHost(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (bytes == 0) return cudaSuccess;
+  bool dd = fc::emu::is_device_pointer(dst), sd = fc::emu::is_device_pointer(src);
+  bool ok = kind == cudaMemcpyDefault || (kind == cudaMemcpyHostToDevice && dd && !sd) ||
+            (kind == cudaMemcpyDeviceToHost && !dd && sd) ||
+            (kind == cudaMemcpyDeviceToDevice && dd && sd) ||
+            (kind == cudaMemcpyHostToHost && !dd && !sd);
+  if (!ok) return fail(cudaErrorInvalidValue, "cudaMemcpy: the pointers do not match the copy's kind");
+  fc::emu::DeviceAccess access;
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  if (bytes == 0) return cudaSuccess;
+  if (!fc::emu::is_device_pointer(p)) return fail(cudaErrorInvalidValue, "cudaMemset of host memory");
+  fc::emu::DeviceAccess access;
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  return cudaMemset(p, value, bytes);
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  *s = new CUstream_st;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }  // all calls are synchronous
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+cudaError_t cudaGetLastError() {
+  cudaError_t e = fc::emu::g_last_error;
+  fc::emu::g_last_error = cudaSuccess;
+  return e;
+}
+cudaError_t cudaPeekAtLastError() { return fc::emu::g_last_error; }
+
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+  }
+  return "unknown error";
+}
+
+// ---- cuBLAS
+cublasStatus_t cublasCreate(cublasHandle_t* handle) {
+  *handle = new cublasContext;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->stream = stream;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+                                         cublasOperation_t transb, int m, int n, int k,
+                                         const float* alpha, const float* a, int lda,
+                                         long long stride_a, const float* b, int ldb,
+                                         long long stride_b, const float* beta, float* c,
+                                         int ldc, long long stride_c, int batch) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  // cuBLAS's argument checks: column-major A is m x k (k x m transposed), B k x n.
+  int a_rows = transa == CUBLAS_OP_N ? m : k, b_rows = transb == CUBLAS_OP_N ? k : n;
+  if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < std::max(1, a_rows) ||
+      ldb < std::max(1, b_rows) || ldc < std::max(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
+  fc::emu::DeviceAccess access;
+  for (int i = 0; i < batch; ++i) {
+    float* ci = c + i * stride_c;
+    if (k == 0) {  // C = beta C; beta 0 writes zeros (C may hold NaN)
+      for (int col = 0; col < n; ++col)
+        for (int row = 0; row < m; ++row) {
+          float& v = ci[static_cast<int64_t>(col) * ldc + row];
+          v = *beta == 0.f ? 0.f : *beta * v;
+        }
+      continue;
+    }
+    cblas_sgemm(CblasColMajor, transa == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                transb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, *alpha,
+                a + i * stride_a, lda, b + i * stride_b, ldb, *beta, ci, ldc);
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}

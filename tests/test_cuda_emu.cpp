@@ -1,0 +1,260 @@
+// engine/cuda/emu: the emulated CUDA device itself. Barriers really order the threads
+// of a block, __shared__ memory is per block, shuffles and votes see the other lanes,
+// atomics add up, launches outside a GPU's limits and barriers in divergent code are
+// refused, device memory faults when host code touches it, and the cuBLAS sgemm
+// follows cuBLAS's column-major convention. (Only in build/run_tests: built by g++,
+// these kernels run on the emulator, never on a GPU.)
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <vector>
+
+#include "engine/cuda/cuda_common.hpp"
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+// y[b * n + t] = x[b * n + (n - 1 - t)], through shared memory.
+__global__ void reverse_kernel(const float* x, float* y, bool barrier) {
+  __shared__ float tile[256];
+  unsigned t = threadIdx.x, n = blockDim.x, base = blockIdx.x * n;
+  tile[t] = x[base + t];
+  if (barrier) __syncthreads();
+  y[base + t] = tile[n - 1 - t];
+}
+
+// Every thread of a block adds 1 to a __shared__ counter that thread 0 reset; the
+// dynamic shared memory holds each thread's index, read back by its neighbour.
+__global__ void per_block_kernel(int* counts, int* neighbours) {
+  __shared__ int counter;
+  FC_DYNAMIC_SHARED(int, ids);
+  if (threadIdx.x == 0) counter = 0;
+  ids[threadIdx.x] = static_cast<int>(blockIdx.x * 1000 + threadIdx.x);
+  __syncthreads();
+  atomicAdd(&counter, 1);
+  __syncthreads();
+  if (threadIdx.x == 0) counts[blockIdx.x] = counter;
+  neighbours[blockIdx.x * blockDim.x + threadIdx.x] = ids[(threadIdx.x + 1) % blockDim.x];
+}
+
+// out[6 * i + ...]: the warp shuffles and votes of thread i (blocks of 40: a full warp
+// and a partial one of 8 lanes).
+__global__ void warp_kernel(int* out) {
+  int lane = static_cast<int>(threadIdx.x % 32), i = static_cast<int>(threadIdx.x);
+  int sum = lane;
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, o);
+  int xsum = lane;
+  for (int o = 1; o < 32; o <<= 1) xsum += __shfl_xor_sync(0xffffffffu, xsum, o);
+  int from3 = __shfl_sync(0xffffffffu, i, 3);
+  int up1 = __shfl_up_sync(0xffffffffu, i, 1);
+  unsigned ballot = __ballot_sync(0xffffffffu, lane % 3 == 0);
+  int all = __all_sync(0xffffffffu, lane < 40);
+  out[6 * i + 0] = sum;
+  out[6 * i + 1] = xsum;
+  out[6 * i + 2] = from3;
+  out[6 * i + 3] = up1;
+  out[6 * i + 4] = static_cast<int>(ballot);
+  out[6 * i + 5] = all;
+}
+
+__global__ void atomic_kernel(float* f, int* k, int64_t n) {
+  FC_GRID_STRIDE(i, n) {
+    atomicAdd(f, 0.5f);
+    atomicAdd(k, 1);
+  }
+}
+
+__global__ void noop_kernel(int) {}
+
+__global__ void divergent_barrier_kernel(int* out) {
+  // A bug: half the warp waits for the block, the other half for the warp.
+  if (threadIdx.x < 16) __syncthreads();
+  else __syncwarp();
+  out[threadIdx.x] = 1;
+}
+
+template <class T>
+T* device_array(size_t n) {
+  T* p = nullptr;
+  REQUIRE(cudaMalloc(&p, n * sizeof(T)) == cudaSuccess);
+  return p;
+}
+
+template <class T>
+std::vector<T> download(const T* p, size_t n) {
+  std::vector<T> h(n);
+  REQUIRE(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+  return h;
+}
+
+template <class T>
+void upload(T* p, const std::vector<T>& h) {
+  REQUIRE(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+}
+
+// Runs f in a child process; true when the child crashed (a signal, or ASan's report
+// of one) instead of returning.
+template <class F>
+bool crashes(F f) {
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    // The crash is expected: no report from the test framework or a sanitizer.
+    std::signal(SIGSEGV, SIG_DFL);
+    std::signal(SIGBUS, SIG_DFL);
+    FILE* null = std::freopen("/dev/null", "w", stderr);
+    null = std::freopen("/dev/null", "w", stdout);
+    (void)null;
+    f();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return (WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS)) ||
+         (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+}
+
+}  // namespace
+
+TEST_CASE("CUDA emulator: __syncthreads orders the threads of a block", "[cuda][emu]") {
+  const unsigned blocks = 3, n = 256;
+  std::vector<float> x(blocks * n);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  float* dx = device_array<float>(x.size());
+  float* dy = device_array<float>(x.size());
+  upload(dx, x);
+  auto expected = [&](size_t i) { return x[i / n * n + (n - 1 - i % n)]; };
+
+  FC_LAUNCH(reverse_kernel, blocks, n, 0, nullptr, dx, dy, true);
+  std::vector<float> y = download(dy, x.size());
+  for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == expected(i));
+
+  // Without the barrier the first threads read slots the last ones have not written.
+  FC_LAUNCH(reverse_kernel, blocks, n, 0, nullptr, dx, dy, false);
+  y = download(dy, x.size());
+  size_t wrong = 0;
+  for (size_t i = 0; i < y.size(); ++i) wrong += y[i] != expected(i);
+  CHECK(wrong >= blocks * n / 2);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+
+TEST_CASE("CUDA emulator: shared memory is per block, dynamic shared memory too", "[cuda][emu]") {
+  const unsigned blocks = 4, n = 96;
+  int* counts = device_array<int>(blocks);
+  int* neighbours = device_array<int>(blocks * n);
+  FC_LAUNCH(per_block_kernel, blocks, n, n * sizeof(int), nullptr, counts, neighbours);
+  for (int c : download(counts, blocks)) CHECK(c == static_cast<int>(n));
+  std::vector<int> nb = download(neighbours, blocks * n);
+  for (unsigned b = 0; b < blocks; ++b)
+    for (unsigned t = 0; t < n; ++t) REQUIRE(nb[b * n + t] == static_cast<int>(b * 1000 + (t + 1) % n));
+  cudaFree(counts);
+  cudaFree(neighbours);
+}
+
+TEST_CASE("CUDA emulator: warp shuffles and votes, full and partial warps", "[cuda][emu]") {
+  const int n = 40;
+  int* out = device_array<int>(6 * n);
+  FC_LAUNCH(warp_kernel, 1, n, 0, nullptr, out);
+  std::vector<int> o = download(out, 6 * n);
+  for (int i = 0; i < n; ++i) {
+    INFO("thread " << i);
+    int lane = i % 32, lanes = i < 32 ? 32 : 8;
+    // shfl_down: lane 0 gets the sum of its warp.
+    if (i == 0) CHECK(o[0] == 496);  // (lanes that do not exist give undefined values)
+    if (i < 32) CHECK(o[6 * i + 1] == 496);  // butterfly: every lane of a full warp has the sum
+    CHECK(o[6 * i + 2] == i - lane + 3);
+    CHECK(o[6 * i + 3] == (lane == 0 ? i : i - 1));
+    unsigned expect = 0;
+    for (int l = 0; l < lanes; ++l) expect |= (l % 3 == 0 ? 1u : 0u) << l;
+    CHECK(static_cast<unsigned>(o[6 * i + 4]) == expect);
+    CHECK(o[6 * i + 5] == 1);
+  }
+  cudaFree(out);
+}
+
+TEST_CASE("CUDA emulator: atomics from every thread of several blocks", "[cuda][emu]") {
+  float* f = device_array<float>(1);
+  int* k = device_array<int>(1);
+  REQUIRE(cudaMemset(f, 0, sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMemset(k, 0, sizeof(int)) == cudaSuccess);
+  const int64_t n = 3001;
+  FC_LAUNCH(atomic_kernel, 5, 128, 0, nullptr, f, k, n);
+  CHECK(download(f, 1)[0] == 0.5f * n);
+  CHECK(download(k, 1)[0] == n);
+  cudaFree(f);
+  cudaFree(k);
+}
+
+TEST_CASE("CUDA emulator: launches outside a GPU's limits are refused", "[cuda][emu]") {
+  auto launch = [](dim3 grid, dim3 block, size_t shared) { FC_LAUNCH(noop_kernel, grid, block, shared, nullptr, 0); };
+  launch(1, 1024, 0);  // at the limit: fine
+  REQUIRE_THROWS_WITH(launch(1, 1025, 0),
+                      Contains("noop_kernel") && Contains("invalid configuration") && Contains("1024"));
+  REQUIRE_THROWS_WITH(launch(1, dim3(1, 1, 65), 0), Contains("invalid configuration"));
+  REQUIRE_THROWS_WITH(launch(1, dim3(32, 32, 2), 0), Contains("invalid configuration"));
+  REQUIRE_THROWS_WITH(launch(dim3(1, 65536), 1, 0), Contains("grid"));
+  REQUIRE_THROWS_WITH(launch(0, 1, 0), Contains("grid"));
+  REQUIRE_THROWS_WITH(launch(1, 0, 0), Contains("invalid configuration"));
+  // Dynamic shared memory: 48 KB unless the kernel asks for more, 227 KB at most.
+  REQUIRE_THROWS_WITH(launch(1, 32, (48 << 10) + 4), Contains("shared memory") && Contains("cudaFuncSetAttribute"));
+  REQUIRE(cudaFuncSetAttribute(noop_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 << 10) == cudaSuccess);
+  launch(1, 32, 100 << 10);
+  REQUIRE_THROWS_WITH(launch(1, 32, (100 << 10) + 4), Contains("shared memory"));
+  REQUIRE(cudaFuncSetAttribute(noop_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 228 << 10) ==
+          cudaErrorInvalidValue);
+  REQUIRE(cudaGetLastError() == cudaSuccess);  // each failure above was reported once
+}
+
+TEST_CASE("CUDA emulator: a barrier in divergent code fails the launch", "[cuda][emu]") {
+  int* out = device_array<int>(32);
+  auto launch = [out] { FC_LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr, out); };
+  REQUIRE_THROWS_WITH(launch(), Contains("deadlock"));
+  cudaFree(out);
+}
+
+TEST_CASE("CUDA emulator: host code that touches device memory crashes", "[cuda][emu]") {
+  float* p = device_array<float>(16);
+  REQUIRE(cudaMemset(p, 0, 16 * sizeof(float)) == cudaSuccess);
+  FC_LAUNCH(atomic_kernel, 1, 32, 0, nullptr, p, reinterpret_cast<int*>(p + 8), int64_t{4});
+  // Copies and launches work; a plain read or write from the host does not.
+  CHECK(download(p, 1)[0] == 2.f);
+  CHECK(crashes([p] {
+    volatile float v = p[0];
+    (void)v;
+  }));
+  CHECK(crashes([p] { *static_cast<volatile float*>(p + 3) = 1.f; }));
+  // Host memory is not device memory either: cudaMemcpy checks the direction.
+  std::vector<float> h(4);
+  CHECK(cudaMemcpy(p, h.data(), 16, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue);
+  CHECK(cudaGetLastError() == cudaErrorInvalidValue);
+  cudaFree(p);
+}
+
+TEST_CASE("CUDA emulator: cuBLAS sgemm is column-major", "[cuda][emu]") {
+  // Column-major A (2 x 3) = [1 3 5; 2 4 6], B (3 x 2) = [1 0; 0 1; 1 1].
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {1, 0, 1, 0, 1, 1}, c(4, 100.f);
+  float* da = device_array<float>(6);
+  float* db = device_array<float>(6);
+  float* dc = device_array<float>(4);
+  upload(da, a);
+  upload(db, b);
+  upload(dc, c);
+  cublasHandle_t h;
+  REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS);
+  float alpha = 1.f, beta = 0.f;
+  REQUIRE(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &alpha, da, 2, 0, db, 3, 0, &beta,
+                                    dc, 2, 0, 1) == CUBLAS_STATUS_SUCCESS);
+  CHECK(download(dc, 4) == std::vector<float>{6, 8, 8, 10});  // [1+5, 3+5; 2+6, 4+6]
+  // A^T A^... : C (3 x 3) needs ldc >= 3; too small a leading dimension is refused.
+  CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, 3, 3, 2, &alpha, da, 2, 0, da, 2, 0, &beta, dc,
+                                  2, 0, 1) == CUBLAS_STATUS_INVALID_VALUE);
+  cublasDestroy(h);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+}
