@@ -3,6 +3,7 @@
 #   make test    build and run every test; the last line reads "N passed, M failed"
 #   make check   the tests built with -fsanitize=address,undefined
 #   make bench   benchmarks against PyTorch on this machine (see bench/RESULTS.md)
+#   make fuzz    libFuzzer on every file loader, FUZZ_SECONDS each (default 60; needs clang-14)
 
 BUILD    ?= build
 # Parallel by default: one job per core, unless the caller chose (-jN or MAKEFLAGS).
@@ -31,6 +32,8 @@ LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lpt
 LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \
                        nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp)
 TEST_SRC := $(wildcard tests/*.cpp)
+# The fuzz targets and their seeds, replayed by tests/test_fuzz_regressions.cpp (issue 18).
+TEST_SRC += fuzz/targets.cpp fuzz/seeds.cpp
 APP_SRC  := $(wildcard apps/*.cpp)
 BENCH_SRC:= $(wildcard bench/*.cpp)
 
@@ -41,7 +44,7 @@ APPS     := $(APP_SRC:%.cpp=%)
 BENCHES  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 TEST_BIN := $(BUILD)/run_tests
 
-.PHONY: all deps lib apps test check bench clean
+.PHONY: all deps lib apps test check bench fuzz clean
 # Keep the object files of the programs (make would delete them as intermediates).
 .SECONDARY:
 all: deps apps
@@ -82,6 +85,11 @@ bench: deps
 	@bash scripts/install_deps.sh --bench
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@bash bench/run.sh
+
+# Coverage-guided fuzzing of the loaders (fuzz/, built by fuzz/fuzz.mk with clang-14).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build $(APPS)

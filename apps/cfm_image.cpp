@@ -253,8 +253,7 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
   nn::SafetensorsFile f = nn::load_safetensors(path);
   nn::UNetConfig cfg;
   try {
-    cfg = f.metadata.empty() ? nn::UNetConfig::infer_from_parameters(f, image_size)
-                             : nn::UNetConfig::from_metadata(f.metadata);
+    cfg = nn::UNetConfig::from_checkpoint(f, image_size);
   } catch (const Error& e) {
     FC_THROW(path << ": " << e.what());
   }
