@@ -117,6 +117,10 @@ def main(src, dst):
     if os.path.exists(rectify):  # bench/rectify_all.sh's summary, copied here by hand
         out.append("")
         out.append(open(rectify).read().strip())
+    fuzz = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_summary.md")
+    if os.path.exists(fuzz):  # scripts/fuzz.sh's numbers and the bugs found (issue 18), by hand
+        out.append("")
+        out.append(open(fuzz).read().strip())
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")

@@ -2,7 +2,6 @@
 
 #include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
 
-#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -17,37 +16,25 @@ namespace {
 // stb_image (Debian's libstb, 2022 snapshot) builds a JPEG Huffman table from the 16
 // code counts of a DHT segment without checking that they sum to at most 256, and
 // writes past its 257-entry arrays when they do (found by fuzz/targets.cpp's image
-// target). So the DHT segments of a JPEG are checked here before stb sees it: every
-// marker segment, including those between the scans of a progressive JPEG.
+// target). So a JPEG is refused when a DHT read at any FF C4 in it would do that: every
+// place stb could take for a DHT marker, without following its parser.
 void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_t>& b) {
   if (b.size() < 3 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF) return;  // not a JPEG
-  size_t i = 2;
-  while (i + 1 < b.size()) {
-    if (b[i] != 0xFF) {  // entropy-coded data of a scan: skip to the next marker
-      ++i;
-      continue;
+  auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };  // stb reads 0 past the end
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;
+    // As stb reads a DHT: tables (class << 4 | id, 16 counts, the values) while the
+    // segment's length is not used up, a bad class or id ending it.
+    int64_t left = static_cast<int64_t>(at(i + 2) << 8 | at(i + 3)) - 2;
+    for (size_t t = i + 4; left > 0 && t < b.size();) {
+      if ((at(t) >> 4) > 1 || (at(t) & 15) > 3) break;
+      size_t codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(t + k);
+      if (codes > 256)
+        FC_FILE_FAIL(path, "cannot read image: corrupt JPEG (a Huffman table of " << codes << " codes; at most 256)");
+      t += 17 + codes;
+      left -= static_cast<int64_t>(17 + codes);
     }
-    const uint8_t m = b[i + 1];
-    // Byte stuffing (FF 00), fill bytes (FF FF), restart markers and TEM carry no length.
-    if (m == 0x00 || m == 0xFF || (m >= 0xD0 && m <= 0xD7) || m == 0x01 || m == 0xD8) {
-      i += m == 0xFF ? 1 : 2;
-      continue;
-    }
-    if (m == 0xD9) return;  // end of image
-    if (i + 3 >= b.size()) return;  // truncated: stb refuses it
-    const size_t len = static_cast<size_t>(b[i + 2]) << 8 | b[i + 3];  // includes its own 2 bytes
-    const size_t end = std::min(b.size(), i + 2 + len);
-    if (m == 0xC4) {
-      for (size_t t = i + 4; t + 17 <= end;) {  // one table: class/id, 16 counts, the values
-        size_t codes = 0;
-        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
-        if (codes > 256)
-          FC_FILE_FAIL(path, "cannot read image: corrupt JPEG (a Huffman table of " << codes
-                                                                            << " codes; at most 256)");
-        t += 17 + codes;
-      }
-    }
-    i += 2 + len;
   }
 }
 

@@ -352,6 +352,7 @@ void target_train_state(Bytes in) {
     app::TrainState state;
     app::resume_flow_mlp(path, "checkerboard", mlp, opt, gen, state);
     nn::SafetensorsFile f = nn::load_safetensors(path);
+    FUZZ_EXPECT(opt.steps() >= 0 && state.iteration >= 0, "step " << opt.steps() << ", iteration " << state.iteration);
     FUZZ_EXPECT(static_cast<int64_t>(state.losses.size()) == state.iteration,
                 state.losses.size() << " losses for " << state.iteration << " iterations");
     FUZZ_EXPECT(opt.steps() == static_cast<int64_t>(app::metadata_u64(f, path, "adamw_step")), "AdamW step");

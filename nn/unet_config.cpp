@@ -1,5 +1,6 @@
 // UNetConfig: the reference recipes and the checkpoint metadata (ours and the
 // reference fixtures').
+#include <cerrno>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
@@ -69,8 +70,9 @@ class MetadataReader {
       size_t comma = s.find(',', at);
       std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
       char* end = nullptr;
+      errno = 0;
       long long v = std::strtoll(item.c_str(), &end, 10);
-      FC_CHECK(!item.empty() && *end == '\0' && v >= min,
+      FC_CHECK(!item.empty() && *end == '\0' && v >= min && errno != ERANGE,
                "checkpoint metadata '" << key << "' is not a list of integers >= " << min << ": '"
                                        << s << "'");
       out.push_back(v);
@@ -102,11 +104,22 @@ class MetadataReader {
     return s == "1" || s == "true";
   }
 
+  // An integer that must fit an int (a multiplier, a head count).
+  int small(int64_t v, const std::string& key) const {
+    FC_CHECK(v <= std::numeric_limits<int>::max(), "checkpoint metadata '" << key << "' holds " << v << ", too large");
+    return static_cast<int>(v);
+  }
+  std::vector<int> small_ints(const std::string& key, int64_t min) const {
+    std::vector<int> out;
+    for (int64_t v : ints(key, min)) out.push_back(small(v, key));
+    return out;
+  }
+
  private:
   const std::map<std::string, std::string>& meta_;
 };
 
-std::vector<int> to_ints(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
+
 
 }  // namespace
 
@@ -138,18 +151,18 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
   c.out_channels = r.has("out_channels") ? r.integer("out_channels", 1) : c.in_channels;
   c.model_channels = r.integer("model_channels", 1);
   c.num_res_blocks = r.integer("num_res_blocks", 1);
-  c.channel_mult = to_ints(r.ints("channel_mult", 1));
+  c.channel_mult = r.small_ints("channel_mult", 1);
   if (r.has("attention_ds")) {
-    c.attention_resolutions = to_ints(r.ints("attention_ds", 1));
+    c.attention_resolutions = r.small_ints("attention_ds", 1);
   } else {
     // The reference's resolutions, turned into factors as guided diffusion's
     // create_model does: ds = image_size // resolution (one above image_size gives
     // ds 0, which no level has: no attention, as there).
     c.attention_resolutions.clear();
     for (int64_t res : r.ints("attention_resolutions", 1))
-      if (c.image_size / res > 0) c.attention_resolutions.push_back(static_cast<int>(c.image_size / res));
+      if (c.image_size / res > 0) c.attention_resolutions.push_back(r.small(c.image_size / res, "attention_resolutions"));
   }
-  c.num_heads = static_cast<int>(r.integer("num_heads", 1));
+  c.num_heads = r.small(r.integer("num_heads", 1), "num_heads");
   c.dropout = r.real("dropout");
   c.num_classes = r.integer("num_classes", 0);
   c.null_class = r.has("null_class") && r.flag("null_class");
@@ -188,6 +201,7 @@ UNetConfig UNetConfig::infer_from_parameters(const SafetensorsFile& file, int64_
     if (file.find(b + "0.op.weight")) {
       c.num_res_blocks = res_in_level;
       res_in_level = 0;
+      FC_CHECK(ds < (int64_t{1} << 30), "not a UNet checkpoint: more than 30 downsampling convolutions");
       ds *= 2;
       continue;
     }

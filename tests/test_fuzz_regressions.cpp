@@ -165,3 +165,27 @@ TEST_CASE("fuzz: memory bombs are refused before allocation, with one line", "[f
   const fc::nn::SafetensorsFile unet = fc::nn::load_safetensors(dir.file("unet.safetensors"));
   CHECK_THAT(error_of([&] { fc::nn::UNetConfig::from_checkpoint(unet, 28); }), Contains("needs at least"));
 }
+
+TEST_CASE("fuzz: checkpoint integers out of range are refused, not wrapped", "[fuzz]") {
+  using Catch::Matchers::Contains;
+  fc::nn::SafetensorsFile f;
+  f.metadata = {{"adamw_step", "-1"}, {"iteration", " 3"}};
+  CHECK_THAT(error_of([&] { fc::app::metadata_u64(f, "ckpt", "adamw_step"); }), Contains("is not an integer"));
+  CHECK_THAT(error_of([&] { fc::app::metadata_u64(f, "ckpt", "iteration"); }), Contains("is not an integer"));
+  std::map<std::string, std::string> meta = fc::nn::UNetConfig::mnist(32).to_metadata();
+  meta["num_heads"] = "4294967297";  // was read as int 1
+  CHECK_THAT(error_of([&] { fc::nn::UNetConfig::from_metadata(meta); }), Contains("too large"));
+  meta = fc::nn::UNetConfig::mnist(32).to_metadata();
+  meta["model_channels"] = "99999999999999999999";  // was read as INT64_MAX
+  CHECK_THAT(error_of([&] { fc::nn::UNetConfig::from_metadata(meta); }), Contains("not a list of integers"));
+}
+
+TEST_CASE("fuzz: JPEGs whose Huffman tables would overflow stb_image are refused", "[fuzz]") {
+  using Catch::Matchers::Contains;
+  // Neither build links an instrumented stb_image, so the refusal itself is checked.
+  for (const fs::path& f : files_in("tests/fuzz_regressions/image")) {
+    if (f.filename().string().find("jpeg-huffman") == std::string::npos) continue;
+    INFO(f.string());
+    CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + f.string()); }), Contains("corrupt JPEG"));
+  }
+}
