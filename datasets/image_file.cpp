@@ -2,6 +2,7 @@
 
 #include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -38,6 +39,23 @@ void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_
   }
 }
 
+// stb_image grows its buffer to a PNG IDAT chunk's claimed length before reading it,
+// so an 84-byte file claiming a 1.5 GB chunk asks for 1.5 GB (found by the image
+// target). Chunks are read in sequence, as stb does, and one longer than the rest of
+// the file is refused.
+void check_png_chunks(const std::string& path, const std::vector<uint8_t>& b) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() < 8 || !std::equal(kSignature, kSignature + 8, b.begin())) return;  // not a PNG
+  for (size_t i = 8; i + 8 <= b.size();) {
+    const uint64_t len = uint64_t{b[i]} << 24 | uint64_t{b[i + 1]} << 16 | uint64_t{b[i + 2]} << 8 | b[i + 3];
+    if (len > b.size() - i - 8)
+      FC_FILE_FAIL(path, "cannot read image: corrupt PNG (a chunk of " << len << " bytes in a file of " << b.size()
+                                                                       << ")");
+    if (std::equal(b.begin() + i + 4, b.begin() + i + 8, "IEND")) return;
+    i += 12 + len;  // length, type, data, CRC
+  }
+}
+
 }  // namespace
 
 DecodedImage decode_image_file(const std::string& path, int channels) {
@@ -51,6 +69,7 @@ DecodedImage decode_image_file(const std::string& path, int channels) {
   FC_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()),
            path << ": image file of " << bytes.size() << " bytes is too large");
   check_jpeg_huffman_tables(path, bytes);
+  check_png_chunks(path, bytes);
   const int n = static_cast<int>(bytes.size());
   int w = 0, h = 0, file_channels = 0;
   if (!stbi_info_from_memory(bytes.data(), n, &w, &h, &file_channels))
@@ -58,6 +77,9 @@ DecodedImage decode_image_file(const std::string& path, int channels) {
   if (static_cast<int64_t>(w) * h > kMaxImagePixels)
     FC_FILE_FAIL(path, "image of " << w << "x" << h << " pixels is larger than the " << kMaxImagePixels
                                    << " (4096x4096) flowcpp reads");
+  if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
+    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
+                                              << " bytes can hold");
   DecodedImage img;
   img.pixels = {stbi_load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
                 stbi_image_free};

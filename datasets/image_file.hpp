@@ -11,6 +11,10 @@ namespace fc::data {
 // before decoding, because stb_image allocates what the header claims: a 20-byte file
 // can otherwise ask for gigabytes.
 constexpr int64_t kMaxImagePixels = int64_t{1} << 24;
+// No picture format packs more pixels than this into a byte of file (deflate's 1032:1 on
+// 1-bit PNG rows is about 8256); more is a header lying about a short file, which stb
+// would decode from zeros past the end (a 41-byte TGA claiming 58624 x 252 pixels).
+constexpr int64_t kMaxPixelsPerFileByte = 16384;
 
 struct DecodedImage {
   int width = 0, height = 0;
@@ -19,7 +23,8 @@ struct DecodedImage {
 };
 
 // Decodes path to `channels` (1 to 4) bytes per pixel. Throws a one-line fc::Error
-// naming the file when stb_image cannot read it or it has more than kMaxImagePixels.
+// naming the file when stb_image cannot read it, or it has more than kMaxImagePixels or
+// more than kMaxPixelsPerFileByte per byte of the file.
 DecodedImage decode_image_file(const std::string& path, int channels);
 
 }  // namespace fc::data

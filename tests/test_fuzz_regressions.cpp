@@ -154,6 +154,12 @@ TEST_CASE("fuzz: memory bombs are refused before allocation, with one line", "[f
   const std::string tga = read_bytes("tests/fuzz_regressions/image/oom-tga-header-claims-huge-image");
   write_bytes(dir.file("huge.tga"), tga);
   CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + dir.file("huge.tga")); }), Contains("larger than"));
+  // An 84-byte PNG whose IDAT chunk claims 1.5 GB (stb grows its buffer to that first).
+  const std::string png = "tests/fuzz_regressions/image/oom-png-idat-chunk-claims-1.5GB";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + png); }), Contains("corrupt PNG"));
+  // And a 41-byte TGA claiming 58624 x 252 pixels, which stb decodes from zeros (slowly).
+  const std::string slow = "tests/fuzz_regressions/folder/timeout-tga-41-bytes-claiming-58624x252";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + slow); }), Contains("more than a file of 41 bytes"));
 
   // Checkpoint metadata describing models of 10^12 parameters in a file of a few bytes.
   const std::string mlp = dir.file("mlp.safetensors");
