@@ -17,10 +17,12 @@ namespace {
 // stb_image (Debian's libstb, 2022 snapshot) builds a JPEG Huffman table from the 16
 // code counts of a DHT segment without checking that they sum to at most 256, and
 // writes past its 257-entry arrays when they do (found by fuzz/targets.cpp's image
-// target). So a JPEG is refused when a DHT read at any FF C4 in it would do that: every
-// place stb could take for a DHT marker, without following its parser.
+// target). So a file that stb may read as a JPEG is refused when a DHT read at any
+// FF C4 in it would do that: every place stb could take for a DHT marker, without
+// following its parser.
 void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_t>& b) {
-  if (b.size() < 3 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF) return;  // not a JPEG
+  // stb takes a file for a JPEG when it starts with FF (fill bytes may precede SOI).
+  if (b.empty() || b[0] != 0xFF) return;
   auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };  // stb reads 0 past the end
   for (size_t i = 0; i + 1 < b.size(); ++i) {
     if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;

@@ -190,7 +190,7 @@ TEST_CASE("fuzz: JPEGs whose Huffman tables would overflow stb_image are refused
   using Catch::Matchers::Contains;
   // Neither build links an instrumented stb_image, so the refusal itself is checked.
   for (const fs::path& f : files_in("tests/fuzz_regressions/image")) {
-    if (f.filename().string().find("jpeg-huffman") == std::string::npos) continue;
+    if (f.filename().string().find("crash-jpeg") == std::string::npos) continue;
     INFO(f.string());
     CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + f.string()); }), Contains("corrupt JPEG"));
   }
