@@ -5,6 +5,7 @@
 #   make bench   benchmarks against PyTorch on this machine (see bench/RESULTS.md)
 #   make install   libflowcpp.a, the headers under include/flowcpp/ and flowcpp.pc into
 #                  $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
+#   make fuzz    libFuzzer on every file loader, FUZZ_SECONDS each (default 60; needs clang-14)
 
 BUILD    ?= build
 # Parallel by default: one job per core, unless the caller chose (-jN or MAKEFLAGS);
@@ -34,6 +35,8 @@ LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lpt
 LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp \
                        nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp)
 TEST_SRC := $(wildcard tests/*.cpp)
+# The fuzz targets and their seeds, replayed by tests/test_fuzz_regressions.cpp (issue 18).
+TEST_SRC += fuzz/targets.cpp fuzz/seeds.cpp
 APP_SRC  := $(wildcard apps/*.cpp)
 BENCH_SRC:= $(wildcard bench/*.cpp)
 
@@ -132,7 +135,7 @@ endif
 .PHONY: cuda-test-gpu
 # ---- end of the CUDA backend block
 
-.PHONY: all deps lib apps examples test check bench clean install uninstall
+.PHONY: all deps lib apps examples test check bench fuzz clean install uninstall
 # Keep the object files of the programs (make would delete them as intermediates).
 .SECONDARY:
 # (apps in a second make: it sees what deps installed, Open MPI among it)
@@ -223,6 +226,11 @@ bench: deps
 	@bash scripts/install_deps.sh --bench
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@bash bench/run.sh
+
+# Coverage-guided fuzzing of the loaders (fuzz/, built by fuzz/fuzz.mk with clang-14).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build $(APPS)

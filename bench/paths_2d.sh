@@ -2,15 +2,17 @@
 # Probability paths and Schrödinger-bridge CFM on one 2-D density: trains cfm2d's quick
 # preset once per path (condot, poly:2, linear-vp, cosine, vp) and once with
 # --coupling sb, then writes bench/paths_summary.md (quality of the samples, the
-# straightness, few-step quality). Two runs at a time, one thread each.
+# straightness, few-step quality). Two runs at a time, one thread each; a run whose
+# metrics.json exists is not redone (RUNS="condot cosine" picks the runs).
 #   bash bench/paths_2d.sh [DENSITY]      (default checkerboard; about 30 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 density=${1:-checkerboard}
 out=outputs/paths
-runs=("condot" "poly:2" "linear-vp" "cosine" "vp" "sb")
+read -r -a runs <<< "${RUNS:-condot poly:2 linear-vp cosine vp sb}"
 run_one() {
   local spec=$1 dir=$out/${1//:/}
+  [[ -f $dir/$density/metrics.json ]] && { echo "paths_2d: $spec already done" >&2; return 0; }
   local args=(--path "$spec")
   [[ $spec == sb ]] && args=(--coupling sb --sb-sigma 0.5)
   ./apps/cfm2d "$density" "${args[@]}" --no-plots --threads 1 --output "$dir" 2> "$dir.log" ||

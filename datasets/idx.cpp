@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -23,71 +24,99 @@ uint32_t big_endian_u32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-// Checks the magic and the length the header implies (header_bytes + items), and
-// returns the dimensions read from the header.
-std::vector<int64_t> check_idx_header(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip,
-                                      uint32_t magic, int ndims, const char* what) {
+// Deflate's longest match is 258 bytes for a 2-bit code at best, so a gzip stream
+// inflates to at most about 1032 times its size: a header that needs more is a lie,
+// refused before the buffer is allocated.
+constexpr uint64_t kMaxGzipRatio = 1032;
+
+// A file read in pieces, decompressed when it is gzip (zlib reads a file without the
+// gzip magic as it is: "transparent" mode).
+class MaybeGzip {
+ public:
+  explicit MaybeGzip(const std::string& path) : path_(path) {
+    io::Fd fd(io::open_for_reading(path, &file_size_));
+    gz_ = gzdopen(fd.fd, "rb");
+    if (gz_ == nullptr) FC_FILE_FAIL(path, "cannot open: out of memory");
+    fd.fd = -1;  // gzclose closes it
+  }
+  ~MaybeGzip() { gzclose(gz_); }
+  MaybeGzip(const MaybeGzip&) = delete;
+  MaybeGzip& operator=(const MaybeGzip&) = delete;
+
+  // Reads up to n bytes (fewer only at the end of the data) to out; returns how many.
+  uint64_t read(uint8_t* out, uint64_t n) {
+    uint64_t done = 0;
+    while (done < n) {
+      const unsigned want = static_cast<unsigned>(std::min<uint64_t>(n - done, 1 << 20));
+      const int got = gzread(gz_, out + done, want);
+      if (got < 0) {
+        int code = 0;
+        std::string why = gzerror(gz_, &code);
+        if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);
+        FC_FILE_FAIL(path_, "cannot read: " << (code == Z_ERRNO ? io::errno_text() : why));
+      }
+      if (got == 0) break;
+      done += static_cast<uint64_t>(got);
+    }
+    return done;
+  }
+  bool gzip() const { return gzdirect(gz_) == 0; }  // known after the first read
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  std::string path_;
+  uint64_t file_size_ = 0;
+  gzFile gz_ = nullptr;
+};
+
+// Reads an IDX file whose header is `magic` and `ndims` big-endian sizes: checks the
+// magic, then that the (decompressed) length is exactly the header's plus the items it
+// implies, reading no more than that. Returns the whole content; the sizes go to *dims.
+std::vector<uint8_t> read_idx(const std::string& path, uint32_t magic, int ndims, const char* what,
+                              std::vector<int64_t>* dims) {
+  MaybeGzip in(path);
   const uint64_t header_bytes = 4 + 4 * static_cast<uint64_t>(ndims);
-  if (bytes.size() < 4) FC_FILE_FAIL(path, "not an IDX " << what << " file: only " << bytes.size() << " bytes");
+  std::vector<uint8_t> bytes(header_bytes);
+  const uint64_t head = in.read(bytes.data(), header_bytes);
+  const bool gzip = in.gzip();
+  const char* decompressed = gzip ? " once decompressed" : "";
+  if (head < 4) FC_FILE_FAIL(path, "not an IDX " << what << " file: only " << head << " bytes");
   const uint32_t got = big_endian_u32(bytes.data());
   if (got != magic)
     FC_FILE_FAIL(path, "not an IDX " << what << " file: magic number " << hex8(got) << ", want " << hex8(magic));
-  if (bytes.size() < header_bytes)
-    FC_FILE_FAIL(path, "truncated: " << bytes.size() << " bytes, the IDX " << what << " header needs " << header_bytes);
-  std::vector<int64_t> dims;
+  if (head < header_bytes)
+    FC_FILE_FAIL(path, "truncated: " << head << " bytes, the IDX " << what << " header needs " << header_bytes);
   uint64_t items = 1;
   for (int i = 0; i < ndims; ++i) {
-    dims.push_back(big_endian_u32(bytes.data() + 4 + 4 * i));
-    if (__builtin_mul_overflow(items, static_cast<uint64_t>(dims.back()), &items))
+    dims->push_back(big_endian_u32(bytes.data() + 4 + 4 * i));
+    if (__builtin_mul_overflow(items, static_cast<uint64_t>(dims->back()), &items))
       FC_FILE_FAIL(path, "IDX " << what << " header claims an impossible size");
   }
   uint64_t want = 0;
   if (__builtin_add_overflow(header_bytes, items, &want))
     FC_FILE_FAIL(path, "IDX " << what << " header claims an impossible size");
-  if (bytes.size() != want)
-    FC_FILE_FAIL(path, (bytes.size() < want ? "truncated" : "size mismatch")
-                           << ": the IDX header implies " << want << " bytes, the file has " << bytes.size()
-                           << (gzip ? " once decompressed" : ""));
-  return dims;
+  const uint64_t most = gzip ? kMaxGzipRatio * in.file_size() + header_bytes : in.file_size();
+  if (want > most && gzip)
+    FC_FILE_FAIL(path, "the IDX header implies " << want << " bytes, more than a gzip file of " << in.file_size()
+                                                << " bytes can hold");
+  if (want != in.file_size() && !gzip)
+    FC_FILE_FAIL(path, (in.file_size() < want ? "truncated" : "size mismatch")
+                           << ": the IDX header implies " << want << " bytes, the file has " << in.file_size());
+  bytes.resize(want);
+  const uint64_t have = header_bytes + in.read(bytes.data() + header_bytes, want - header_bytes);
+  if (have < want)
+    FC_FILE_FAIL(path, "truncated: the IDX header implies " << want << " bytes, the file has " << have << decompressed);
+  uint8_t extra = 0;
+  if (in.read(&extra, 1) != 0)
+    FC_FILE_FAIL(path, "size mismatch: the IDX header implies " << want << " bytes, the file has more" << decompressed);
+  return bytes;
 }
-
 
 }  // namespace
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path, bool* was_gzip) {
-  uint64_t file_size = 0;
-  io::Fd fd(io::open_for_reading(path, &file_size));
-  // zlib reads a file without the gzip magic as it is ("transparent" mode).
-  gzFile gz = gzdopen(fd.fd, "rb");
-  if (gz == nullptr) FC_FILE_FAIL(path, "cannot open: out of memory");
-  fd.fd = -1;  // gzclose closes it
-  std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(file_size));
-  constexpr unsigned kChunk = 1 << 20;
-  for (;;) {
-    const size_t at = out.size();
-    out.resize(at + kChunk);
-    int n = gzread(gz, out.data() + at, kChunk);
-    if (n < 0) {
-      int code = 0;
-      std::string why = gzerror(gz, &code);
-      if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);
-      gzclose(gz);
-      FC_FILE_FAIL(path, "cannot read: " << (code == Z_ERRNO ? io::errno_text() : why));
-    }
-    out.resize(at + static_cast<size_t>(n));
-    if (n == 0) break;
-  }
-  if (was_gzip != nullptr) *was_gzip = gzdirect(gz) == 0;
-  gzclose(gz);
-  out.shrink_to_fit();
-  return out;
-}
-
 IdxImages read_idx_images(const std::string& path) {
-  bool gzip = false;
-  std::vector<uint8_t> bytes = read_maybe_gzip(path, &gzip);
-  std::vector<int64_t> dims = check_idx_header(path, bytes, gzip, kImagesMagic, 3, "image");
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> bytes = read_idx(path, kImagesMagic, 3, "image", &dims);
   if (dims[1] == 0 || dims[2] == 0) FC_FILE_FAIL(path, "IDX images of size " << dims[1] << "x" << dims[2]);
   IdxImages im;
   im.count = dims[0];
@@ -99,9 +128,8 @@ IdxImages read_idx_images(const std::string& path) {
 }
 
 std::vector<int32_t> read_idx_labels(const std::string& path, int num_classes) {
-  bool gzip = false;
-  const std::vector<uint8_t> bytes = read_maybe_gzip(path, &gzip);
-  check_idx_header(path, bytes, gzip, kLabelsMagic, 1, "label");
+  std::vector<int64_t> dims;
+  const std::vector<uint8_t> bytes = read_idx(path, kLabelsMagic, 1, "label", &dims);
   std::vector<int32_t> labels(bytes.begin() + 8, bytes.end());
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] >= num_classes)

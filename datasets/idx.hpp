@@ -10,18 +10,16 @@
 
 namespace fc::data {
 
-// The whole file, decompressed when it is gzip (told by its content, not its name).
-// Errors are one line naming the path. *was_gzip, when given, says which it was.
-std::vector<uint8_t> read_maybe_gzip(const std::string& path, bool* was_gzip = nullptr);
-
 struct IdxImages {
   int64_t count = 0, rows = 0, cols = 0;
   std::vector<uint8_t> pixels;  // [count, rows, cols]
 };
 
-// Both check the magic number and that the (decompressed) length is exactly what the
-// header implies; labels must be < num_classes. Throws a one-line fc::Error naming the
-// file and what is wrong.
+// Both read the file raw or gzip (told by its content, not its name), check the magic
+// number and that the (decompressed) length is exactly what the header implies, and
+// read no more than that: a gzip file whose header claims more than it can inflate to
+// is refused before anything is allocated. Labels must be < num_classes. Errors are
+// one line naming the file and what is wrong.
 IdxImages read_idx_images(const std::string& path);
 std::vector<int32_t> read_idx_labels(const std::string& path, int num_classes = 10);
 

@@ -1,12 +1,11 @@
 #include "datasets/image_folder.hpp"
 
-#include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <memory>
 
+#include "datasets/image_file.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 
@@ -60,16 +59,15 @@ ImageDataset load_image_folder(const std::string& path, const ImageLoadOptions& 
     if (files.empty()) FC_FILE_FAIL(class_dir, "class folder without PNG, JPEG or BMP images");
     ds.class_names.push_back(classes[label].filename().string());
     for (const fs::path& file : files) {
-      int w = 0, h = 0, file_channels = 0;
-      std::unique_ptr<unsigned char, void (*)(void*)> px(
-          stbi_load(file.c_str(), &w, &h, &file_channels, channels), stbi_image_free);
-      if (!px) FC_FILE_FAIL(file.string(), "cannot read image: " << stbi_failure_reason());
+      const DecodedImage img = decode_image_file(file.string(), channels);
+      const int w = img.width, h = img.height;
+      const unsigned char* px = img.pixels.get();
       if (ds.height == 0) ds.height = h;
       if (ds.width == 0) ds.width = w;
       // stb_image gives interleaved HWC; the dataset is planar CHW.
       planar.resize(static_cast<size_t>(channels) * w * h);
       for (int64_t i = 0; i < static_cast<int64_t>(w) * h; ++i)
-        for (int c = 0; c < channels; ++c) planar[c * w * h + i] = px.get()[i * channels + c];
+        for (int c = 0; c < channels; ++c) planar[c * w * h + i] = px[i * channels + c];
       const size_t at = ds.pixels.size();
       ds.pixels.resize(at + static_cast<size_t>(ds.image_bytes()));
       resize_image(planar.data(), channels, h, w, ds.pixels.data() + at, ds.height, ds.width, options.filter);

@@ -1,6 +1,5 @@
 #include "datasets/toy2d.hpp"
 
-#include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "datasets/image_file.hpp"
 #include "datasets/npy.hpp"
 #include "engine/error.hpp"
 
@@ -360,10 +360,9 @@ Toy2d::Toy2d(const std::string& name) : name_(name) {
       std::ifstream probe(path, std::ios::binary);
       if (!probe) TOY_FAIL(path, "cannot open: " << std::strerror(errno));
     }
-    int w = 0, h = 0, channels = 0;
-    unsigned char* px = stbi_load(path.c_str(), &w, &h, &channels, 4);
-    if (px == nullptr) TOY_FAIL(path, "cannot read image: " << stbi_failure_reason());
-    std::unique_ptr<unsigned char, void (*)(void*)> guard(px, stbi_image_free);
+    const DecodedImage img = decode_image_file(path, 4);  // refuses pictures over kMaxImagePixels
+    const int w = img.width, h = img.height;
+    const unsigned char* px = img.pixels.get();
     width_ = w;
     height_ = h;
     // The reference's weights: (the image's maximum grey level - the pixel's).

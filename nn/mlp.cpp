@@ -82,4 +82,9 @@ MLPConfig MLPConfig::from_metadata(const std::map<std::string, std::string>& met
   return c;
 }
 
+double MLPConfig::num_parameters() const {
+  const double in = static_cast<double>(in_dim), h = static_cast<double>(hidden), out = static_cast<double>(out_dim);
+  return (in + 1) * h + static_cast<double>(hidden_layers - 1) * (h + 1) * h + (h + 1) * out;
+}
+
 }  // namespace fc::nn

@@ -17,6 +17,9 @@ struct MLPConfig {
   std::map<std::string, std::string> to_metadata() const;
   // Reads a config back from checkpoint metadata; throws naming the bad key.
   static MLPConfig from_metadata(const std::map<std::string, std::string>& meta);
+  // The parameters of the MLP this config builds, as a double so that absurd sizes (a
+  // corrupt checkpoint's) cannot overflow.
+  double num_parameters() const;
 };
 
 class MLP : public Module {

@@ -31,6 +31,11 @@ using Json = nlohmann::ordered_json;  // keeps the header's order: tensors load 
 
 // The same limit as the reference Rust implementation: a bigger header is corrupt or hostile.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// A header nests 3 levels deep (the object, a tensor's entry, its shape). Far deeper
+// nesting is hostile: nlohmann::json copies nested values recursively, and a header of
+// 10^5 '[' overflows the stack (found writing the fuzz targets).
+constexpr int kMaxHeaderDepth = 16;
+struct TooDeep {};
 
 
 std::string shape_text(const std::vector<uint64_t>& dims) {
@@ -176,6 +181,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   try {
     header = Json::parse(text.begin(), text.end(),
                          [&](int depth, Json::parse_event_t event, Json& parsed) {
+                           if (depth > kMaxHeaderDepth) throw TooDeep{};
                            if (depth == 1 && event == Json::parse_event_t::key && duplicate.empty() &&
                                !keys.insert(parsed.get<std::string>()).second)
                              duplicate = parsed.get<std::string>();
@@ -183,6 +189,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
                          });
   } catch (const nlohmann::json::exception& e) {
     FC_FILE_FAIL(path, "header is not valid JSON: " << e.what());
+  } catch (const TooDeep&) {
+    FC_FILE_FAIL(path, "header nests deeper than " << kMaxHeaderDepth << " levels");
   }
   if (!header.is_object()) FC_FILE_FAIL(path, "header is not a JSON object");
   if (!duplicate.empty()) FC_FILE_FAIL(path, "duplicate tensor name '" << duplicate << "' in the header");

@@ -29,7 +29,7 @@ void check_config(const UNetConfig& c) {
   // Each Downsample halves the image and each Upsample doubles it back; an odd size on
   // the way down would come back one pixel larger than its skip connection.
   int64_t halvings = static_cast<int64_t>(c.channel_mult.size()) - 1;
-  FC_CHECK(c.image_size % (int64_t{1} << halvings) == 0,
+  FC_CHECK(halvings < 62 && c.image_size % (int64_t{1} << halvings) == 0,
            "UNet: image_size " << c.image_size << " cannot be halved " << halvings << " times ("
                                << c.channel_mult.size() << " levels in channel_mult)");
   FC_CHECK(c.dropout >= 0.f && c.dropout < 1.f, "UNet: dropout " << c.dropout << " is not in [0, 1)");

@@ -47,6 +47,14 @@ struct UNetConfig {
   // not say is taken as the reference's: one head, no dropout, no null class, and
   // `image_size` (the caller knows it from the data). Throws naming what is missing.
   static UNetConfig infer_from_parameters(const SafetensorsFile& file, int64_t image_size);
+  // What a checkpoint holds: from_metadata, or infer_from_parameters for a file without
+  // metadata. A config that needs more parameters (min_parameters) than the file holds
+  // values is refused before any model is built: metadata claiming 10^12 parameters in
+  // a small file is a memory bomb, not a model. Throws naming the problem.
+  static UNetConfig from_checkpoint(const SafetensorsFile& file, int64_t image_size);
+  // A lower bound on the parameters of the UNet this config builds (the convolutions
+  // and embeddings every such UNet has), as a double so that absurd sizes cannot overflow.
+  double min_parameters() const;
 };
 
 class UNet : public Module {

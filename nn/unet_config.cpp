@@ -1,6 +1,8 @@
 // UNetConfig: the reference recipes and the checkpoint metadata (ours and the
 // reference fixtures').
+#include <cerrno>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "engine/error.hpp"
@@ -68,8 +70,9 @@ class MetadataReader {
       size_t comma = s.find(',', at);
       std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
       char* end = nullptr;
+      errno = 0;
       long long v = std::strtoll(item.c_str(), &end, 10);
-      FC_CHECK(!item.empty() && *end == '\0' && v >= min,
+      FC_CHECK(!item.empty() && *end == '\0' && v >= min && errno != ERANGE,
                "checkpoint metadata '" << key << "' is not a list of integers >= " << min << ": '"
                                        << s << "'");
       out.push_back(v);
@@ -101,11 +104,22 @@ class MetadataReader {
     return s == "1" || s == "true";
   }
 
+  // An integer that must fit an int (a multiplier, a head count).
+  int small(int64_t v, const std::string& key) const {
+    FC_CHECK(v <= std::numeric_limits<int>::max(), "checkpoint metadata '" << key << "' holds " << v << ", too large");
+    return static_cast<int>(v);
+  }
+  std::vector<int> small_ints(const std::string& key, int64_t min) const {
+    std::vector<int> out;
+    for (int64_t v : ints(key, min)) out.push_back(small(v, key));
+    return out;
+  }
+
  private:
   const std::map<std::string, std::string>& meta_;
 };
 
-std::vector<int> to_ints(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
+
 
 }  // namespace
 
@@ -137,18 +151,18 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
   c.out_channels = r.has("out_channels") ? r.integer("out_channels", 1) : c.in_channels;
   c.model_channels = r.integer("model_channels", 1);
   c.num_res_blocks = r.integer("num_res_blocks", 1);
-  c.channel_mult = to_ints(r.ints("channel_mult", 1));
+  c.channel_mult = r.small_ints("channel_mult", 1);
   if (r.has("attention_ds")) {
-    c.attention_resolutions = to_ints(r.ints("attention_ds", 1));
+    c.attention_resolutions = r.small_ints("attention_ds", 1);
   } else {
     // The reference's resolutions, turned into factors as guided diffusion's
     // create_model does: ds = image_size // resolution (one above image_size gives
     // ds 0, which no level has: no attention, as there).
     c.attention_resolutions.clear();
     for (int64_t res : r.ints("attention_resolutions", 1))
-      if (c.image_size / res > 0) c.attention_resolutions.push_back(static_cast<int>(c.image_size / res));
+      if (c.image_size / res > 0) c.attention_resolutions.push_back(r.small(c.image_size / res, "attention_resolutions"));
   }
-  c.num_heads = static_cast<int>(r.integer("num_heads", 1));
+  c.num_heads = r.small(r.integer("num_heads", 1), "num_heads");
   c.dropout = r.real("dropout");
   c.num_classes = r.integer("num_classes", 0);
   c.null_class = r.has("null_class") && r.flag("null_class");
@@ -156,18 +170,26 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
 }
 
 UNetConfig UNetConfig::infer_from_parameters(const SafetensorsFile& file, int64_t image_size) {
-  auto shape_of = [&](const std::string& name) -> const Shape& {
+  // A convolution's weight [out, in, 3, 3]; another shape is not a UNet's.
+  auto conv_shape = [&](const std::string& name) -> const Shape& {
     const Tensor* t = file.find(name);
     FC_CHECK(t, "not a UNet checkpoint: no parameter '" << name << "'");
-    return t->shape();
+    const Shape& s = t->shape();
+    FC_CHECK(s.ndim() == 4 && s[0] > 0 && s[1] > 0 && s[2] == 3 && s[3] == 3,
+             "not a UNet checkpoint: parameter '" << name << "' has shape " << s << ", want [out, in, 3, 3]");
+    return s;
   };
   UNetConfig c;
-  const Shape& in = shape_of("input_blocks.0.0.weight");  // [mc, in_channels, 3, 3]
+  const Shape& in = conv_shape("input_blocks.0.0.weight");  // [mc, in_channels, 3, 3]
   c.model_channels = in[0];
   c.in_channels = in[1];
-  c.out_channels = shape_of("out.2.weight")[0];
+  c.out_channels = conv_shape("out.2.weight")[0];
   c.image_size = image_size;
-  c.num_classes = file.find("label_emb.weight") ? file.find("label_emb.weight")->dim(0) : 0;
+  c.num_classes = 0;
+  if (const Tensor* emb = file.find("label_emb.weight")) {
+    FC_CHECK(emb->ndim() == 2, "not a UNet checkpoint: label_emb.weight has shape " << emb->shape());
+    c.num_classes = emb->dim(0);
+  }
   c.channel_mult.clear();
   c.attention_resolutions.clear();
   // Walk the input blocks: res blocks (their output width gives the level's multiplier)
@@ -179,12 +201,18 @@ UNetConfig UNetConfig::infer_from_parameters(const SafetensorsFile& file, int64_
     if (file.find(b + "0.op.weight")) {
       c.num_res_blocks = res_in_level;
       res_in_level = 0;
+      FC_CHECK(ds < (int64_t{1} << 30), "not a UNet checkpoint: more than 30 downsampling convolutions");
       ds *= 2;
       continue;
     }
-    const Tensor* conv = file.find(b + "0.in_layers.2.weight");
-    if (!conv) break;
-    if (res_in_level == 0) c.channel_mult.push_back(static_cast<int>(conv->dim(0) / c.model_channels));
+    if (!file.find(b + "0.in_layers.2.weight")) break;
+    const Shape& conv = conv_shape(b + "0.in_layers.2.weight");
+    if (res_in_level == 0) {
+      FC_CHECK(conv[0] % c.model_channels == 0 && conv[0] / c.model_channels <= std::numeric_limits<int>::max(),
+               "not a UNet checkpoint: " << b << "0.in_layers.2.weight has " << conv[0]
+                                         << " channels, not a multiple of model_channels " << c.model_channels);
+      c.channel_mult.push_back(static_cast<int>(conv[0] / c.model_channels));
+    }
     ++res_in_level;
     if (file.find(b + "1.qkv.weight") &&
         (c.attention_resolutions.empty() || c.attention_resolutions.back() != ds))
@@ -192,6 +220,27 @@ UNetConfig UNetConfig::infer_from_parameters(const SafetensorsFile& file, int64_
   }
   if (c.num_res_blocks == 0) c.num_res_blocks = res_in_level;
   FC_CHECK(!c.channel_mult.empty() && c.num_res_blocks > 0, "not a UNet checkpoint: no res blocks in input_blocks");
+  return c;
+}
+
+double UNetConfig::min_parameters() const {
+  const double mc = static_cast<double>(model_channels), emb = 4 * mc;
+  // time_embed's two Linear weights, label_emb, the first and last convolutions.
+  double n = mc * emb + emb * emb + static_cast<double>(num_classes) * emb;
+  if (!channel_mult.empty())
+    n += 9 * mc * channel_mult[0] * static_cast<double>(in_channels + out_channels);
+  // The second convolution of every res block on the way down.
+  for (int m : channel_mult) n += static_cast<double>(num_res_blocks) * 9 * (m * mc) * (m * mc);
+  return n;
+}
+
+UNetConfig UNetConfig::from_checkpoint(const SafetensorsFile& file, int64_t image_size) {
+  UNetConfig c = file.metadata.empty() ? infer_from_parameters(file, image_size) : from_metadata(file.metadata);
+  double values = 0;
+  for (const NamedTensor& t : file.tensors) values += static_cast<double>(t.tensor.numel());
+  FC_CHECK(c.min_parameters() <= values, "the checkpoint's UNet config needs at least "
+                                             << c.min_parameters() << " parameters, the file holds only "
+                                             << values << " values");
   return c;
 }
 

@@ -2,6 +2,7 @@
 # Installs, with apt-get, the Debian packages flowcpp needs to build and test.
 # A fast no-op when everything is present; uses sudo when not run as root.
 # Usage: scripts/install_deps.sh [--bench]   (--bench adds python3-torch for `make bench`)
+#        scripts/install_deps.sh --fuzz      (adds clang-14 and its libFuzzer runtime for `make fuzz`)
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,9 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)  # libclang_rt.fuzzer*.a and the sanitizer runtimes
 fi
 
 missing=()

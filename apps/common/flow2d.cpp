@@ -42,6 +42,12 @@ LoadedMLP load_mlp_checkpoint(const std::string& path) {
   } catch (const Error& e) {
     FC_THROW(path << ": " << e.what());
   }
+  // The metadata must not describe a bigger model than the file holds (a memory bomb).
+  double values = 0;
+  for (const nn::NamedTensor& t : out.file.tensors) values += static_cast<double>(t.tensor.numel());
+  FC_CHECK(cfg.num_parameters() <= values, path << ": checkpoint metadata describes an MLP of "
+                                                 << cfg.num_parameters() << " parameters, the file holds only "
+                                                 << values << " values");
   Generator init(0);
   out.mlp = std::make_unique<nn::MLP>(cfg, init);
   nn::load_parameters(*out.mlp, out.file, path);

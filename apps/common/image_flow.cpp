@@ -39,8 +39,7 @@ std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_
   nn::SafetensorsFile f = nn::load_safetensors(path);
   nn::UNetConfig cfg;
   try {
-    cfg = f.metadata.empty() ? nn::UNetConfig::infer_from_parameters(f, image_size)
-                             : nn::UNetConfig::from_metadata(f.metadata);
+    cfg = nn::UNetConfig::from_checkpoint(f, image_size);  // refuses a model bigger than the file
   } catch (const Error& e) {
     FC_THROW(path << ": " << e.what());
   }

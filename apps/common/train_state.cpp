@@ -1,5 +1,8 @@
 #include "apps/common/train_state.hpp"
 
+#include <cctype>
+#include <cstdint>
+
 #include "engine/error.hpp"
 #include "nn/checkpoint.hpp"
 
@@ -28,9 +31,10 @@ uint64_t metadata_u64(const nn::SafetensorsFile& f, const std::string& path, con
   auto it = f.metadata.find(key);
   FC_CHECK(it != f.metadata.end(), path << ": checkpoint has no '" << key << "' (not a training checkpoint)");
   try {
+    // Digits only: stoull would take "-1" as 2^64 - 1.
     size_t used = 0;
     unsigned long long v = std::stoull(it->second, &used);
-    if (used == it->second.size()) return v;
+    if (used == it->second.size() && std::isdigit(static_cast<unsigned char>(it->second[0]))) return v;
   } catch (const std::exception&) {
   }
   FC_THROW(path << ": checkpoint metadata '" << key << "' is not an integer: '" << it->second << "'");
@@ -45,9 +49,12 @@ void restore_training(const nn::SafetensorsFile& file, const std::string& path, 
            path << ": optimizer state does not match the model");
   opt.exp_avg().copy_(m->to(opt.exp_avg().device()));
   opt.exp_avg_sq().copy_(v->to(opt.exp_avg_sq().device()));
-  opt.set_steps(static_cast<int64_t>(metadata_u64(file, path, "adamw_step")));
+  const uint64_t steps = metadata_u64(file, path, "adamw_step"), iteration = metadata_u64(file, path, "iteration");
+  FC_CHECK(steps <= INT64_MAX && iteration <= INT64_MAX,
+           path << ": checkpoint's adamw_step " << steps << " or iteration " << iteration << " is out of range");
+  opt.set_steps(static_cast<int64_t>(steps));
   gen.set_state(metadata_u64(file, path, "rng_seed"), metadata_u64(file, path, "rng_offset"));
-  state.iteration = static_cast<int64_t>(metadata_u64(file, path, "iteration"));
+  state.iteration = static_cast<int64_t>(iteration);
   state.losses.clear();
   if (const Tensor* l = file.find("train.losses")) state.losses = l->to_vector();
   FC_CHECK(static_cast<int64_t>(state.losses.size()) == state.iteration,

@@ -1,0 +1,92 @@
+#include "datasets/image_file.hpp"
+
+#include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/file_io.hpp"
+
+namespace fc::data {
+namespace {
+
+// stb_image (Debian's libstb, 2022 snapshot) builds a JPEG Huffman table from the 16
+// code counts of a DHT segment without checking that they sum to at most 256, and
+// writes past its 257-entry arrays when they do (found by fuzz/targets.cpp's image
+// target). So a file that stb may read as a JPEG is refused when a DHT read at any
+// FF C4 in it would do that: every place stb could take for a DHT marker, without
+// following its parser.
+void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_t>& b) {
+  // stb takes a file for a JPEG when it starts with FF (fill bytes may precede SOI).
+  if (b.empty() || b[0] != 0xFF) return;
+  auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };  // stb reads 0 past the end
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;
+    // As stb reads a DHT: tables (class << 4 | id, 16 counts, the values) while the
+    // segment's length is not used up, a bad class or id ending it.
+    int64_t left = static_cast<int64_t>(at(i + 2) << 8 | at(i + 3)) - 2;
+    for (size_t t = i + 4; left > 0 && t < b.size();) {
+      if ((at(t) >> 4) > 1 || (at(t) & 15) > 3) break;
+      size_t codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(t + k);
+      if (codes > 256)
+        FC_FILE_FAIL(path, "cannot read image: corrupt JPEG (a Huffman table of " << codes << " codes; at most 256)");
+      t += 17 + codes;
+      left -= static_cast<int64_t>(17 + codes);
+    }
+  }
+}
+
+// stb_image grows its buffer to a PNG IDAT chunk's claimed length before reading it,
+// so an 84-byte file claiming a 1.5 GB chunk asks for 1.5 GB (found by the image
+// target). Chunks are read in sequence, as stb does, and one longer than the rest of
+// the file is refused.
+void check_png_chunks(const std::string& path, const std::vector<uint8_t>& b) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() < 8 || !std::equal(kSignature, kSignature + 8, b.begin())) return;  // not a PNG
+  for (size_t i = 8; i + 8 <= b.size();) {
+    const uint64_t len = uint64_t{b[i]} << 24 | uint64_t{b[i + 1]} << 16 | uint64_t{b[i + 2]} << 8 | b[i + 3];
+    if (len > b.size() - i - 8)
+      FC_FILE_FAIL(path, "cannot read image: corrupt PNG (a chunk of " << len << " bytes in a file of " << b.size()
+                                                                       << ")");
+    if (std::equal(b.begin() + i + 4, b.begin() + i + 8, "IEND")) return;
+    i += 12 + len;  // length, type, data, CRC
+  }
+}
+
+}  // namespace
+
+DecodedImage decode_image_file(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) FC_FILE_FAIL(path, "cannot open: " << io::errno_text());
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    if (f.bad()) FC_FILE_FAIL(path, "cannot read: " << io::errno_text());
+  }
+  FC_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()),
+           path << ": image file of " << bytes.size() << " bytes is too large");
+  check_jpeg_huffman_tables(path, bytes);
+  check_png_chunks(path, bytes);
+  const int n = static_cast<int>(bytes.size());
+  int w = 0, h = 0, file_channels = 0;
+  if (!stbi_info_from_memory(bytes.data(), n, &w, &h, &file_channels))
+    FC_FILE_FAIL(path, "cannot read image: " << stbi_failure_reason());
+  if (static_cast<int64_t>(w) * h > kMaxImagePixels)
+    FC_FILE_FAIL(path, "image of " << w << "x" << h << " pixels is larger than the " << kMaxImagePixels
+                                   << " (4096x4096) flowcpp reads");
+  if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
+    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
+                                              << " bytes can hold");
+  DecodedImage img;
+  img.pixels = {stbi_load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
+                stbi_image_free};
+  if (!img.pixels) FC_FILE_FAIL(path, "cannot read image: " << stbi_failure_reason());
+  return img;
+}
+
+}  // namespace fc::data
