@@ -252,7 +252,9 @@ void check_samples(const data::Toy2d& density, double bound) {
 
 void target_image(Bytes in) {
   const std::string path = write_input("in.png", in.str());
-  refused_or_checked([&] { check_samples(data::Toy2d("image:" + path), 4.0); });
+  // The reference's picture density: a Gaussian of std 4 / (pixels) around each pixel
+  // centre in [-4, 4]; a one-pixel picture has std 4, and 64 draws stay within 8 std.
+  refused_or_checked([&] { check_samples(data::Toy2d("image:" + path), 4.0 + 8 * 4.0); });
 }
 
 // A folder dataset of one class holding this one file, read at its own size in RGB

@@ -26,14 +26,15 @@ const std::string kOpts =
     " --batch-size 64 --hidden 16 --no-plots --samples 200 --eval-points 20 --quality-points 100"
     " --checkpoint-every 0 --threads 1 --train-only --output ";
 
-void require_same_run(const std::string& dir_a, const std::string& dir_b, const char* what) {
+void require_same_run(const std::string& dir_a, const std::string& dir_b, const char* what,
+                      double tolerance = 1e-5) {
   auto fa = fc::nn::load_safetensors(dir_a + "/moons/ckpt.safetensors");
   auto fb = fc::nn::load_safetensors(dir_b + "/moons/ckpt.safetensors");
   std::string where;
   double d = max_relative_difference(fa, fb, &where);  // parameters, AdamW moments and losses
   std::printf("[mpi] %s: largest relative difference of weights, moments and losses %.3g (%s)\n", what, d,
               where.c_str());
-  CHECK(d <= 1e-5);
+  CHECK(d <= tolerance);
   CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
   CHECK(fa.metadata.at("iteration") == fb.metadata.at("iteration"));
 }
@@ -112,7 +113,12 @@ TEST_CASE("mpi: 2 ranks of reflow2d (online pairs, 2 rounds) equal one process",
   AppRun b = run_app(mpirun(2) + "./apps/reflow2d moons" + reflow + dir.path + "/b");
   INFO(b.err);
   REQUIRE(b.exit_code == 0);
-  require_same_run(dir.path + "/a", dir.path + "/b", "reflow2d 2 rounds of 20 iterations, 1 process vs 2 ranks");
+  // A student starts as its teacher and regresses the teacher's own flow: its loss is
+  // about 5e-6 and its gradients are at rounding level, where AdamW's division by each
+  // gradient's own size turns the two runs' different summation order into relative
+  // differences of about 2e-5 (measured on the reference's moons); hence 1e-4 here.
+  require_same_run(dir.path + "/a", dir.path + "/b", "reflow2d 2 rounds of 20 iterations, 1 process vs 2 ranks",
+                   1e-4);
 }
 
 TEST_CASE("mpi: a batch that does not split over the ranks is refused before any work", "[mpi][cfm2d]") {
