@@ -130,6 +130,10 @@ def main(src, dst):
     if os.path.exists(data_parallel):  # bench/data_parallel.sh's tables and the ring model, by hand
         out.append("")
         out.append(open(data_parallel).read().strip())
+    paths = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paths_summary.md")
+    if os.path.exists(paths):  # bench/paths_2d.sh's table
+        out.append("")
+        out.append(open(paths).read().strip())
     fuzz = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_summary.md")
     if os.path.exists(fuzz):  # scripts/fuzz.sh's numbers and the bugs found (issue 18), by hand
         out.append("")
