@@ -164,6 +164,7 @@ int run(int argc, char** argv) {
   if (bridge) meta["sb_sigma"] = fmt(c.sb_sigma, 9);
   // The path the model learned: this run's, or the checkpoint's with --sample-only.
   std::string model_path = meta["path"];
+  std::map<std::string, std::string> model_meta = meta;  // the checkpoint's with --sample-only
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
@@ -171,6 +172,7 @@ int run(int argc, char** argv) {
     mlp = std::move(loaded.mlp);
     auto it = loaded.file.metadata.find("path");
     model_path = it == loaded.file.metadata.end() ? "condot" : it->second;
+    model_meta = loaded.file.metadata;
     if (model_path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
     FC_CHECK(model_path != "sb" || c.sample_path.empty(),
              ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
@@ -237,9 +239,8 @@ int run(int argc, char** argv) {
   flow::VelocityFn velocity = app::mlp_velocity(*mlp);
   std::string sampled_under = model_path;
   if (!c.sample_path.empty() && c.sample_path != model_path) {
-    std::map<std::string, std::string> m = meta;
-    m["path"] = model_path;
-    velocity = app::sampling_velocity(velocity, app::trained_path(m, ckpt), flow::Scheduler::parse(c.sample_path));
+    velocity = app::sampling_velocity(velocity, app::trained_path(model_meta, ckpt),
+                                      flow::Scheduler::parse(c.sample_path));
     sampled_under = c.sample_path;
   }
   if (model_path != "condot" && model_path != "sb") oo.model += " (" + model_path + ")";
