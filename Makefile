@@ -133,6 +133,17 @@ else
 	@echo "CUDA tests on a real GPU: skipped (no nvcc build: CUDA=$(CUDA), nvcc $(if $(HAVE_NVCC),found,not found))"
 endif
 .PHONY: cuda-test-gpu
+# The programs on the emulated device whatever CUDA= says (their objects linked with
+# engine/cuda/emu, which the test binary has built already): make test runs
+# build/emulated/cfm2d --device cuda against apps/cfm2d on the CPU (tests/test_cuda_apps.cpp).
+EMU_APPS := $(APP_SRC:apps/%.cpp=$(BUILD)/emulated/%)
+$(BUILD)/emulated/%: $(BUILD)/apps/%.o $(LIB) $(CUDA_EMU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS)
+# The same for the bench programs (bench/gpu.sh --emulated).
+$(BUILD)/emulated/bench/%: $(BUILD)/bench/%.o $(LIB) $(CUDA_EMU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS)
 # ---- end of the CUDA backend block
 
 .PHONY: all deps lib apps examples test check bench fuzz clean install uninstall
@@ -214,7 +225,7 @@ build/examples/%: examples/%.cpp build/stage/.installed
 
 # The test binary prints Catch2's report and then one line "N passed, M failed".
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_BIN) $(APPS) examples
+	@$(MAKE) --no-print-directory $(TEST_BIN) $(APPS) $(EMU_APPS) examples
 	@$(MAKE) --no-print-directory cuda-test-gpu
 	@$(TEST_BIN)
 

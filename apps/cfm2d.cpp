@@ -16,6 +16,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_outputs.hpp"
 #include "apps/common/flow2d_quality.hpp"
@@ -35,7 +36,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string dataset, coupling = "independent", score, path = "condot", sample_path;
+  std::string dataset, coupling = "independent", score, path = "condot", sample_path, device_choice = "auto";
+  Device device = Device::CPU;
   int64_t hidden = 0, ot_block = 256;
   double sigma_min = 0.0, sinkhorn_reg = 0.05, sb_sigma = 1.0;
   app::RunOptions run;
@@ -78,6 +80,7 @@ Config parse(int argc, char** argv) {
                 "of metrics.json, printed as JSON); e.g. another implementation's samples",
        cxxopts::value<std::string>(c.score));
   app::add_output_options(o, c.out);
+  app::add_device_option(o, c.device_choice);
   auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density to learn");
   std::vector<app::PresetValue> presets = app::run_presets(c.run, kDefaults);
   presets.push_back({"hidden", &c.hidden, 256, 512});
@@ -86,6 +89,7 @@ Config parse(int argc, char** argv) {
   app::check_run_options(c.run, r);
   app::require_positive("hidden", c.hidden);
   app::check_output_options(c.out, r);
+  c.device = app::resolve_device(c.device_choice);
   if (!(c.sigma_min >= 0 && c.sigma_min < 1))
     throw app::UsageError("option '--sigma-min': must be in [0, 1)");
   app::require_range("ot-block", c.ot_block, 1, 4096);
@@ -144,11 +148,14 @@ int run(int argc, char** argv) {
     std::printf("%s\n", m.dump().c_str());
     return 0;
   }
+  const Device device = c.device;
+  const std::string device_text = app::describe_device(device);
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   std::filesystem::create_directories(dir);
   std::string ckpt = dir + "/ckpt.safetensors";
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
+  metrics["device"] = device_text;
   metrics["preset"] = c.run.preset;
   auto t_start = Clock::now();
 
@@ -170,17 +177,20 @@ int run(int argc, char** argv) {
              ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
     app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
     mlp = std::move(loaded.mlp);
+    mlp->to(device);
     auto it = loaded.file.metadata.find("path");
     model_path = it == loaded.file.metadata.end() ? "condot" : it->second;
     model_meta = loaded.file.metadata;
     if (model_path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
     FC_CHECK(model_path != "sb" || c.sample_path.empty(),
              ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
+    app::announce_device("cfm2d", device);
     std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
   } else {
     nn::MLPConfig mc;
     mc.hidden = c.hidden;
-    mlp = std::make_unique<nn::MLP>(mc, gen);
+    mlp = std::make_unique<nn::MLP>(mc, gen);  // initialised on the host: the same on every device
+    mlp->to(device);
     nn::AdamWOptions ao;
     ao.lr = static_cast<float>(c.run.lr);
     nn::AdamW opt(*mlp, ao);
@@ -190,6 +200,7 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(c.run.iterations));
     }
+    app::announce_device("cfm2d", device);
     flow::CouplingOptions co;
     co.kind = flow::parse_coupling(c.coupling);
     co.block = c.ot_block;
@@ -209,6 +220,7 @@ int run(int argc, char** argv) {
     to.interrupt_at = c.run.interrupt_at;
     if (bridge) to.bridge_sigma = static_cast<float>(c.sb_sigma);
     else to.path = flow::Scheduler::parse(c.path, c.sigma_min);
+    to.device = device;
     to.program = "cfm2d";
     to.checkpoint = ckpt;
     to.losses_csv = dir + "/losses.csv";
@@ -236,7 +248,8 @@ int run(int argc, char** argv) {
   oo.model = c.coupling == "independent" ? "CFM" : c.coupling == "ot" ? "OT-CFM"
             : c.coupling == "sb"        ? "SB-CFM" : "Sinkhorn-CFM";
   // Sampling under another path than the trained one goes through the schedule transform.
-  flow::VelocityFn velocity = app::mlp_velocity(*mlp);
+  // The plots and metrics hold host tensors; the model runs on its device.
+  flow::VelocityFn velocity = app::velocity_on(device, app::mlp_velocity(*mlp));
   std::string sampled_under = model_path;
   if (!c.sample_path.empty() && c.sample_path != model_path) {
     velocity = app::sampling_velocity(velocity, app::trained_path(model_meta, ckpt),
@@ -252,6 +265,7 @@ int run(int argc, char** argv) {
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   MemoryStats mem = memory_stats();
   metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
+  if (device != Device::CPU) metrics["peak_device_memory_mb"] = memory_stats(device).peak_reserved_bytes / 1048576.0;
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"hidden", mlp->config().hidden},
                        {"lr", c.run.lr}, {"sigma_min", c.sigma_min}, {"method", c.out.method}, {"coupling", c.coupling},
                        {"path", c.path}, {"sb_sigma", c.sb_sigma}, {"steps", c.out.steps}, {"samples", c.out.samples}, {"seed", c.run.seed},

@@ -13,10 +13,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/device.hpp"
 #include "apps/common/image_eval.hpp"
 #include "apps/common/image_flow.hpp"
 #include "apps/common/image_plots.hpp"
 #include "apps/common/interrupt.hpp"
+#include "apps/common/loss_reader.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/plots2d.hpp"
 #include "apps/common/progress.hpp"
@@ -43,7 +45,8 @@ namespace {
 
 struct Config {
   std::string train, sample, eval, dataset, preset = "quick", output = "outputs/cfm";
-  std::string data_root = "data", method = "midpoint", path = "condot";
+  std::string data_root = "data", method = "midpoint", path = "condot", device_choice = "auto";
+  Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
   int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
   int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
@@ -115,6 +118,7 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
        cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"));
+  app::add_device_option(o, c.device_choice);
   auto r = app::parse_with_help(o, argc, argv);
   for (const std::string* d : {&c.train, &c.sample, &c.eval}) {
     if (d->empty()) continue;
@@ -175,6 +179,7 @@ Config parse(int argc, char** argv, Preset& preset) {
   real("class-drop", c.class_drop, 0, 1, true);
   real("guidance", c.guidance, -1e3, 1e3, false);
   if (c.resume && c.train.empty()) throw app::UsageError("option '--resume' needs --train");
+  c.device = app::resolve_device(c.device_choice);
   try {
     flow::parse_method(c.method);
   } catch (const Error& e) {
@@ -264,6 +269,7 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
            path << ": no checkpoint; train first with ./apps/cfm_image --train " << c.dataset);
   Model m;
   m.unet = app::load_unet_for_sampling(path, image_size);
+  m.unet->to(c.device);
   return m;
 }
 
@@ -284,6 +290,12 @@ int run(int argc, char** argv) {
     }
   }
   metrics["dataset"] = c.dataset;
+  metrics["device"] = app::describe_device(c.device);
+  bool announced = false;  // the device is named once the inputs are read (errors stay one line)
+  auto announce = [&] {
+    if (!announced) app::announce_device("cfm_image", c.device);
+    announced = true;
+  };
   dist::init();  // under mpirun: MPI, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
@@ -296,6 +308,7 @@ int run(int argc, char** argv) {
                  static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
                  static_cast<long long>(ds.height), static_cast<long long>(ds.width),
                  static_cast<long long>(ds.num_classes()));
+    announce();
     data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
     const int64_t per_epoch = batches.batches_per_epoch();
     const int64_t total = c.iterations > 0 ? c.iterations : c.epochs * per_epoch;
@@ -303,7 +316,8 @@ int run(int argc, char** argv) {
     Generator gen(static_cast<uint64_t>(c.seed));
     Model m;
     nn::UNetConfig cfg = model_config(c, preset, ds);
-    m.unet = std::make_unique<nn::UNet>(cfg, gen);
+    m.unet = std::make_unique<nn::UNet>(cfg, gen);  // initialised on the host: the same on every device
+    m.unet->to(c.device);
     m.unet->flatten_parameters();
     nn::AdamWOptions ao;
     ao.lr = static_cast<float>(c.lr);
@@ -330,7 +344,7 @@ int run(int argc, char** argv) {
       if (m.ema) {
         const Tensor* e = f.find("ema.parameters");
         FC_CHECK(e && e->numel() == m.ema->shadow().numel(), ckpt << ": checkpoint has no matching EMA weights");
-        m.ema->shadow().copy_(*e);
+        m.ema->shadow().copy_(e->to(m.ema->shadow().device()));
         m.ema->set_updates(static_cast<int64_t>(app::metadata_u64(f, ckpt, "ema_updates")));
       }
       if (dist::is_root())
@@ -346,13 +360,13 @@ int run(int argc, char** argv) {
     const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
     auto t0 = Clock::now();
     app::ProgressBar bar(total, "train", state.iteration);
-    double smooth = state.losses.empty() ? 0 : state.losses.back();
     // Under mpirun each rank takes its rows of the batch one process would take (the
     // same epoch order), draws the whole batch's noise and times from the same
     // generator and keeps its rows; gradients are averaged before clipping, so every
     // rank clips and steps as one process would. Rank 0 alone writes.
     const dist::Rows rows = dist::my_rows(c.batch);
     const bool split = rows.count() != c.batch;
+    app::LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
     auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
     constexpr int64_t kReplicaCheckEvery = 100;
     nn::check_replicas_agree(*m.unet, state.iteration);
@@ -361,6 +375,7 @@ int run(int argc, char** argv) {
       // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
       if (state.iteration == c.interrupt_at && dist::rank() == dist::size() - 1) app::request_interrupt();
       if (dist::any(app::interrupted())) {  // every rank stops at the same iteration
+        losses.flush(state.iteration);
         nn::check_replicas_agree(*m.unet, state.iteration);
         if (dist::is_root()) {
           save(ckpt, c, m, opt, gen, state);
@@ -372,10 +387,12 @@ int run(int argc, char** argv) {
       }
       const int64_t epoch = state.iteration / per_epoch;
       batches.batch_rows(epoch, state.iteration % per_epoch, rows.begin, rows.end, x1, y);
-      Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}));
-      Tensor t = mine(gen.uniform(Shape{c.batch}));
+      x1 = x1.to(c.device);  // (batches are gathered on the host)
+      Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device));
+      Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f, c.device));
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
-      Tensor labels = drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen);
+      Tensor labels =
+          drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
       Tensor loss = mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t, labels),
                              flow::affine_target(x0, x1, t4, path));
       opt.zero_grad();
@@ -384,29 +401,27 @@ int run(int argc, char** argv) {
       if (c.clip > 0) nn::clip_grad_norm(*m.unet, static_cast<float>(c.clip));
       opt.step();
       if (m.ema) m.ema->update();
-      float l = split ? static_cast<float>(nn::mean_over_ranks(loss.item())) : loss.item();
-      FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
-                                                               << " (try a lower --lr)");
-      state.losses.push_back(l);
-      smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
+      losses.add(loss);
+      const bool saving = c.checkpoint_every > 0 && (state.iteration + 1) % c.checkpoint_every == 0 &&
+                          state.iteration + 1 < total;
+      if (losses.due() || saving || state.iteration + 1 == total) losses.flush(state.iteration + 1);
       bar.update(state.iteration + 1, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) +
-                                          "  loss " + fmt(smooth));
+                                          (losses.any() ? "  loss " + fmt(losses.smooth()) : ""));
       if ((state.iteration + 1) % kReplicaCheckEvery == 0) nn::check_replicas_agree(*m.unet, state.iteration + 1);
-      if (c.checkpoint_every > 0 && (state.iteration + 1) % c.checkpoint_every == 0 &&
-          state.iteration + 1 < total && dist::is_root()) {
+      if (saving && dist::is_root()) {
         ++state.iteration;  // the checkpoint records the iterations done
         save(ckpt, c, m, opt, gen, state);
         --state.iteration;
       }
     }
     nn::check_replicas_agree(*m.unet, state.iteration);
-    bar.finish("loss " + fmt(smooth));
+    bar.finish("loss " + fmt(losses.smooth()));
     // Rank 0 writes, samples and evaluates; the others are done.
     if (!dist::is_root()) return 0;
     save(ckpt, c, m, opt, gen, state);
     app::write_losses_csv(dir + "/losses.csv", state.losses);
     app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
-    metrics["final_loss"] = smooth;
+    metrics["final_loss"] = losses.smooth();
     metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics["parameters"] = m.unet->num_parameters();
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
@@ -419,6 +434,7 @@ int run(int argc, char** argv) {
   if (!c.sample.empty() || !c.eval.empty()) {
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
     Model m = load_for_sampling(ckpt, c, test.height);
+    announce();
     flow::OdeOptions ode;
     ode.method = flow::parse_method(c.method);
     ode.step_size = 1.f / static_cast<float>(c.steps);
@@ -464,6 +480,8 @@ int run(int argc, char** argv) {
   }
   MemoryStats mem = memory_stats();
   metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
+  if (c.device != Device::CPU)
+    metrics["peak_device_memory_mb"] = memory_stats(c.device).peak_reserved_bytes / 1048576.0;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm_image: wrote %s/\n", dir.c_str());
   return 0;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
 #include "apps/common/options.hpp"
@@ -26,7 +27,8 @@ using namespace fc;
 namespace {
 
 struct Config {
-  std::string dataset, cfm, reflow, ot, sinkhorn, output = "outputs/comparisons";
+  std::string dataset, cfm, reflow, ot, sinkhorn, output = "outputs/comparisons", device_choice = "auto";
+  Device device = Device::CPU;
   int64_t samples = 50000, frames = 101, steps = 20, points = 20000, seed = 0, threads = 0;
   bool gif = true;
 };
@@ -55,6 +57,7 @@ Config parse(int argc, char** argv) {
        cxxopts::value<int64_t>(c.threads)->default_value("0"))
       ("output", "output folder", cxxopts::value<std::string>(c.output)->default_value("outputs/comparisons"))
       ("no-gif", "skip the animation (the table and the plot only)");
+  app::add_device_option(o, c.device_choice);
   auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density the models were trained on");
   c.gif = r.count("no-gif") == 0;
   app::require_positive("samples", c.samples);
@@ -62,6 +65,7 @@ Config parse(int argc, char** argv) {
   app::require_positive("steps", c.steps);
   app::require_range("points", c.points, 2, 1000000);
   app::require_range("threads", c.threads, 0, 1024);
+  c.device = app::resolve_device(c.device_choice);
   std::string d = app::dataset_dir_name(c.dataset);
   // Explicitly named optional models must exist; the defaults are used when present.
   auto optional_model = [&](std::string& path, const char* option, const std::string& root) {
@@ -83,13 +87,15 @@ Config parse(int argc, char** argv) {
 struct Model {
   std::string name, path;
   app::LoadedMLP loaded;
+  flow::VelocityFn velocity;  // on the run's device, for host tensors
 };
 
-Model load_model(const std::string& name, const std::string& path, const std::string& dataset,
-                 const std::string& make_it) {
+Model load_model(const std::string& name, const std::string& path, const Config& c, const std::string& make_it) {
   FC_CHECK(std::filesystem::exists(path), path << ": no " << name << " model; make it with " << make_it);
-  Model m{name, path, app::load_mlp_checkpoint(path)};
-  app::check_trained_on(m.loaded, path, dataset);
+  Model m{name, path, app::load_mlp_checkpoint(path), {}};
+  app::check_trained_on(m.loaded, path, c.dataset);
+  m.loaded.mlp->to(c.device);
+  m.velocity = app::velocity_on(c.device, app::mlp_velocity(*m.loaded.mlp));
   return m;
 }
 
@@ -107,11 +113,12 @@ int run(int argc, char** argv) {
   if (!dist::is_root()) return 0;
   data::Toy2d density(c.dataset);
   std::vector<Model> models;
-  models.push_back(load_model("CFM", c.cfm, c.dataset, "./apps/cfm2d " + c.dataset));
-  models.push_back(load_model("Reflow", c.reflow, c.dataset, "./apps/reflow2d " + c.dataset));
-  if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c.dataset, "./apps/cfm2d --coupling ot"));
+  models.push_back(load_model("CFM", c.cfm, c, "./apps/cfm2d " + c.dataset));
+  models.push_back(load_model("Reflow", c.reflow, c, "./apps/reflow2d " + c.dataset));
+  if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c, "./apps/cfm2d --coupling ot"));
   if (!c.sinkhorn.empty())
-    models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c.dataset, "./apps/cfm2d --coupling sinkhorn"));
+    models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn"));
+  app::announce_device("compare2d", c.device);
   std::filesystem::create_directories(c.output);
   const std::string d = app::dataset_dir_name(c.dataset);
   const std::string stem = c.output + "/few_step_" + d;
@@ -126,7 +133,7 @@ int run(int argc, char** argv) {
   ro.seed = static_cast<uint64_t>(c.seed);
   for (Model& m : models) {
     std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
-    nlohmann::json r = app::rectification_metrics(app::mlp_velocity(*m.loaded.mlp), density, ro);
+    nlohmann::json r = app::rectification_metrics(m.velocity, density, ro);
     r["checkpoint"] = m.path;
     out["models"][m.name] = r;
     app::QualityCurve q;
@@ -178,8 +185,8 @@ int run(int argc, char** argv) {
     for (size_t k = 0; k < 2; ++k) {
       app::FlowPanel p;
       p.name = models[k].name;
-      p.velocity = app::mlp_velocity(*models[k].loaded.mlp);
-      p.states = app::sample_flow(*models[k].loaded.mlp, gen, c.samples, times, ode, nullptr, x0);
+      p.velocity = models[k].velocity;
+      p.states = app::sample_flow(p.velocity, gen, c.samples, times, ode, nullptr, x0);
       panels.push_back(std::move(p));
     }
     std::string gif = c.output + "/cfm_reflow_" + d + ".gif";

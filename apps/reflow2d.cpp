@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_outputs.hpp"
 #include "apps/common/options.hpp"
@@ -33,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string dataset, pretrained;
+  std::string dataset, pretrained, device_choice = "auto";
+  Device device = Device::CPU;
   int64_t teacher_steps = 20, pairs = 0, rounds = 1;
   app::RunOptions run;
   app::Flow2dOutputOptions out;
@@ -59,6 +61,7 @@ Config parse(int argc, char** argv) {
       ("rounds", "k-rectified flow: reflow the reflowed model k - 1 more times (iterations per round)",
        cxxopts::value<int64_t>(c.rounds)->default_value("1"));
   app::add_output_options(o, c.out);
+  app::add_device_option(o, c.device_choice);
   auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density of the pretrained model");
   std::vector<app::PresetValue> presets = app::run_presets(c.run, kDefaults);
   for (const app::PresetValue& p : app::output_presets(c.out)) presets.push_back(p);
@@ -68,6 +71,7 @@ Config parse(int argc, char** argv) {
   app::require_range("pairs", c.pairs, 0, 1 << 24);  // ids travel as float32
   app::require_range("rounds", c.rounds, 1, 100);
   app::check_output_options(c.out, r);
+  c.device = app::resolve_device(c.device_choice);
   if (c.pretrained.empty())
     c.pretrained = "outputs/cfm/" + app::dataset_dir_name(c.dataset) + "/ckpt.safetensors";
   return c;
@@ -102,7 +106,7 @@ Tensor teacher_image(nn::MLP& teacher, const Tensor& x0, int64_t steps) {
 app::PairBatch offline_pairs(nn::MLP& teacher, const Config& c, int64_t round) {
   Generator g(static_cast<uint64_t>(c.run.seed) + 5000011 + static_cast<uint64_t>(round));
   app::PairBatch all;
-  all.x0 = g.normal(Shape{c.pairs, 2});
+  all.x0 = g.normal(Shape{c.pairs, 2}, 0.f, 1.f, c.device);
   std::vector<Tensor> parts;
   const int64_t chunk = 1 << 16;
   app::ProgressBar bar(c.pairs, "pairs");
@@ -133,6 +137,7 @@ int run(int argc, char** argv) {
   auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
+  metrics["device"] = app::describe_device(c.device);
   metrics["preset"] = c.run.preset;
   metrics["pretrained"] = c.pretrained;
   auto t_start = Clock::now();
@@ -144,6 +149,8 @@ int run(int argc, char** argv) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
     mlp = app::load_mlp_checkpoint(ckpt).mlp;
+    mlp->to(c.device);
+    app::announce_device("reflow2d", c.device);
     std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
   } else {
     int64_t first_round = 1;
@@ -156,13 +163,16 @@ int run(int argc, char** argv) {
       load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
     }
     std::filesystem::create_directories(dir);
+    app::announce_device("reflow2d", c.device);
     nlohmann::json round_losses = nlohmann::json::array();
     for (int64_t round = first_round; round <= c.rounds; ++round) {
       std::string teacher_path = round == 1 ? c.pretrained : round_file(round - 1);
       app::LoadedMLP teacher = load_teacher(c, teacher_path, round);
+      teacher.mlp->to(c.device);
       // The student starts from its teacher's weights, as in the reference.
       Generator init(0);
       mlp = std::make_unique<nn::MLP>(teacher.mlp->config(), init);
+      mlp->to(c.device);
       nn::load_parameters(*mlp, teacher.file, teacher_path);
       nn::AdamWOptions ao;
       ao.lr = static_cast<float>(c.run.lr);
@@ -183,13 +193,13 @@ int run(int argc, char** argv) {
       if (c.pairs > 0) {
         fixed = offline_pairs(*teacher.mlp, c, round);
         pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
-          Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs), 0, rows.begin, rows.end);
+          Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs, c.device), 0, rows.begin, rows.end);
           return app::PairBatch{embedding(fixed.x0, ids), embedding(fixed.x1, ids)};
         };
       } else {
         // The teacher integrates this rank's rows alone.
         pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
-          Tensor x0 = slice(g.normal(Shape{batch, 2}), 0, rows.begin, rows.end);
+          Tensor x0 = slice(g.normal(Shape{batch, 2}, 0.f, 1.f, c.device), 0, rows.begin, rows.end);
           return app::PairBatch{x0, teacher_image(*teacher.mlp, x0, c.teacher_steps)};
         };
       }
@@ -198,6 +208,7 @@ int run(int argc, char** argv) {
       to.batch = c.run.batch;
       to.checkpoint_every = c.run.checkpoint_every;
       to.interrupt_at = round == c.rounds ? c.run.interrupt_at : -1;
+      to.device = c.device;
       to.program = "reflow2d";
       to.checkpoint = ckpt;
       to.losses_csv = dir + "/losses.csv";
@@ -238,9 +249,12 @@ int run(int argc, char** argv) {
   oo.dataset = c.dataset;
   oo.model = c.rounds > 1 ? std::to_string(c.rounds) + "-rectified flow" : "Reflow";
   oo.seed = static_cast<uint64_t>(c.run.seed);
-  app::write_flow2d_outputs(app::mlp_velocity(*mlp), density, state.losses, oo, gen, metrics);
+  app::write_flow2d_outputs(app::velocity_on(c.device, app::mlp_velocity(*mlp)), density, state.losses, oo, gen,
+                            metrics);
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   metrics["peak_memory_mb"] = memory_stats().peak_reserved_bytes / 1048576.0;
+  if (c.device != Device::CPU)
+    metrics["peak_device_memory_mb"] = memory_stats(c.device).peak_reserved_bytes / 1048576.0;
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},
                        {"teacher_steps", c.teacher_steps}, {"pairs", c.pairs}, {"rounds", c.rounds},
                        {"method", c.out.method}, {"steps", c.out.steps}, {"samples", c.out.samples},

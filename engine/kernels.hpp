@@ -62,6 +62,9 @@ struct KernelTable {
   void (*copy)(const float* x, float* y, int64_t n) = nullptr;
   void (*axpy)(float alpha, const float* x, float* y, int64_t n) = nullptr;  // y += alpha*x
   void (*scale)(float* y, int64_t n, float s) = nullptr;                     // y *= s
+  // y *= min(1, max_norm / (sqrt(sum_sq[0]) + 1e-6)), sum_sq on the device: gradient
+  // clipping without reading the norm back to the host.
+  void (*scale_to_norm)(float* y, int64_t n, const float* sum_sq, float max_norm) = nullptr;
   void (*unary)(UnaryOp op, const float* x, float* y, int64_t n, float s) = nullptr;
   // gx = gy * d op(x) / dx, given x and y = op(x) (either may be unused).
   void (*unary_backward)(UnaryOp op, const float* x, const float* y, const float* gy,
@@ -159,6 +162,9 @@ struct KernelTable {
   // Copies between devices (host_to_device: y on this device, x on the host).
   void (*to_host)(const float* x, float* y, int64_t n) = nullptr;
   void (*from_host)(const float* x, float* y, int64_t n) = nullptr;
+  // Returns when every kernel queued so far has finished (the CPU runs them as called).
+  // For timing and for the host's reads; ops never need it.
+  void (*synchronize)() = nullptr;
 };
 
 // The table of a device; entries are null where the backend lacks the kernel.

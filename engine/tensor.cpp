@@ -68,9 +68,21 @@ std::vector<float> Tensor::to_vector() const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  if (d == Device::CPU) return from_vector(to_vector(), shape(), d);
-  Tensor t = empty(shape(), d);
-  FC_KERNEL(d, from_host, "to")(cpu_data(), t.data(), numel());
+  Tensor t;
+  if (d == Device::CPU) {
+    t = from_vector(to_vector(), shape(), d);
+  } else {
+    t = empty(shape(), d);
+    FC_KERNEL(d, from_host, "to")(cpu_data(), t.data(), numel());
+  }
+  // Differentiable, as torch's .to(): the gradient goes back to this tensor's device
+  // (a velocity evaluated on the GPU for a likelihood computed around it).
+  if (needs_grad({this})) {
+    const Device back = device();
+    record(t, "to", {this}, [back](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{g.to(back)};
+    });
+  }
   return t;
 }
 

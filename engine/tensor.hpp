@@ -65,6 +65,7 @@ class Tensor {
   float* cpu_data() const;
   float item() const;
   std::vector<float> to_vector() const;
+  // A copy on `device` (this tensor where it is already there); recorded by autograd.
   Tensor to(Device device) const;
 
   // Autograd.

@@ -60,6 +60,24 @@ void Module::flatten_parameters() {
   }
 }
 
+void Module::to(Device d) {
+  auto params = parameters();
+  if (params.empty() || device() == d) return;
+  const bool was_flat = flattened();
+  for (Tensor* t : params) {
+    *t = t->detach().to(d);  // a fresh leaf on d, its own storage
+    t->requires_grad_(true);
+  }
+  flat_params_ = Tensor();
+  flat_grads_ = Tensor();
+  if (was_flat) flatten_parameters();
+}
+
+Device Module::device() {
+  auto params = parameters();
+  return params.empty() ? Device::CPU : params[0]->device();
+}
+
 void Module::zero_grad() {
   FC_PROFILE("zero_grad");
   if (flattened()) {

@@ -34,6 +34,12 @@ class Module {
   const Tensor& flat_parameters() const { return flat_params_; }
   const Tensor& flat_gradients() const { return flat_grads_; }
 
+  // Moves every parameter to device d (a no-op where they are). Call it before an
+  // optimizer is made: AdamW keeps its moments on the device the parameters had. A
+  // flattened module stays flattened, in one buffer on d.
+  void to(Device d);
+  Device device();
+
   void zero_grad();
   void train(bool on = true);
   bool training() const { return training_; }

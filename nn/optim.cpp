@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/autograd.hpp"
+#include "engine/ops.hpp"
 #include "engine/profiler.hpp"
 
 namespace fc::nn {
@@ -30,15 +31,13 @@ void AdamW::step() {
                                         v_.data(), p.numel(), s);
 }
 
-float clip_grad_norm(Module& module, float max_norm) {
+Tensor clip_grad_norm(Module& module, float max_norm) {
   module.flatten_parameters();
   const Tensor& g = module.flat_gradients();
   Tensor sq = Tensor::empty(Shape{}, g.device());
   FC_KERNEL(g.device(), sum_squares, "clip_grad_norm")(g.data(), sq.data(), g.numel());
-  float norm = std::sqrt(sq.item());
-  float coef = max_norm / (norm + 1e-6f);
-  if (coef < 1.f) g.detach().mul_(coef);
-  return norm;
+  FC_KERNEL(g.device(), scale_to_norm, "clip_grad_norm")(g.data(), g.numel(), sq.data(), max_norm);
+  return sqrt(sq);
 }
 
 }  // namespace fc::nn

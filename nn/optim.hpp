@@ -35,7 +35,8 @@ class AdamW {
 };
 
 // Scales all gradients so that their global L2 norm is at most max_norm; returns the
-// norm before clipping.
-float clip_grad_norm(Module& module, float max_norm);
+// norm before clipping, as a one-element tensor on the gradients' device (reading it,
+// .item(), waits for a GPU: the training loops do not).
+Tensor clip_grad_norm(Module& module, float max_norm);
 
 }  // namespace fc::nn

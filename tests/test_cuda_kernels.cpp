@@ -195,6 +195,22 @@ TEST_CASE("CUDA kernels vs CPU: fill, copy, axpy, scale", "[cuda][kernels]") {
       k.copy(p[x], p[y], n);
       k.axpy(-0.75f, p[x], p[z], n);
       k.scale(p[w], n, 1.5f);
+      k.synchronize();  // the outputs are read after it
+    });
+  }
+}
+
+TEST_CASE("CUDA kernels vs CPU: scale_to_norm clips by a norm that stays on the device", "[cuda][kernels]") {
+  for (int64_t n : kSizes) {
+    if (n == 0) continue;  // sum_squares of nothing is 0: no norm to clip by
+    Case c(sized("scale_to_norm", n), 13 + n);
+    int x = c.input(n), s = c.output(1), y = c.output(n), z = c.output(n);
+    c.check(kElementwiseTol, [&](const KernelTable& k, const std::vector<float*>& p) {
+      k.sum_squares(p[x], p[s], n);
+      k.copy(p[x], p[y], n);
+      k.scale_to_norm(p[y], n, p[s], 0.25f);  // scaled to norm 0.25
+      k.copy(p[x], p[z], n);
+      k.scale_to_norm(p[z], n, p[s], 1e6f);   // under the limit: unchanged
     });
   }
 }

@@ -13,6 +13,8 @@
 #include "engine/ops.hpp"
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
 
 using namespace fc;
 
@@ -127,4 +129,71 @@ TEST_CASE("CUDA ops: the same seed gives the same random tensors on both devices
   CHECK(a.uniform(Shape{1001}, -1.f, 2.f).to_vector() == b.uniform(Shape{1001}, -1.f, 2.f, Device::CUDA).to_vector());
   std::vector<float> na = a.normal(Shape{333}).to_vector(), nb = b.normal(Shape{333}, 0.f, 1.f, Device::CUDA).to_vector();
   CHECK(nmse(na, nb) <= 1e-12);
+}
+
+TEST_CASE("CUDA ops: Tensor::to is differentiable across devices", "[cuda][ops]") {
+  // f(x) = sum(((x on CUDA) * 3)^2), x on the CPU: df/dx = 18 x, back on the CPU.
+  Tensor x = Generator(7).uniform(Shape{3, 5}, -1.f, 1.f);
+  x.requires_grad_();
+  Tensor y = square(mul_scalar(x.to(Device::CUDA), 3.f));
+  REQUIRE(y.device() == Device::CUDA);
+  sum(y.to(Device::CPU)).backward();
+  REQUIRE(x.grad().defined());
+  REQUIRE(x.grad().device() == Device::CPU);
+  std::vector<float> xv = x.to_vector(), gv = x.grad().to_vector();
+  for (size_t i = 0; i < xv.size(); ++i) CHECK(gv[i] == Approx(18.f * xv[i]).margin(1e-6));
+  // Without a gradient to record, to() is a plain copy.
+  Tensor c = Tensor::ones(Shape{2}).to(Device::CUDA);
+  CHECK(!c.requires_grad());
+}
+
+TEST_CASE("CUDA ops: a module moved to CUDA computes what it computed on the CPU", "[cuda][ops]") {
+  Generator init(11);
+  nn::MLPConfig cfg;
+  cfg.hidden = 24;
+  nn::MLP cpu(cfg, init), cuda(cfg, init = Generator(11));
+  cuda.flatten_parameters();  // a flattened module stays flattened, in one buffer on the device
+  cuda.to(Device::CUDA);
+  REQUIRE(cuda.device() == Device::CUDA);
+  REQUIRE(cuda.flattened());
+  REQUIRE(cuda.flat_parameters().device() == Device::CUDA);
+  for (Tensor* p : cuda.parameters()) CHECK(p->device() == Device::CUDA);
+  Tensor x = Generator(12).normal(Shape{9, 3});
+  std::vector<float> want = cpu.forward(x).to_vector();
+  Tensor out = cuda.forward(x.to(Device::CUDA));
+  CHECK(nmse(want, out.to_vector()) <= 1e-10);
+  // Backward fills the flat gradient buffer on the device.
+  sum(out).backward();
+  std::vector<float> g = cuda.flat_gradients().to_vector();
+  double norm = 0;
+  for (float v : g) norm += static_cast<double>(v) * v;
+  CHECK(norm > 0);
+  cuda.to(Device::CPU);
+  CHECK(cuda.device() == Device::CPU);
+  CHECK(nmse(want, cuda.forward(x).to_vector()) <= 1e-10);
+}
+
+TEST_CASE("CUDA ops: clip_grad_norm clips on the device as on the CPU", "[cuda][ops]") {
+  std::vector<float> want_grads;
+  float want_norm = 0;
+  for (Device d : {Device::CPU, Device::CUDA}) {
+    INFO("device " << device_name(d));
+    Generator init(21);
+    nn::MLPConfig cfg;
+    cfg.hidden = 16;
+    nn::MLP mlp(cfg, init);
+    mlp.to(d);
+    mlp.flatten_parameters();
+    mul_scalar(sum(square(mlp.forward(Generator(22).normal(Shape{8, 3}).to(d)))), 50.f).backward();
+    Tensor norm = nn::clip_grad_norm(mlp, 0.5f);
+    CHECK(norm.device() == d);
+    if (d == Device::CPU) {
+      want_norm = norm.item();
+      want_grads = mlp.flat_gradients().to_vector();
+      REQUIRE(want_norm > 0.5f);
+    } else {
+      CHECK(norm.item() == Approx(want_norm).epsilon(1e-5));
+      CHECK(nmse(want_grads, mlp.flat_gradients().to_vector()) <= 1e-10);
+    }
+  }
 }

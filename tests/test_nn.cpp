@@ -170,12 +170,12 @@ TEST_CASE("clip_grad_norm scales to the limit like torch", "[nn]") {
   mul_scalar(sum(square(mlp.forward(x))), 100.f).backward();
   float norm = std::sqrt(sum(square(mlp.flat_gradients())).item());
   REQUIRE(norm > 1.f);
-  float reported = nn::clip_grad_norm(mlp, 1.f);
+  float reported = nn::clip_grad_norm(mlp, 1.f).item();
   REQUIRE(reported == Approx(norm).epsilon(1e-5));
   float after = std::sqrt(sum(square(mlp.flat_gradients())).item());
   REQUIRE(after == Approx(1.f).epsilon(1e-4));
   // Below the limit nothing changes.
-  float again = nn::clip_grad_norm(mlp, 10.f);
+  float again = nn::clip_grad_norm(mlp, 10.f).item();
   REQUIRE(again == Approx(after).epsilon(1e-5));
   REQUIRE(std::sqrt(sum(square(mlp.flat_gradients())).item()) == Approx(after).epsilon(1e-6));
 }

@@ -16,21 +16,32 @@ namespace fc::app {
 
 flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guidance) {
   const nn::UNetConfig& cfg = model.config();
-  if (guidance == 0.f)
-    return [&model, labels](const Tensor& x, float t) {
-      return model.forward(x, Tensor::full(Shape{x.dim(0)}, t, x.device()), labels);
+  // The model runs on its own device; x comes from the caller's (the host, for the
+  // samplers and the likelihood) and v goes back there. Tensor::to is differentiable,
+  // so the likelihood's divergence flows through the copies.
+  const Device d = model.device();
+  flow::VelocityFn on_device;
+  if (guidance == 0.f) {
+    on_device = [&model, y = labels.to(d)](const Tensor& x, float t) {
+      return model.forward(x, Tensor::full(Shape{x.dim(0)}, t, x.device()), y);
     };
-  FC_CHECK(cfg.null_class, "guidance scale " << guidance
-                                             << " needs a model trained with class dropout "
-                                                "(--class-drop > 0); use --guidance 0");
-  Tensor both = concat({labels, Tensor::full(labels.shape(), static_cast<float>(cfg.num_classes),
-                                             labels.device())},
-                       0);
-  return [&model, both, guidance](const Tensor& x, float t) {
-    const int64_t n = x.dim(0);
-    Tensor v = model.forward(concat({x, x}, 0), Tensor::full(Shape{2 * n}, t, x.device()), both);
-    Tensor cond = slice(v, 0, 0, n), uncond = slice(v, 0, n, 2 * n);
-    return cond + (cond - uncond) * guidance;
+  } else {
+    FC_CHECK(cfg.null_class, "guidance scale " << guidance
+                                               << " needs a model trained with class dropout "
+                                                  "(--class-drop > 0); use --guidance 0");
+    Tensor both = concat({labels, Tensor::full(labels.shape(), static_cast<float>(cfg.num_classes),
+                                               labels.device())},
+                         0).to(d);
+    on_device = [&model, both, guidance](const Tensor& x, float t) {
+      const int64_t n = x.dim(0);
+      Tensor v = model.forward(concat({x, x}, 0), Tensor::full(Shape{2 * n}, t, x.device()), both);
+      Tensor cond = slice(v, 0, 0, n), uncond = slice(v, 0, n, 2 * n);
+      return cond + (cond - uncond) * guidance;
+    };
+  }
+  return [on_device, d](const Tensor& x, float t) {
+    if (x.device() == d) return on_device(x, t);
+    return on_device(x.to(d), t).to(x.device());
   };
 }
 

@@ -6,6 +6,7 @@
 
 #include "apps/common/flow2d.hpp"
 #include "apps/common/interrupt.hpp"
+#include "apps/common/loss_reader.hpp"
 #include "apps/common/progress.hpp"
 #include "engine/dist.hpp"
 #include "engine/ops.hpp"
@@ -94,12 +95,13 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     if (dist::is_root()) save();
   };
   ProgressBar bar(o.iterations, "train", state.iteration);
-  double smooth = state.losses.empty() ? 0 : state.losses.back();
+  LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
   nn::check_replicas_agree(mlp, state.iteration);
   for (; state.iteration < o.iterations; ++state.iteration) {
     // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
     if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
     if (dist::any(interrupted())) {  // every rank stops at the same iteration
+      losses.flush(state.iteration);
       nn::check_replicas_agree(mlp, state.iteration);
       if (dist::is_root()) {
         save();
@@ -110,11 +112,13 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
       return false;
     }
     PairBatch p = pairs(o.batch, rows, gen);
-    Tensor t = gen.uniform(Shape{o.batch, 1});
+    p.x0 = p.x0.to(o.device);  // (2-D points are drawn on the host; a teacher's are on the device)
+    p.x1 = p.x1.to(o.device);
+    Tensor t = gen.uniform(Shape{o.batch, 1}, 0.f, 1.f, o.device);
     if (split) t = slice(t, 0, rows.begin, rows.end);
     Tensor xt, target;
     if (o.bridge_sigma > 0) {
-      Tensor eps = gen.normal(Shape{o.batch, 2});  // the whole batch's, as t
+      Tensor eps = gen.normal(Shape{o.batch, 2}, 0.f, 1.f, o.device);  // the whole batch's, as t
       if (split) eps = slice(eps, 0, rows.begin, rows.end);
       xt = flow::sb_interpolate(p.x0, p.x1, t, eps, o.bridge_sigma);
       target = flow::sb_target(p.x0, p.x1, t, eps, o.bridge_sigma);
@@ -128,25 +132,23 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     nn::average_gradients(mlp);
     opt.step();
     nn::testing_desync(mlp, state.iteration);
-    float l = split ? static_cast<float>(nn::mean_over_ranks(loss.item())) : loss.item();
-    FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << state.iteration
-                                                             << " (try a lower --lr)");
-    state.losses.push_back(l);
-    smooth = state.losses.size() == 1 ? l : 0.98 * smooth + 0.02 * l;
-    bar.update(state.iteration + 1, "loss " + fmt(smooth));
+    losses.add(loss);
+    const bool saving = o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
+                        state.iteration + 1 < o.iterations;
+    if (losses.due() || saving || state.iteration + 1 == o.iterations) losses.flush(state.iteration + 1);
+    bar.update(state.iteration + 1, losses.any() ? "loss " + fmt(losses.smooth()) : "");
     if (o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0)
       nn::check_replicas_agree(mlp, state.iteration + 1);
-    if (o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
-        state.iteration + 1 < o.iterations) {
+    if (saving) {
       ++state.iteration;  // the checkpoint records the iterations done
       save_on_root();
       --state.iteration;
     }
   }
   nn::check_replicas_agree(mlp, state.iteration);
-  bar.finish("loss " + fmt(smooth));
+  bar.finish("loss " + fmt(losses.smooth()));
   save_on_root();
-  if (final_loss) *final_loss = smooth;
+  if (final_loss) *final_loss = losses.smooth();
   return true;
 }
 

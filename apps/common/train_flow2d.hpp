@@ -56,6 +56,7 @@ struct FlowTrainOptions {
   int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
   flow::Scheduler path;             // the probability path (condot with σmin by default)
   float bridge_sigma = 0;           // > 0: the Schrödinger bridge of width S instead of path
+  Device device = Device::CPU;      // where mlp lives: batches are moved there
   std::string program;              // names the program in messages
   std::string checkpoint, losses_csv;
 };

@@ -9,6 +9,7 @@ void fill(float* y, int64_t n, float value);
 void copy(const float* x, float* y, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* y, int64_t n, float s);
+void scale_to_norm(float* y, int64_t n, const float* sum_sq, float max_norm);
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s);
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
                     int64_t n, float s);

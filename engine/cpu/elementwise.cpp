@@ -37,6 +37,11 @@ void scale(float* y, int64_t n, float s) {
   });
 }
 
+void scale_to_norm(float* y, int64_t n, const float* sum_sq, float max_norm) {
+  const float coef = max_norm / (std::sqrt(sum_sq[0]) + 1e-6f);
+  if (coef < 1.f) scale(y, n, coef);
+}
+
 namespace {
 
 template <class F>

@@ -8,6 +8,7 @@ KernelTable make_table() {
   t.copy = copy;
   t.axpy = axpy;
   t.scale = scale;
+  t.scale_to_norm = scale_to_norm;
   t.unary = unary;
   t.unary_backward = unary_backward;
   t.binary = binary;
@@ -42,6 +43,7 @@ KernelTable make_table() {
   t.rand_int = rand_int;
   t.to_host = copy;    // the host is the CPU
   t.from_host = copy;
+  t.synchronize = [] {};  // a CPU kernel has finished when it returns
   return t;
 }
 

@@ -3,6 +3,8 @@
 // memory. Three variants define these: the real backend (engine/cuda/*.cu built with
 // nvcc), the same sources on the emulated device (built with g++ against
 // engine/cuda/emu/cuda_emu.hpp), and engine/cuda/no_cuda.cpp in a CPU-only build.
+#include <string>
+
 #include "engine/allocator.hpp"
 #include "engine/kernels.hpp"
 
@@ -12,5 +14,14 @@ KernelTable make_table();
 // cudaMalloc / cudaFree behind the caching allocator. Allocating throws
 // "no CUDA device: ..." where there is none.
 RawAllocator raw_allocator();
+
+// "" when device 0 can be used, else why not (the text of "no CUDA device: ...").
+std::string unavailable_reason();
+// One line for the start of a run: "NVIDIA H200 (139.8 GiB, sm_90)", or the emulator's
+// name. Only where unavailable_reason() is "".
+std::string device_description();
+// True for the emulated device (engine/cuda/emu): CUDA semantics, CPU speed. The apps'
+// --device auto takes a real GPU only.
+bool emulated();
 
 }  // namespace fc::cuda

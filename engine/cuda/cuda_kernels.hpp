@@ -10,6 +10,7 @@ void fill(float* y, int64_t n, float value);
 void copy(const float* x, float* y, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* y, int64_t n, float s);
+void scale_to_norm(float* y, int64_t n, const float* sum_sq, float max_norm);
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s);
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
                     int64_t n, float s);
@@ -56,5 +57,6 @@ void rand_normal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean
 void rand_int(float* y, int64_t n, uint64_t seed, uint64_t offset, int64_t lo, int64_t hi);
 void to_host(const float* x, float* y, int64_t n);
 void from_host(const float* x, float* y, int64_t n);
+void synchronize();
 
 }  // namespace fc::cuda

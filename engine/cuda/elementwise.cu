@@ -20,6 +20,14 @@ __global__ void scale_kernel(float* y, int64_t n, float s) {
   FC_GRID_STRIDE(i, n) y[i] *= s;
 }
 
+// The coefficient is computed by every thread from the one device value (a broadcast
+// load), so the host never waits for the norm.
+__global__ void scale_to_norm_kernel(float* y, int64_t n, const float* sum_sq, float max_norm) {
+  const float coef = max_norm / (sqrtf(*sum_sq) + 1e-6f);
+  if (coef >= 1.f) return;
+  FC_GRID_STRIDE(i, n) y[i] *= coef;
+}
+
 __device__ inline float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
 
 __device__ inline float unary_value(UnaryOp op, float v, float s) {
@@ -181,6 +189,10 @@ void axpy(float alpha, const float* x, float* y, int64_t n) {
 
 void scale(float* y, int64_t n, float s) {
   if (n > 0) FC_LAUNCH(scale_kernel, blocks_for(n), kThreads, 0, stream(), y, n, s);
+}
+
+void scale_to_norm(float* y, int64_t n, const float* sum_sq, float max_norm) {
+  if (n > 0) FC_LAUNCH(scale_to_norm_kernel, blocks_for(n), kThreads, 0, stream(), y, n, sum_sq, max_norm);
 }
 
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {

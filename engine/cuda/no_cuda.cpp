@@ -14,5 +14,10 @@ void no_device_free(void*) {}
 
 KernelTable make_table() { return KernelTable{}; }
 RawAllocator raw_allocator() { return {no_device_alloc, no_device_free}; }
+std::string unavailable_reason() {
+  return "this build has no CUDA backend (built with CUDA=0 or without the CUDA toolkit)";
+}
+std::string device_description() { return "none"; }
+bool emulated() { return false; }
 
 }  // namespace fc::cuda

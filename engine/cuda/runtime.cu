@@ -1,6 +1,7 @@
 // The CUDA backend's runtime: the device check, its stream and cuBLAS handle, raw
 // device memory for the caching allocator (engine/allocator.cpp), and host <-> device
 // copies through a pinned staging buffer.
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -68,9 +69,35 @@ void device_free(void* p) { cudaFree(p); }
 
 }  // namespace
 
-void require_device() {
+std::string unavailable_reason() {
   static const std::string why = probe_device();
+  return why;
+}
+
+void require_device() {
+  const std::string& why = unavailable_reason();
   FC_CHECK(why.empty(), "no CUDA device: " << why);
+}
+
+std::string device_description() {
+  require_device();
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+  char line[400];
+  if (emulated())
+    std::snprintf(line, sizeof line, "%s", p.name);
+  else
+    std::snprintf(line, sizeof line, "%s (%.1f GiB, sm_%d%d)", p.name, p.totalGlobalMem / 1073741824.0, p.major,
+                  p.minor);
+  return line;
+}
+
+bool emulated() {
+#ifdef __CUDACC__
+  return false;
+#else
+  return true;
+#endif
 }
 
 cudaStream_t stream() { return runtime().stream; }
@@ -91,6 +118,8 @@ void check_launch(const char* kernel) {
 }
 
 RawAllocator raw_allocator() { return {device_malloc, device_free}; }
+
+void synchronize() { check(cudaStreamSynchronize(runtime().stream), "cudaStreamSynchronize"); }
 
 void to_host(const float* x, float* y, int64_t n) {
   Runtime& rt = runtime();

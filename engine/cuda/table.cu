@@ -11,6 +11,7 @@ KernelTable make_table() {
   t.copy = copy;
   t.axpy = axpy;
   t.scale = scale;
+  t.scale_to_norm = scale_to_norm;
   t.unary = unary;
   t.unary_backward = unary_backward;
   t.binary = binary;
@@ -45,6 +46,7 @@ KernelTable make_table() {
   t.rand_int = rand_int;
   t.to_host = to_host;
   t.from_host = from_host;
+  t.synchronize = synchronize;
   return t;
 }
 
