@@ -1,8 +1,9 @@
 // flowcpp side of `make bench`: the 2-D CFM training step of the reference recipe
 // (draw a checkerboard batch, x_t = (1-t) x0 + t x1, MLP [x_t, t] -> H -> H -> H -> 2
 // with SiLU, MSE to x1 - x0, backward, AdamW), or the forward pass alone under no-grad,
-// or bare sgemm on the step's shapes. Prints one JSON line; bench/run.sh compares it
-// with bench/torch_mlp.py.
+// or sampling (--batch points from noise, midpoint, --steps steps), or bare sgemm on the
+// step's shapes. --device cuda times it on the GPU (bench/gpu.sh). Prints one JSON line;
+// bench/run.sh compares it with bench/torch_mlp.py.
 #include <cblas.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device.hpp"
+#include "apps/common/flow2d.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"
@@ -20,6 +23,7 @@
 #include "engine/random.hpp"
 #include "engine/threads.hpp"
 #include "nn/mlp.hpp"
+#include "flow/ode.hpp"
 #include "nn/optim.hpp"
 #include "bench/bench_util.hpp"
 
@@ -52,50 +56,67 @@ Tensor checkerboard(Generator& gen, int64_t n) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  std::string mode;
-  int64_t batch = 0, hidden = 0;
+  std::string mode, device_choice;
+  int64_t batch = 0, hidden = 0, steps = 20;
   bench::TimingOptions timing;
   cxxopts::Options o("bench_mlp", "The 2-D CFM training step of the reference recipe, its forward "
                                   "pass or its big sgemm, timed; prints one JSON line.");
   o.add_options()
-      ("mode", "train, forward or sgemm", cxxopts::value<std::string>(mode)->default_value("train"))
+      ("mode", "train, forward, sample or sgemm", cxxopts::value<std::string>(mode)->default_value("train"))
+      ("steps", "midpoint steps of --mode sample", cxxopts::value<int64_t>(steps)->default_value("20"))
       ("batch", "points per step", cxxopts::value<int64_t>(batch)->default_value("4096"))
       ("hidden", "the MLP's width", cxxopts::value<int64_t>(hidden)->default_value("512"));
   bench::add_timing_options(o, timing, 20, 3);
+  app::add_device_option(o, device_choice);
   bench::parse_options(o, timing, argc, argv);
-  bench::require_one_of("mode", mode, {"train", "forward", "sgemm"});
+  bench::require_one_of("mode", mode, {"train", "forward", "sample", "sgemm"});
   app::require_range("batch", batch, 1, 1 << 24);
   app::require_range("hidden", hidden, 1, 1 << 16);
+  app::require_range("steps", steps, 1, 10000);
+  const Device device = app::resolve_device(device_choice);
+  if (mode == "sgemm" && device != Device::CPU)
+    throw app::UsageError("option '--mode sgemm': times OpenBLAS's sgemm, on the CPU; use --device cpu");
   const int iters = static_cast<int>(timing.iters), warmup = static_cast<int>(timing.warmup);
   Generator gen(0);
   nn::MLPConfig cfg;
   cfg.hidden = hidden;
   nn::MLP mlp(cfg, gen);
+  mlp.to(device);
   nn::AdamW opt(mlp);
   std::vector<double> ms;
   double gflop = 0;
 
   if (mode == "train") {
     ms = time_it(warmup, iters, [&] {
-      Tensor x1 = checkerboard(gen, batch);
-      Tensor x0 = gen.normal(Shape{batch, 2});
-      Tensor t = gen.uniform(Shape{batch, 1});
+      Tensor x1 = checkerboard(gen, batch).to(device);  // drawn on the host, as cfm2d does
+      Tensor x0 = gen.normal(Shape{batch, 2}, 0.f, 1.f, device);
+      Tensor t = gen.uniform(Shape{batch, 1}, 0.f, 1.f, device);
       Tensor xt = add(mul(rsub_scalar(1.f, t), x0), mul(t, x1));
       Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), sub(x1, x0));
       opt.zero_grad();
       loss.backward();
       opt.step();
-    });
+    }, device);
     // forward 1x, backward 2x the matmul flops (no input gradient for layer 0)
     double f = 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2);
     gflop = 3 * f / 1e9;
   } else if (mode == "forward") {
-    Tensor x = gen.normal(Shape{batch, 3});
+    Tensor x = gen.normal(Shape{batch, 3}, 0.f, 1.f, device);
     ms = time_it(warmup, iters, [&] {
       NoGradGuard no_grad;
       Tensor y = mlp.forward(x);
-    });
+    }, device);
     gflop = 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2) / 1e9;
+  } else if (mode == "sample") {  // what cfm2d's sampling does, on one batch of every point
+    flow::OdeOptions ode;
+    ode.method = flow::Method::Midpoint;
+    ode.step_size = 1.f / static_cast<float>(steps);
+    ms = time_it(warmup, iters, [&] {
+      NoGradGuard no_grad;
+      Tensor x0 = gen.normal(Shape{batch, 2}, 0.f, 1.f, device);
+      Tensor x1 = flow::odeint(app::mlp_velocity(mlp), x0, {0.f, 1.f}, ode).states.back();
+    }, device);
+    gflop = 2.0 * steps * 2.0 * batch * (3 * hidden + 2 * hidden * hidden + hidden * 2) / 1e9;
   } else {  // sgemm: the step's big product, [B, H] x [H, H]^T, as OpenBLAS runs it
     Tensor a = gen.normal(Shape{batch, hidden}), w = gen.normal(Shape{hidden, hidden});
     Tensor c = Tensor::empty(Shape{batch, hidden});
@@ -108,12 +129,13 @@ int run(int argc, char** argv) {
   double med = median(ms);
   // FLOWCPP_PROFILE=1: where the time of the timed iterations went, on stderr.
   if (profiler::enabled()) profiler::report(stderr);
-  MemoryStats mem = memory_stats();
-  std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"batch\": %lld, \"hidden\": %lld, "
-              "\"threads\": %d, \"median_ms\": %.4f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f, "
-              "\"tensor_peak_mb\": %.1f, \"times_ms\": [",
-              mode.c_str(), (long long)batch, (long long)hidden, num_threads(), med,
-              gflop / (med / 1e3), peak_rss_mb(), mem.peak_reserved_bytes / 1048576.0);
+  MemoryStats mem = memory_stats(device);
+  std::printf("{\"impl\": \"flowcpp\", \"device\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, "
+              "\"hidden\": %lld, \"steps\": %lld, \"threads\": %d, \"median_ms\": %.4f, \"gflops\": %.2f, "
+              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"times_ms\": [",
+              app::describe_device(device).c_str(), mode.c_str(), (long long)batch, (long long)hidden,
+              (long long)(mode == "sample" ? steps : 0), num_threads(), med, gflop / (med / 1e3), peak_rss_mb(),
+              mem.peak_reserved_bytes / 1048576.0);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.4f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

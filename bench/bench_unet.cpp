@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device.hpp"
 #include "bench/bench_util.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
@@ -21,7 +22,7 @@
 using namespace fc;
 
 int run(int argc, char** argv) {
-  std::string mode, dataset;
+  std::string mode, dataset, device_choice;
   int64_t batch = 0, channels = 0;
   bench::TimingOptions timing;
   cxxopts::Options o("bench_unet", "One UNet training step or forward pass of the reference recipe, "
@@ -32,22 +33,25 @@ int run(int argc, char** argv) {
       ("batch", "images per step", cxxopts::value<int64_t>(batch)->default_value("128"))
       ("channels", "the UNet's base channels", cxxopts::value<int64_t>(channels)->default_value("64"));
   bench::add_timing_options(o, timing, 3, 1);
+  app::add_device_option(o, device_choice);
   bench::parse_options(o, timing, argc, argv);
   bench::require_one_of("mode", mode, {"train", "forward"});
   bench::require_one_of("dataset", dataset, {"mnist", "cifar"});
   app::require_range("batch", batch, 1, 1 << 16);
   app::require_range("channels", channels, 32, 1024);
   const int iters = static_cast<int>(timing.iters), warmup = static_cast<int>(timing.warmup);
+  const Device device = app::resolve_device(device_choice);
   Generator gen(0);
   nn::UNetConfig cfg = dataset == "mnist" ? nn::UNetConfig::mnist(channels)
                                           : nn::UNetConfig::cifar10(channels);
   nn::UNet model(cfg, gen);
+  model.to(device);
   model.flatten_parameters();
   nn::AdamW opt(model);
   const Shape image{batch, cfg.in_channels, cfg.image_size, cfg.image_size};
   // The data is drawn once: the benchmark times the model, not the sampler.
-  Tensor x = gen.normal(image), target = gen.normal(image);
-  Tensor t = gen.uniform(Shape{batch}), y = gen.randint(Shape{batch}, 0, cfg.num_classes);
+  Tensor x = gen.normal(image, 0.f, 1.f, device), target = gen.normal(image, 0.f, 1.f, device);
+  Tensor t = gen.uniform(Shape{batch}, 0.f, 1.f, device), y = gen.randint(Shape{batch}, 0, cfg.num_classes, device);
   std::vector<double> ms;
   if (mode == "train") {
     ms = bench::time_it(warmup, iters, [&] {
@@ -56,22 +60,22 @@ int run(int argc, char** argv) {
       loss.backward();
       nn::clip_grad_norm(model, 1.f);
       opt.step();
-    });
+    }, device);
   } else {
     model.train(false);
     ms = bench::time_it(warmup, iters, [&] {
       NoGradGuard no_grad;
       Tensor v = model.forward(x, t, y);
-    });
+    }, device);
   }
   double med = bench::median(ms);
   if (profiler::enabled()) profiler::report(stderr);
-  MemoryStats mem = memory_stats();
-  std::printf("{\"impl\": \"flowcpp\", \"mode\": \"%s\", \"dataset\": \"%s\", \"channels\": %lld, "
+  MemoryStats mem = memory_stats(device);
+  std::printf("{\"impl\": \"flowcpp\", \"device\": \"%s\", \"mode\": \"%s\", \"dataset\": \"%s\", \"channels\": %lld, "
               "\"batch\": %lld, \"threads\": %d, \"params\": %lld, \"median_ms\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"tensor_active_peak_mb\": %.1f, "
               "\"times_ms\": [",
-              mode.c_str(), dataset.c_str(), (long long)channels, (long long)batch, num_threads(),
+              app::describe_device(device).c_str(), mode.c_str(), dataset.c_str(), (long long)channels, (long long)batch, num_threads(),
               (long long)model.num_parameters(), med, bench::peak_rss_mb(),
               mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ms[i]);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/common/options.hpp"
+#include "engine/kernels.hpp"
 #include "engine/profiler.hpp"
 #include "engine/threads.hpp"
 
@@ -57,16 +58,20 @@ inline double median(std::vector<double> v) {
 }
 
 // Runs f warmup times, then iters timed times (ms each); the profiler counts only the
-// timed ones.
+// timed ones. Each timed run ends when the device has finished its work (a GPU runs
+// kernels after the host has queued them).
 template <class F>
-std::vector<double> time_it(int warmup, int iters, F f) {
+std::vector<double> time_it(int warmup, int iters, F f, Device device = Device::CPU) {
   using Clock = std::chrono::steady_clock;
+  auto sync = FC_KERNEL(device, synchronize, "time_it");
   for (int i = 0; i < warmup; ++i) f();
+  sync();
   profiler::reset();
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
     f();
+    sync();
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   return ms;

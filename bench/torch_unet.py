@@ -255,10 +255,13 @@ def bench(a):
     net = UNet(in_shape[0], in_shape[1], a.channels, mult, dropout=0.0)
     n_params = sum(p.numel() for p in net.parameters())
     flop = matmul_flops(net, in_shape) * B
-    x = torch.randn(B, *in_shape)
-    t = torch.rand(B)
-    y = torch.randint(0, 10, (B,))
-    target = torch.randn(B, *in_shape)
+    dev = a.device
+    net = net.to(dev)
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    x = torch.randn(B, *in_shape, device=dev)
+    t = torch.rand(B, device=dev)
+    y = torch.randint(0, 10, (B,), device=dev)
+    target = torch.randn(B, *in_shape, device=dev)
 
     if a.mode == "train":
         net.train()
@@ -281,9 +284,13 @@ def bench(a):
     log(f"torch_unet: {a.mode} {a.dataset} channels={a.channels} batch={B} "
         f"threads={a.threads} params={n_params}")
     ms = []
+    if dev == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     for i in range(a.warmup + a.repeats):
+        sync()
         t0 = time.perf_counter()
         step()
+        sync()
         dt = (time.perf_counter() - t0) * 1e3
         if i >= a.warmup:
             ms.append(dt)
@@ -291,7 +298,8 @@ def bench(a):
     med = statistics.median(ms)
     key = "step" if a.mode == "train" else "forward"
     print(json.dumps({
-        "impl": "pytorch", "mode": a.mode, "dataset": a.dataset, "channels": a.channels,
+        "impl": "pytorch", "device": dev, "mode": a.mode, "dataset": a.dataset, "channels": a.channels,
+        "device_peak_mb": torch.cuda.max_memory_allocated() / 1048576.0 if dev == "cuda" else 0.0,
         "batch": B, "threads": a.threads, "params": n_params,
         "median_ms": med, "times_ms": ms, f"{key}_ms": med, f"{key}_all": ms,
         "gflops": flop / (med / 1e3) / 1e9, "gflop": flop / 1e9,
@@ -311,6 +319,7 @@ def main():
     p.add_argument("--repeats", "--iters", dest="repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = p.parse_args()
     if a.channels % 32:
         p.error("--channels must be a multiple of 32 (GroupNorm(32))")
