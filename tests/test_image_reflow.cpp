@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app_runner.hpp"
+#include "mpi_runner.hpp"
 #include "tiny_image_dataset.hpp"
 #include "datasets/npy.hpp"
 #include "engine/ops.hpp"
@@ -45,6 +46,13 @@ struct TinyTeacher {
     AppRun r = run_app("./apps/cfm_image --train " + ds + " --iterations 4" + kModel + out);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+  }
+  // A second output root ROOT/NAME/cfm with the same CFM model (and no pairs yet), for a
+  // run to compare with; returns its --output option.
+  std::string second_root(const std::string& name) const {
+    fs::create_directories(dir.path + "/" + name + "/cfm/folder_pics");
+    fs::copy_file(cfm + "ckpt.safetensors", dir.path + "/" + name + "/cfm/folder_pics/ckpt.safetensors");
+    return " --output " + dir.path + "/" + name + "/cfm";
   }
 };
 
@@ -164,14 +172,11 @@ TEST_CASE("cfm_image --reflow: a pairs file of another size, shape or garbage is
 TEST_CASE("cfm_image --reflow --rounds 2: interrupt and --resume equal an uninterrupted run",
           "[app][cfm_image][reflow]") {
   TinyTeacher t;
-  // A second output root with the same CFM model (and no pairs yet).
-  fs::create_directories(t.dir.path + "/b/cfm/folder_pics");
-  fs::copy_file(t.cfm + "ckpt.safetensors", t.dir.path + "/b/cfm/folder_pics/ckpt.safetensors");
+  const std::string b = t.second_root("b");
   const std::string opts = " --reflow " + t.ds + kModel + " --pairs 8 --reflow-iterations 3 --rounds 2";
   AppRun whole = run_app("./apps/cfm_image" + opts + t.out);
   INFO(whole.err);
   REQUIRE(whole.exit_code == 0);
-  const std::string b = " --output " + t.dir.path + "/b/cfm";
   AppRun cut = run_app("./apps/cfm_image" + opts + b + " --interrupt-at 1");
   INFO(cut.err);
   REQUIRE(cut.exit_code == 130);
@@ -186,6 +191,31 @@ TEST_CASE("cfm_image --reflow --rounds 2: interrupt and --resume equal an uninte
   // Round 2's teacher is round 1's model, whose pairs lie beside it.
   CHECK(fa.metadata.at("teacher") == t.dir.path + "/out/reflow/folder_pics/round1.safetensors");
   CHECK(fs::exists(t.dir.path + "/out/reflow/folder_pics/round1_pairs_x1.npy"));
+}
+
+TEST_CASE("mpi: 2 ranks of cfm_image --reflow --rounds 2 equal one process", "[mpi][cfm_image][reflow]") {
+  if (!mpi_ready()) return;
+  TinyTeacher t;
+  const std::string b = t.second_root("b");
+  const std::string opts = " --reflow " + t.ds + kModel + " --pairs 8 --reflow-iterations 3 --rounds 2 --threads 1";
+  AppRun one = run_app("./apps/cfm_image" + opts + t.out);
+  INFO(one.err);
+  REQUIRE(one.exit_code == 0);
+  AppRun two = run_app(mpirun(2) + "./apps/cfm_image" + opts + b);
+  INFO(two.err);
+  REQUIRE(two.exit_code == 0);
+  auto fa = fc::nn::load_safetensors(t.dir.path + "/out/reflow/folder_pics/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors");
+  // Each rank regresses its rows of the same batch; the gradients are averaged (see the
+  // cfm_image MPI test for why the comparison is of the whole weights).
+  const double whole = relative_l2_difference(fa, fb, "optim.");
+  std::printf("[mpi] cfm_image --reflow 2 rounds of 3 iterations, 1 process vs 2 ranks: weights %.3g relative (L2)\n",
+              whole);
+  CHECK(whole <= 1e-5);
+  CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
+  // The pairs were made once, by rank 0, the same as one process's.
+  CHECK(read_bytes(t.cfm + "ckpt_pairs_x1.npy") ==
+        read_bytes(t.dir.path + "/b/cfm/folder_pics/ckpt_pairs_x1.npy"));
 }
 
 TEST_CASE("cfm_image: garbage reflow options and a missing teacher give one line", "[app][cfm_image][reflow]") {

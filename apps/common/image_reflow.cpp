@@ -150,7 +150,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
     }
     dist::barrier();  // every rank reads what rank 0 made
     const ImagePairs pairs = load_image_pairs(stem, o.pairs, cfg);
-    const double mse_before = one_step_endpoint_mse(*student, pairs, 500);
+    const double mse_before = dist::is_root() ? one_step_endpoint_mse(*student, pairs, 500) : 0;
 
     // The student starts from the teacher's sampling weights, as in the reference.
     student->train(true);
@@ -208,16 +208,18 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
     to.label = o.distill ? "distill" : o.rounds > 1 ? "reflow " + std::to_string(round) : "reflow";
     double final_loss = 0;
     if (!train_unet(*student, opt, ema.get(), state, loss, to, save, &final_loss)) return false;
-    if (dist::is_root()) save();
-    // The sampling weights (the EMA average) after training, on the same pairs.
-    std::unique_ptr<nn::UNet> trained = load_unet_for_sampling(ckpt, 0);
-    rounds.push_back({{"round", round}, {"teacher", teacher_path}, {"pairs", stem}, {"final_loss", final_loss},
-                      {"one_step_endpoint_mse_before", mse_before},
-                      {"one_step_endpoint_mse_after", one_step_endpoint_mse(*trained, pairs, 500)}});
-    // Round k's model is round k+1's teacher.
-    if (round < o.rounds && dist::is_root())
-      std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
-    dist::barrier();
+    if (dist::is_root()) {
+      save();
+      // The sampling weights (the EMA average) after training, on the same pairs.
+      std::unique_ptr<nn::UNet> trained = load_unet_for_sampling(ckpt, 0);
+      rounds.push_back({{"round", round}, {"teacher", teacher_path}, {"pairs", stem}, {"final_loss", final_loss},
+                        {"one_step_endpoint_mse_before", mse_before},
+                        {"one_step_endpoint_mse_after", one_step_endpoint_mse(*trained, pairs, 500)}});
+      // Round k's model is round k+1's teacher.
+      if (round < o.rounds)
+        std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
+    }
+    dist::barrier();  // the other ranks read round k's model as round k+1's teacher
   }
   if (!dist::is_root()) return true;
   write_losses_csv(o.dir + "/losses.csv", state.losses);
