@@ -22,10 +22,8 @@
 #include "apps/common/image_reflow.hpp"
 #include "apps/common/image_train.hpp"
 #include "apps/common/image_plots.hpp"
-#include "apps/common/interrupt.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/plots2d.hpp"
-#include "apps/common/progress.hpp"
 #include "apps/common/train_state.hpp"
 #include "apps/common/flow2d.hpp"
 #include "datasets/image_batches.hpp"
@@ -39,7 +37,6 @@
 #include "flow/path.hpp"
 #include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
-#include "nn/data_parallel.hpp"
 #include "nn/ema.hpp"
 
 using namespace fc;
