@@ -2,6 +2,9 @@
 //   ./apps/cfm_image --train mnist       fetch MNIST if missing, train (quick preset)
 //   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
 //   ./apps/cfm_image --eval mnist        the evaluation alone
+//   ./apps/cfm_image --reflow mnist --distill mnist --few-step mnist
+//                                        rectified flow from the CFM model, its one-step
+//                                        distillation, and the few-step table of all three
 // Datasets: mnist, fashion_mnist, cifar10, folder:PATH. Outputs go to OUTPUT/DATASET/.
 #include <cxxopts.hpp>
 
@@ -15,13 +18,13 @@
 
 #include "apps/common/device.hpp"
 #include "apps/common/image_eval.hpp"
+#include "apps/common/image_few_step.hpp"
 #include "apps/common/image_flow.hpp"
+#include "apps/common/image_reflow.hpp"
+#include "apps/common/image_train.hpp"
 #include "apps/common/image_plots.hpp"
-#include "apps/common/interrupt.hpp"
-#include "apps/common/loss_reader.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/plots2d.hpp"
-#include "apps/common/progress.hpp"
 #include "apps/common/train_state.hpp"
 #include "apps/common/flow2d.hpp"
 #include "datasets/image_batches.hpp"
@@ -35,7 +38,6 @@
 #include "flow/path.hpp"
 #include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
-#include "nn/data_parallel.hpp"
 #include "nn/ema.hpp"
 
 using namespace fc;
@@ -44,7 +46,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string train, sample, eval, dataset, preset = "quick", output = "outputs/cfm";
+  std::string train, sample, eval, reflow, distill, few_step, dataset, preset = "quick", output = "outputs/cfm";
   std::string data_root = "data", method = "midpoint", path = "condot", device_choice = "auto";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
@@ -53,27 +55,44 @@ struct Config {
   double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
   double clip = 1.0;
   bool resume = false, hflip = false, no_eval = false;
+  // Rectified flow and distillation (apps/common/image_reflow.hpp).
+  int64_t pairs = 0, teacher_steps = 20, rounds = 1, reflow_iterations = 0, distill_iterations = 0;
+  double reflow_lr = 2e-4;
 };
 
 // quick trains on 2 CPU cores in well under 30 minutes; paper is the reference recipe
 // (64 channels, 2 res blocks per level, attention at 16, batch 128, 10 epochs).
+// The reflow and distillation part of quick (pairs, iterations of each) is sized so that
+// CFM + pairs + reflow + distillation + the few-step table take about an hour on 2
+// CPU cores for MNIST (README "Rectified flow and distillation on images"); paper's is
+// for a GPU.
 struct Preset {
   int64_t iterations, batch, channels, res_blocks, eval_samples, nll_images;
   double ema_decay, class_drop, guidance;
   bool small_attention;  // attention only at the coarsest level (and the middle)
+  int64_t pairs, reflow_iterations, distill_iterations;
 };
-const Preset kQuick{2000, 64, 32, 1, 1000, 100, 0.999, 0.1, 1.0, true};
-const Preset kPaper{0, 128, 64, 2, 10000, 1000, 0.9999, 0.0, 0.0, false};
+const Preset kQuick{2000, 64, 32, 1, 1000, 100, 0.999, 0.1, 1.0, true, 3000, 1000, 500};
+const Preset kPaper{0, 128, 64, 2, 10000, 1000, 0.9999, 0.0, 0.0, false, 50000, 20000, 10000};
 
 Config parse(int argc, char** argv, Preset& preset) {
   cxxopts::Options o("cfm_image",
-                     "Class-conditional flow matching on images: train the UNet, sample, evaluate.\n"
+                     "Class-conditional flow matching on images: train the UNet, sample, evaluate;\n"
+                     "rectified flow and one-step distillation from it, and their few-step table.\n"
+                     "Several modes may be given at once; they run in the order train, reflow,\n"
+                     "distill, few-step, sample, eval.\n"
                      "DATASET: " + app::join(data::image_dataset_names(), ", "));
   Config c;
   o.add_options()
       ("train", "train on DATASET", cxxopts::value<std::string>(c.train))
       ("sample", "sample from the checkpoint of DATASET (then evaluate)", cxxopts::value<std::string>(c.sample))
       ("eval", "evaluate the checkpoint of DATASET", cxxopts::value<std::string>(c.eval))
+      ("reflow", "rectified flow: fine-tune the CFM model of DATASET on pairs of its own flow, into "
+                 "OUTPUT/../reflow/DATASET", cxxopts::value<std::string>(c.reflow))
+      ("distill", "one-step distillation of the reflowed model of DATASET (the CFM model when there is "
+                  "none), into OUTPUT/../distill/DATASET", cxxopts::value<std::string>(c.distill))
+      ("few-step", "CFM, reflow and distilled models of DATASET after 1, 2, 4, 8, 20 Euler steps: "
+                   "OUTPUT/../comparisons/few_step_DATASET.{json,md,png}", cxxopts::value<std::string>(c.few_step))
       ("preset", "quick (default: 2 CPU cores, under 30 minutes) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
       ("epochs", "training epochs (paper 10; quick counts iterations)", cxxopts::value<int64_t>(c.epochs))
@@ -115,19 +134,34 @@ Config parse(int argc, char** argv, Preset& preset) {
        cxxopts::value<std::string>(c.output)->default_value("outputs/cfm"))
       ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
        cxxopts::value<int64_t>(c.checkpoint_every)->default_value("500"))
-      ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
+      ("resume", "continue the training mode's run (--train, --reflow or --distill) from its checkpoint")
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
        cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"));
   app::add_device_option(o, c.device_choice);
+  o.add_options("rectified flow and distillation")
+      ("pairs", "pairs (x0, x1) made once by the teacher and kept beside its checkpoint as "
+                "STEM_pairs_{x0,x1,labels}.npy, reused when present (quick 3000, paper 50000)",
+       cxxopts::value<int64_t>(c.pairs))
+      ("teacher-steps", "midpoint steps of the teacher's flow that make a pair",
+       cxxopts::value<int64_t>(c.teacher_steps)->default_value("20"))
+      ("rounds", "k-rectified flow: reflow the reflowed model k - 1 more times (new pairs each round)",
+       cxxopts::value<int64_t>(c.rounds)->default_value("1"))
+      ("reflow-iterations", "iterations of each reflow round (quick 1000, paper 20000)",
+       cxxopts::value<int64_t>(c.reflow_iterations))
+      ("distill-iterations", "iterations of the distillation (quick 500, paper 10000)",
+       cxxopts::value<int64_t>(c.distill_iterations))
+      ("reflow-lr", "AdamW learning rate of reflow and distillation",
+       cxxopts::value<double>(c.reflow_lr)->default_value("2e-4"));
   auto r = app::parse_with_help(o, argc, argv);
-  for (const std::string* d : {&c.train, &c.sample, &c.eval}) {
+  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step}) {
     if (d->empty()) continue;
     if (!c.dataset.empty() && c.dataset != *d)
-      throw app::UsageError("--train, --sample and --eval name different datasets ('" + c.dataset +
+      throw app::UsageError("the modes name different datasets ('" + c.dataset +
                             "' and '" + *d + "')");
     c.dataset = *d;
   }
-  if (c.dataset.empty()) throw app::UsageError("give --train DATASET, --sample DATASET or --eval DATASET (try --help)");
+  if (c.dataset.empty())
+    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step DATASET; try --help)");
   if (c.preset != "quick" && c.preset != "paper")
     throw app::UsageError("option '--preset': must be quick or paper, got '" + c.preset + "'");
   preset = c.preset == "quick" ? kQuick : kPaper;
@@ -142,6 +176,9 @@ Config parse(int argc, char** argv, Preset& preset) {
   if (!r.count("ema-decay")) c.ema_decay = preset.ema_decay;
   if (!r.count("class-drop")) c.class_drop = preset.class_drop;
   if (!r.count("guidance")) c.guidance = preset.guidance;
+  if (!r.count("pairs")) c.pairs = preset.pairs;
+  if (!r.count("reflow-iterations")) c.reflow_iterations = preset.reflow_iterations;
+  if (!r.count("distill-iterations")) c.distill_iterations = preset.distill_iterations;
   c.resume = r.count("resume") > 0;
   c.hflip = r.count("hflip") > 0;
   c.no_eval = r.count("no-eval") > 0;
@@ -178,7 +215,16 @@ Config parse(int argc, char** argv, Preset& preset) {
   real("ema-decay", c.ema_decay, 0, 1, true);
   real("class-drop", c.class_drop, 0, 1, true);
   real("guidance", c.guidance, -1e3, 1e3, false);
-  if (c.resume && c.train.empty()) throw app::UsageError("option '--resume' needs --train");
+  app::require_range("pairs", c.pairs, 1, 1 << 24);  // ids travel as float32
+  app::require_range("teacher-steps", c.teacher_steps, 1, 10000);
+  app::require_range("rounds", c.rounds, 1, 100);
+  app::require_positive("reflow-iterations", c.reflow_iterations);
+  app::require_positive("distill-iterations", c.distill_iterations);
+  if (!(c.reflow_lr > 0 && std::isfinite(c.reflow_lr))) throw app::UsageError("option '--reflow-lr': must be positive");
+  const int training_modes = !c.train.empty() + !c.reflow.empty() + !c.distill.empty();
+  if (c.resume && training_modes != 1)
+    throw app::UsageError("option '--resume' needs exactly one of --train, --reflow and --distill");
+  if (!c.reflow.empty() || !c.distill.empty()) app::require_batch_split("batch-size", c.batch);
   c.device = app::resolve_device(c.device_choice);
   try {
     flow::parse_method(c.method);
@@ -226,18 +272,6 @@ nn::UNetConfig model_config(const Config& c, const Preset& p, const data::ImageD
   return m;
 }
 
-// Replaces each label by the null class with probability p (classifier-free guidance's
-// training), from gen. y holds rows [rows.begin, rows.end) of a batch of `batch`: the
-// draw is the whole batch's, so that every rank's generator stays the same.
-Tensor drop_labels(const Tensor& y, float p, int64_t null_label, int64_t batch, const dist::Rows& rows,
-                   Generator& gen) {
-  if (p <= 0.f) return y;
-  std::vector<float> u = gen.uniform(Shape{batch}).to_vector(), v = y.to_vector();
-  for (size_t i = 0; i < v.size(); ++i)
-    if (u[static_cast<size_t>(rows.begin) + i] < p) v[i] = static_cast<float>(null_label);
-  return Tensor::from_vector(v, y.shape());
-}
-
 struct Model {
   std::unique_ptr<nn::UNet> unet;
   std::unique_ptr<nn::EMA> ema;
@@ -245,22 +279,61 @@ struct Model {
 
 void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, const Generator& gen,
           const app::TrainState& state) {
-  std::map<std::string, std::string> meta = m.unet->config().to_metadata();
-  meta["dataset"] = c.dataset;
-  meta["objective"] = "cfm";
-  meta["sigma_min"] = fmt(c.sigma_min, 9);
-  meta["path"] = c.path;
-  meta["class_drop"] = fmt(c.class_drop, 9);
-  meta["batch_size"] = std::to_string(c.batch);
-  meta["dropout_rng_seed"] = std::to_string(m.unet->dropout_generator().seed());
-  meta["dropout_rng_offset"] = std::to_string(m.unet->dropout_generator().offset());
-  std::vector<nn::NamedTensor> extra;
-  if (m.ema) {
-    meta["ema_decay"] = fmt(m.ema->decay(), 9);
-    meta["ema_updates"] = std::to_string(m.ema->updates());
-    extra.push_back({"ema.parameters", m.ema->shadow()});
-  }
-  app::save_train_checkpoint(path, *m.unet, &opt, gen, state, meta, extra);
+  app::save_unet_checkpoint(path, *m.unet, opt, m.ema.get(), gen, state,
+                            {{"dataset", c.dataset}, {"objective", "cfm"}, {"sigma_min", fmt(c.sigma_min, 9)},
+                             {"path", c.path}, {"class_drop", fmt(c.class_drop, 9)},
+                             {"batch_size", std::to_string(c.batch)}});
+}
+
+// The folder of another kind of model beside the CFM output root: outputs/cfm ->
+// outputs/KIND/DATASET (KIND: reflow, distill; comparisons holds the few-step table).
+std::string sibling_dir(const Config& c, const std::string& kind, bool with_dataset = true) {
+  std::filesystem::path p = std::filesystem::path(c.output).parent_path() / kind;
+  if (with_dataset) p /= app::dataset_dir_name(c.dataset);
+  return p.string();
+}
+
+// --reflow or --distill: the rectified-flow training of apps/common/image_reflow.
+int train_reflow(const Config& c, bool distill, const std::string& cfm_ckpt) {
+  app::ImageReflowOptions o;
+  o.dataset = c.dataset;
+  o.dir = sibling_dir(c, distill ? "distill" : "reflow");
+  const std::string reflowed = sibling_dir(c, "reflow") + "/ckpt.safetensors";
+  o.teacher = distill && std::filesystem::exists(reflowed) ? reflowed : cfm_ckpt;
+  FC_CHECK(std::filesystem::exists(o.teacher),
+           o.teacher << ": no CFM model to start from; train one first with ./apps/cfm_image --train " << c.dataset);
+  o.distill = distill;
+  o.resume = c.resume;
+  o.pairs = c.pairs;
+  o.teacher_steps = c.teacher_steps;
+  o.rounds = distill ? 1 : c.rounds;
+  o.iterations = distill ? c.distill_iterations : c.reflow_iterations;
+  o.batch = c.batch;
+  o.checkpoint_every = c.checkpoint_every;
+  o.interrupt_at = c.interrupt_at;
+  o.seed = static_cast<uint64_t>(c.seed);
+  o.lr = c.reflow_lr;
+  o.clip = c.clip;
+  o.ema_decay = c.ema_decay;
+  o.class_drop = c.class_drop;
+  o.guidance = static_cast<float>(c.guidance);
+  o.device = c.device;
+  if (dist::is_root())
+    std::fprintf(stderr, "cfm_image: %s from %s: %lld iterations of batch %lld%s\n",
+                 distill ? "one-step distillation" : "rectified flow", o.teacher.c_str(),
+                 static_cast<long long>(o.iterations), static_cast<long long>(o.batch),
+                 o.rounds > 1 ? (" in each of " + std::to_string(o.rounds) + " rounds").c_str() : "");
+  nlohmann::json metrics;
+  metrics["dataset"] = c.dataset;
+  if (!app::train_image_reflow(o, metrics)) return 130;
+  if (!dist::is_root()) return 0;
+  metrics["peak_memory_mb"] = memory_stats().peak_reserved_bytes / 1048576.0;
+  app::write_json(o.dir + "/metrics.json", metrics.dump(2));
+  const nlohmann::json& last = metrics["rounds"].back();
+  std::fprintf(stderr, "cfm_image: wrote %s/ (one-step endpoint MSE on the pairs %s -> %s)\n", o.dir.c_str(),
+               fmt(last["one_step_endpoint_mse_before"].get<double>()).c_str(),
+               fmt(last["one_step_endpoint_mse_after"].get<double>()).c_str());
+  return 0;
 }
 
 // The sampling weights of a checkpoint (its EMA average when it has one).
@@ -271,6 +344,33 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
   m.unet = app::load_unet_for_sampling(path, image_size);
   m.unet->to(c.device);
   return m;
+}
+
+// --few-step: the CFM model and, when trained, the reflowed and distilled ones.
+void few_step_table(const Config& c, const std::string& cfm_ckpt) {
+  FC_CHECK(std::filesystem::exists(cfm_ckpt),
+           cfm_ckpt << ": no CFM model; train one first with ./apps/cfm_image --train " << c.dataset);
+  data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+  const float w = static_cast<float>(c.guidance);
+  std::vector<app::FewStepImageModel> models{{"CFM", cfm_ckpt, w}};
+  for (const char* kind : {"reflow", "distill"}) {
+    const std::string path = sibling_dir(c, kind) + "/ckpt.safetensors";
+    if (std::filesystem::exists(path))
+      models.push_back({std::string(kind) == "reflow" ? "Reflow" : "Distilled", path, app::sampling_guidance(path, w)});
+  }
+  app::FewStepImageOptions o;
+  o.dataset = c.dataset;
+  const std::string dir = sibling_dir(c, "comparisons", false);
+  std::filesystem::create_directories(dir);
+  o.stem = dir + "/few_step_" + app::dataset_dir_name(c.dataset);
+  o.device = c.device;
+  o.samples = c.eval_samples;
+  o.eval.classifier_epochs = c.classifier_epochs;
+  o.eval.seed = static_cast<uint64_t>(c.seed);
+  o.eval.data_root = c.data_root;
+  o.eval.classifier_dir = sibling_dir(c, "classifier");
+  app::write_image_few_step(models, test, o);
+  std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png}\n", o.stem.c_str());
 }
 
 int run(int argc, char** argv) {
@@ -299,7 +399,8 @@ int run(int argc, char** argv) {
   dist::init();  // under mpirun: MPI, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
-  if (c.train.empty() && !dist::is_root()) return 0;  // sampling and evaluation: rank 0's alone
+  if (c.train.empty() && c.reflow.empty() && c.distill.empty() && !dist::is_root())
+    return 0;  // sampling and evaluation: rank 0's alone
 
   if (!c.train.empty()) {
     data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
@@ -312,7 +413,6 @@ int run(int argc, char** argv) {
     data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
     const int64_t per_epoch = batches.batches_per_epoch();
     const int64_t total = c.iterations > 0 ? c.iterations : c.epochs * per_epoch;
-    const int64_t epochs = (total + per_epoch - 1) / per_epoch;
     Generator gen(static_cast<uint64_t>(c.seed));
     Model m;
     nn::UNetConfig cfg = model_config(c, preset, ds);
@@ -327,26 +427,11 @@ int run(int argc, char** argv) {
     if (c.resume) {
       FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
       nn::SafetensorsFile f = nn::load_safetensors(ckpt);
-      auto it = f.metadata.find("dataset");
-      FC_CHECK(it != f.metadata.end() && it->second == c.dataset,
-               ckpt << ": checkpoint was trained on '" << (it == f.metadata.end() ? "?" : it->second)
-                    << "', not '" << c.dataset << "'");
       auto was = f.metadata.find("path");
       const std::string was_path = was == f.metadata.end() ? "condot" : was->second;
       FC_CHECK(was_path == c.path, ckpt << ": trained under path '" << was_path << "', this run '" << c.path
                                         << "' (pass the same --path to --resume)");
-      FC_CHECK(nn::UNetConfig::from_metadata(f.metadata).to_metadata() == cfg.to_metadata(),
-               ckpt << ": checkpoint's model differs from this run's (pass the same options to --resume)");
-      nn::load_parameters(*m.unet, f, ckpt);
-      app::restore_training(f, ckpt, opt, gen, state);
-      m.unet->dropout_generator().set_state(app::metadata_u64(f, ckpt, "dropout_rng_seed"),
-                                            app::metadata_u64(f, ckpt, "dropout_rng_offset"));
-      if (m.ema) {
-        const Tensor* e = f.find("ema.parameters");
-        FC_CHECK(e && e->numel() == m.ema->shadow().numel(), ckpt << ": checkpoint has no matching EMA weights");
-        m.ema->shadow().copy_(e->to(m.ema->shadow().device()));
-        m.ema->set_updates(static_cast<int64_t>(app::metadata_u64(f, ckpt, "ema_updates")));
-      }
+      app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
       if (dist::is_root())
         std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(total));
@@ -356,72 +441,46 @@ int run(int argc, char** argv) {
                    static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
                    static_cast<long long>(c.batch), double(total) / per_epoch,
                    dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
-    app::install_interrupt_handler();
     const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
     auto t0 = Clock::now();
-    app::ProgressBar bar(total, "train", state.iteration);
     // Under mpirun each rank takes its rows of the batch one process would take (the
     // same epoch order), draws the whole batch's noise and times from the same
     // generator and keeps its rows; gradients are averaged before clipping, so every
     // rank clips and steps as one process would. Rank 0 alone writes.
-    const dist::Rows rows = dist::my_rows(c.batch);
-    const bool split = rows.count() != c.batch;
-    app::LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
-    auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
-    constexpr int64_t kReplicaCheckEvery = 100;
-    nn::check_replicas_agree(*m.unet, state.iteration);
-    Tensor x1, y;
-    for (; state.iteration < total; ++state.iteration) {
-      // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
-      if (state.iteration == c.interrupt_at && dist::rank() == dist::size() - 1) app::request_interrupt();
-      if (dist::any(app::interrupted())) {  // every rank stops at the same iteration
-        losses.flush(state.iteration);
-        nn::check_replicas_agree(*m.unet, state.iteration);
-        if (dist::is_root()) {
-          save(ckpt, c, m, opt, gen, state);
-          app::write_losses_csv(dir + "/losses.csv", state.losses);
-          std::fprintf(stderr, "\ncfm_image: interrupted at iteration %lld; saved %s (continue with --resume)\n",
-                       static_cast<long long>(state.iteration), ckpt.c_str());
-        }
-        return 130;
-      }
-      const int64_t epoch = state.iteration / per_epoch;
-      batches.batch_rows(epoch, state.iteration % per_epoch, rows.begin, rows.end, x1, y);
+    app::LossFn loss = [&](int64_t iteration, const dist::Rows& rows) {
+      const bool split = rows.count() != c.batch;
+      auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
+      Tensor x1, y;
+      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, rows.begin, rows.end, x1, y);
       x1 = x1.to(c.device);  // (batches are gathered on the host)
       Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device));
       Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f, c.device));
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels =
-          drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
-      Tensor loss = mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t, labels),
-                             flow::affine_target(x0, x1, t4, path));
-      opt.zero_grad();
-      loss.backward();
-      nn::average_gradients(*m.unet);
-      if (c.clip > 0) nn::clip_grad_norm(*m.unet, static_cast<float>(c.clip));
-      opt.step();
-      if (m.ema) m.ema->update();
-      losses.add(loss);
-      const bool saving = c.checkpoint_every > 0 && (state.iteration + 1) % c.checkpoint_every == 0 &&
-                          state.iteration + 1 < total;
-      if (losses.due() || saving || state.iteration + 1 == total) losses.flush(state.iteration + 1);
-      bar.update(state.iteration + 1, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) +
-                                          (losses.any() ? "  loss " + fmt(losses.smooth()) : ""));
-      if ((state.iteration + 1) % kReplicaCheckEvery == 0) nn::check_replicas_agree(*m.unet, state.iteration + 1);
-      if (saving && dist::is_root()) {
-        ++state.iteration;  // the checkpoint records the iterations done
-        save(ckpt, c, m, opt, gen, state);
-        --state.iteration;
-      }
-    }
-    nn::check_replicas_agree(*m.unet, state.iteration);
-    bar.finish("loss " + fmt(losses.smooth()));
-    // Rank 0 writes, samples and evaluates; the others are done.
-    if (!dist::is_root()) return 0;
+          app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
+      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t, labels),
+                      flow::affine_target(x0, x1, t4, path));
+    };
+    app::TrainLoopOptions to;
+    to.iterations = total;
+    to.batch = c.batch;
+    to.per_epoch = per_epoch;
+    to.checkpoint_every = c.checkpoint_every;
+    to.interrupt_at = c.interrupt_at;
+    to.clip = c.clip;
+    to.program = "cfm_image";
+    to.checkpoint = ckpt;
+    to.losses_csv = dir + "/losses.csv";
+    double smooth = 0;
+    if (!app::train_loop(*m.unet, opt, m.ema.get(), state, loss, to, [&] { save(ckpt, c, m, opt, gen, state); },
+                         &smooth))
+      return 130;
+    // Rank 0 writes, samples and evaluates; the others go on to reflow or stop.
+    if (dist::is_root()) {
     save(ckpt, c, m, opt, gen, state);
     app::write_losses_csv(dir + "/losses.csv", state.losses);
     app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
-    metrics["final_loss"] = losses.smooth();
+    metrics["final_loss"] = smooth;
     metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics["parameters"] = m.unet->num_parameters();
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
@@ -429,7 +488,15 @@ int run(int argc, char** argv) {
                                {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
                                {"sigma_min", c.sigma_min}, {"path", c.path}, {"seed", c.seed}, {"threads", num_threads()}};
     std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
+    }
   }
+  for (bool distill : {false, true}) {
+    if ((distill ? c.distill : c.reflow).empty()) continue;
+    if (int rc = train_reflow(c, distill, ckpt)) return rc;
+  }
+  if (!dist::is_root()) return 0;  // the few-step table, sampling and evaluation: rank 0's alone
+  if (!c.few_step.empty()) few_step_table(c, ckpt);
+  if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
@@ -474,8 +541,7 @@ int run(int argc, char** argv) {
     eo.seed = static_cast<uint64_t>(c.seed);
     eo.data_root = c.data_root;
     // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.
-    eo.classifier_dir = (std::filesystem::path(c.output).parent_path() / "classifier" /
-                         app::dataset_dir_name(c.dataset)).string();
+    eo.classifier_dir = sibling_dir(c, "classifier");
     metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
   }
   MemoryStats mem = memory_stats();

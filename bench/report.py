@@ -138,6 +138,10 @@ def main(src, dst):
     if os.path.exists(fuzz):  # scripts/fuzz.sh's numbers and the bugs found (issue 18), by hand
         out.append("")
         out.append(open(fuzz).read().strip())
+    image_reflow = os.path.join(os.path.dirname(os.path.abspath(__file__)), "image_reflow_summary.md")
+    if os.path.exists(image_reflow):  # cfm_image --reflow/--distill/--few-step timings (issue 17), by hand
+        out.append("")
+        out.append(open(image_reflow).read().strip())
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")

@@ -157,8 +157,9 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   // emulator takes about 10 s an iteration.
   const std::string train = " --train " + ds + " --iterations 2 --batch-size 2 --channels 32 --res-blocks 1"
                             " --threads 2 --checkpoint-every 0";
-  run_on_both("cfm_image", train, dir.path + "/cpu", dir.path + "/cuda");
-  const std::string a = dir.path + "/cpu/folder_pics/", b = dir.path + "/cuda/folder_pics/";
+  // (each side's root holds cfm/, and reflow/ beside it)
+  run_on_both("cfm_image", train, dir.path + "/cpu/cfm", dir.path + "/cuda/cfm");
+  const std::string a = dir.path + "/cpu/cfm/folder_pics/", b = dir.path + "/cuda/cfm/folder_pics/";
   double rel = max_relative(read_losses(a + "losses.csv"), read_losses(b + "losses.csv"));
   INFO("largest relative loss difference " << rel);
   CHECK(rel <= 1e-4);
@@ -179,6 +180,20 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   }
   INFO("EMA weights: relative L2 difference " << std::sqrt(num / den));
   CHECK(std::sqrt(num / den) <= 1e-5);
+
+  // Rectified flow from that CFM model on both devices (pairs made by each run's teacher
+  // on its device): the same losses (measured: 1e-5 relative, the losses being ~1e-6).
+  const std::string reflow = " --reflow " + ds + " --pairs 4 --teacher-steps 2 --reflow-iterations 2 --batch-size 2"
+                             " --channels 32 --res-blocks 1 --threads 2 --checkpoint-every 0 --output ";
+  AppRun ra = run_app("./apps/cfm_image" + reflow + dir.path + "/cpu/cfm --device cpu");
+  AppRun rb = run_app(kEmulated + "cfm_image" + reflow + dir.path + "/cuda/cfm --device cuda");
+  INFO(ra.err << rb.err);
+  REQUIRE(ra.exit_code == 0);
+  REQUIRE(rb.exit_code == 0);
+  double rrel = max_relative(read_losses(dir.path + "/cpu/reflow/folder_pics/losses.csv"),
+                             read_losses(dir.path + "/cuda/reflow/folder_pics/losses.csv"));
+  INFO("reflow: largest relative loss difference " << rrel);
+  CHECK(rrel <= 1e-3);
 
   // The CUDA checkpoint sampled on the CPU and on the device: the same pictures.
   const std::string sample = " --sample " + ds + " --samples-per-class 1 --frames 2 --steps 1 --no-eval --threads 2";

@@ -113,17 +113,38 @@ double bits_per_dim(nn::UNet& model, const data::ImageDataset& test, const EvalO
 
 }  // namespace
 
+ImageScorer::ImageScorer(const std::string& dataset, const data::ImageDataset& test, const EvalOptions& o)
+    : classifier_(classifier_for(dataset, test, o)) {
+  classifier_->train(false);
+  Tensor test_x, test_y;
+  whole_dataset(test, test_x, test_y);
+  classifier_test_accuracy_ = nn::accuracy(*classifier_, test_x, test_y);
+  test_features_ = nn::extract_features(*classifier_, test_x);
+}
+
+ImageScorer::~ImageScorer() = default;
+
+double ImageScorer::conditional_accuracy(const Tensor& images, const Tensor& labels) {
+  return nn::accuracy(*classifier_, images, labels);
+}
+
+double ImageScorer::frechet_distance(const Tensor& images) {
+  return flow::frechet_distance(nn::extract_features(*classifier_, images), test_features_);
+}
+
+double ImageScorer::frechet_test_vs_test(int64_t samples) const {
+  const int64_t half = std::min(samples, test_features_.dim(0) / 2);
+  return flow::frechet_distance(slice(test_features_, 0, 0, half), slice(test_features_, 0, half, 2 * half));
+}
+
 nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data::ImageDataset& test,
                         const EvalOptions& o) {
   nlohmann::json out;
   const int64_t classes = test.num_classes();
   FC_CHECK(model.config().num_classes == classes,
            "evaluate: the model has " << model.config().num_classes << " classes, " << dataset << " has " << classes);
-  std::unique_ptr<nn::Classifier> clf = classifier_for(dataset, test, o);
-  clf->train(false);
-  Tensor test_x, test_y;
-  whole_dataset(test, test_x, test_y);
-  out["classifier_test_accuracy"] = nn::accuracy(*clf, test_x, test_y);
+  ImageScorer scorer(dataset, test, o);
+  out["classifier_test_accuracy"] = scorer.classifier_test_accuracy();
 
   // Generated images, the same number of each class.
   std::vector<float> labels(static_cast<size_t>(o.samples));
@@ -132,15 +153,11 @@ nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data:
   Generator gen(o.seed + 3);
   Tensor images = sample_images(model, gen, y, {0.f, 1.f}, o.ode, o.guidance, 100, nullptr, "sampling for eval").back();
   out["generated_images"] = o.samples;
-  out["conditional_accuracy"] = nn::accuracy(*clf, images, y);
-  Tensor gen_features = nn::extract_features(*clf, images);
-  Tensor test_features = nn::extract_features(*clf, test_x);
-  out["frechet_distance"] = flow::frechet_distance(gen_features, test_features);
+  out["conditional_accuracy"] = scorer.conditional_accuracy(images, y);
+  out["frechet_distance"] = scorer.frechet_distance(images);
   // The distance between two halves of the test set: how low the metric goes for real
   // images at this sample size (the noise floor to read the number against).
-  const int64_t half = std::min(o.samples, test.size() / 2);
-  out["frechet_distance_test_vs_test"] = flow::frechet_distance(slice(test_features, 0, 0, half),
-                                                                slice(test_features, 0, half, 2 * half));
+  out["frechet_distance_test_vs_test"] = scorer.frechet_test_vs_test(o.samples);
   if (o.nll_images > 0) {
     out["bits_per_dim"] = bits_per_dim(model, test, o);
     out["nll_images"] = std::min(o.nll_images, test.size());

@@ -8,12 +8,14 @@
 //     images (FID's formula with our network: comparable between our runs only);
 //   - test-set negative log-likelihood in bits/dim (Hutchinson, dequantised pixels).
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "datasets/image_dataset.hpp"
 #include "flow/ode.hpp"
+#include "nn/classifier.hpp"
 #include "nn/unet.hpp"
 
 namespace fc::app {
@@ -28,6 +30,27 @@ struct EvalOptions {
   uint64_t seed = 0;
   std::string data_root = "data";
   std::string classifier_dir;  // where the classifier is cached
+};
+
+// The classifier's verdicts on generated images, with the test set's features computed
+// once: what evaluate() reports, for callers that score many sets of samples (the
+// few-step table).
+class ImageScorer {
+ public:
+  ImageScorer(const std::string& dataset, const data::ImageDataset& test, const EvalOptions& options);
+  ~ImageScorer();
+  double classifier_test_accuracy() const { return classifier_test_accuracy_; }
+  // The fraction of images the classifier assigns to their label.
+  double conditional_accuracy(const Tensor& images, const Tensor& labels);
+  // Between the images' features and the test set's.
+  double frechet_distance(const Tensor& images);
+  // Between two halves of the test set, at most `samples` each: the metric's floor.
+  double frechet_test_vs_test(int64_t samples) const;
+
+ private:
+  std::unique_ptr<nn::Classifier> classifier_;
+  Tensor test_features_;
+  double classifier_test_accuracy_ = 0;
 };
 
 nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data::ImageDataset& test,

@@ -88,7 +88,7 @@ Tensor class_grid_labels(int64_t classes, int64_t per_class) {
 std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
                                   const std::vector<float>& times, const flow::OdeOptions& ode,
                                   float guidance, int64_t batch, int64_t* nfe,
-                                  const std::string& progress) {
+                                  const std::string& progress, const Tensor& given_x0) {
   NoGradGuard no_grad;
   const nn::UNetConfig& cfg = model.config();
   const int64_t count = labels.dim(0);
@@ -98,7 +98,8 @@ std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor&
   for (int64_t start = 0; start < count; start += batch) {
     const int64_t n = std::min(batch, count - start);
     Tensor y = slice(labels, 0, start, start + n);
-    Tensor x0 = gen.normal(Shape{n, cfg.in_channels, cfg.image_size, cfg.image_size});
+    Tensor x0 = given_x0.defined() ? slice(given_x0, 0, start, start + n)
+                                   : gen.normal(Shape{n, cfg.in_channels, cfg.image_size, cfg.image_size});
     flow::OdeResult r = flow::odeint(unet_velocity(model, y, guidance), x0, times, ode);
     if (nfe && start == 0) *nfe += r.nfe;
     for (size_t i = 0; i < times.size(); ++i) parts[i].push_back(r.states[i]);

@@ -32,9 +32,11 @@ Tensor class_grid_labels(int64_t classes, int64_t per_class);
 // Integrates N(0, I) images of `labels` from t = 0 to 1 in batches of at most `batch`,
 // returning the images at each of `times` (concatenated over batches); adds the NFE
 // of one batch to *nfe, and shows a progress bar labelled `progress` when not empty.
+// A given x0 [N, C, H, W] is integrated instead of noise from gen (the same start for
+// several models).
 std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
                                   const std::vector<float>& times, const flow::OdeOptions& ode,
                                   float guidance, int64_t batch, int64_t* nfe = nullptr,
-                                  const std::string& progress = "");
+                                  const std::string& progress = "", const Tensor& x0 = Tensor());
 
 }  // namespace fc::app

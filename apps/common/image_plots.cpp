@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/error.hpp"
 #include "viz/gif.hpp"
 #include "viz/image_grid.hpp"
 #include "viz/png.hpp"
@@ -44,6 +45,37 @@ void write_sample_grid(const std::string& path, const Tensor& images, int64_t co
   viz::draw_text(canvas, caption, canvas.width() / 2.f, kCaptionHeight / 2.f + 2, kCaptionPx,
                  viz::kBlack, viz::Align::center, viz::VAlign::middle);
   viz::draw_image_grid(canvas, s.margin, s.margin + kCaptionHeight, images, columns, t, s);
+  viz::write_png(path, canvas);
+}
+
+void write_labelled_rows(const std::string& path, const std::vector<Tensor>& rows,
+                         const std::vector<std::string>& row_labels, const std::vector<std::string>& titles,
+                         const std::string& caption) {
+  FC_CHECK(!rows.empty() && rows.size() == row_labels.size(), path << ": " << rows.size() << " rows for "
+                                                                    << row_labels.size() << " labels");
+  viz::GridStyle s = grid_style(rows[0]);
+  const int64_t columns = rows[0].dim(0);
+  auto t = fitted_titles(titles, static_cast<float>(rows[0].dim(3) * s.scale + s.gap), s.title_px);
+  constexpr float kLabelPx = 12.f;
+  float label_w = 0;
+  for (const std::string& l : row_labels) label_w = std::max(label_w, viz::text_width(l, kLabelPx));
+  const int left = static_cast<int>(label_w) + 10;
+  const viz::Rect first = viz::image_grid_size(rows[0], columns, !t.empty(), s);
+  const viz::Rect other = viz::image_grid_size(rows[0], columns, false, s);
+  const int h = first.h + static_cast<int>(rows.size() - 1) * (other.h + s.gap);
+  const int width = std::max(left + first.w, static_cast<int>(viz::text_width(caption, kCaptionPx)) + 4);
+  viz::Canvas canvas(width + 2 * s.margin, h + 2 * s.margin + kCaptionHeight);
+  viz::draw_text(canvas, caption, canvas.width() / 2.f, kCaptionHeight / 2.f + 2, kCaptionPx, viz::kBlack,
+                 viz::Align::center, viz::VAlign::middle);
+  int y = s.margin + kCaptionHeight;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const std::vector<std::string> none;
+    viz::Rect drawn = viz::draw_image_grid(canvas, s.margin + left, y, rows[r], columns, r == 0 ? t : none, s);
+    const int image_h = static_cast<int>(rows[r].dim(2)) * s.scale;
+    viz::draw_text(canvas, row_labels[r], static_cast<float>(s.margin + left - 6), y + drawn.h - image_h / 2.f,
+                   kLabelPx, viz::kBlack, viz::Align::right, viz::VAlign::middle);
+    y += drawn.h + s.gap;
+  }
   viz::write_png(path, canvas);
 }
 

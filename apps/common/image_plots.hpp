@@ -12,6 +12,12 @@ namespace fc::app {
 void write_sample_grid(const std::string& path, const Tensor& images, int64_t columns,
                        const std::vector<std::string>& titles, const std::string& caption);
 
+// Rows of images (each [columns, C, H, W]) one under the other, each named on its left,
+// the column titles above the first: the few-step table's picture.
+void write_labelled_rows(const std::string& path, const std::vector<Tensor>& rows,
+                         const std::vector<std::string>& row_labels, const std::vector<std::string>& titles,
+                         const std::string& caption);
+
 // One frame per state (states[i] at times[i]): the last state's grid on the left, the
 // grid at t on the right, captioned with t. fps frames per second.
 void write_trajectory_gif(const std::string& path, const std::vector<Tensor>& states,

@@ -5,9 +5,7 @@
 #include <filesystem>
 
 #include "apps/common/flow2d.hpp"
-#include "apps/common/interrupt.hpp"
-#include "apps/common/loss_reader.hpp"
-#include "apps/common/progress.hpp"
+#include "apps/common/train_loop.hpp"
 #include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "flow/path.hpp"
@@ -16,16 +14,6 @@
 #include "nn/data_parallel.hpp"
 
 namespace fc::app {
-
-namespace {
-
-std::string fmt(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.4g", v);
-  return b;
-}
-
-}  // namespace
 
 void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d) {
   auto presets = [](int64_t quick, int64_t paper) {
@@ -84,33 +72,12 @@ PairBatch rows_of(PairBatch whole, const dist::Rows& rows) {
 bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
                     const PairSource& pairs, const FlowTrainOptions& o,
                     const std::function<void()>& save, double* final_loss) {
-  install_interrupt_handler();
   // Under mpirun every rank draws the whole batch's numbers from the same generator
   // (2-D points cost next to nothing beside the MLP, and an OT coupling needs all of
   // them) and computes its rows; the generator, and so the checkpoint, is the same on
   // every rank and for any number of ranks. Rank 0 alone writes files.
-  const dist::Rows rows = dist::my_rows(o.batch);
-  const bool split = rows.count() != o.batch;
-  auto save_on_root = [&] {
-    if (dist::is_root()) save();
-  };
-  ProgressBar bar(o.iterations, "train", state.iteration);
-  LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
-  nn::check_replicas_agree(mlp, state.iteration);
-  for (; state.iteration < o.iterations; ++state.iteration) {
-    // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
-    if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
-    if (dist::any(interrupted())) {  // every rank stops at the same iteration
-      losses.flush(state.iteration);
-      nn::check_replicas_agree(mlp, state.iteration);
-      if (dist::is_root()) {
-        save();
-        write_losses_csv(o.losses_csv, state.losses);
-        std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
-                     o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
-      }
-      return false;
-    }
+  LossFn loss = [&](int64_t, const dist::Rows& rows) {
+    const bool split = rows.count() != o.batch;
     PairBatch p = pairs(o.batch, rows, gen);
     p.x0 = p.x0.to(o.device);  // (2-D points are drawn on the host; a teacher's are on the device)
     p.x1 = p.x1.to(o.device);
@@ -126,29 +93,22 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
       xt = flow::affine_interpolate(p.x0, p.x1, t, o.path);
       target = flow::affine_target(p.x0, p.x1, t, o.path);
     }
-    Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), target);
-    opt.zero_grad();
-    loss.backward();
-    nn::average_gradients(mlp);
-    opt.step();
-    nn::testing_desync(mlp, state.iteration);
-    losses.add(loss);
-    const bool saving = o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
-                        state.iteration + 1 < o.iterations;
-    if (losses.due() || saving || state.iteration + 1 == o.iterations) losses.flush(state.iteration + 1);
-    bar.update(state.iteration + 1, losses.any() ? "loss " + fmt(losses.smooth()) : "");
-    if (o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0)
-      nn::check_replicas_agree(mlp, state.iteration + 1);
-    if (saving) {
-      ++state.iteration;  // the checkpoint records the iterations done
-      save_on_root();
-      --state.iteration;
-    }
-  }
-  nn::check_replicas_agree(mlp, state.iteration);
-  bar.finish("loss " + fmt(losses.smooth()));
-  save_on_root();
-  if (final_loss) *final_loss = losses.smooth();
+    return mse_loss(mlp.forward(concat({xt, t}, 1)), target);
+  };
+  TrainLoopOptions to;
+  to.iterations = o.iterations;
+  to.batch = o.batch;
+  to.checkpoint_every = o.checkpoint_every;
+  to.interrupt_at = o.interrupt_at;
+  to.replica_check_every = o.replica_check_every;
+  to.clip = 0;  // the 2-D recipe does not clip
+  to.program = o.program;
+  to.checkpoint = o.checkpoint;
+  to.losses_csv = o.losses_csv;
+  double smooth = 0;
+  if (!train_loop(mlp, opt, nullptr, state, loss, to, save, &smooth)) return false;
+  if (dist::is_root()) save();
+  if (final_loss) *final_loss = smooth;
   return true;
 }
 

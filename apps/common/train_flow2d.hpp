@@ -2,7 +2,7 @@
 // The training loop of the 2-D programs. cfm2d, its OT-coupled variant and reflow2d
 // differ only in where a batch's endpoints come from (independent draws, an optimal
 // assignment of them, or a teacher flow's image of x0); the regression onto the path's
-// velocity, the progress bar, checkpoints and Ctrl-C are the same.
+// velocity is the same, run by apps/common/train_loop (progress bar, checkpoints, Ctrl-C).
 #include <cxxopts.hpp>
 
 #include <functional>

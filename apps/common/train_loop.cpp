@@ -1,0 +1,77 @@
+#include "apps/common/train_loop.hpp"
+
+#include <cstdio>
+
+#include "apps/common/flow2d.hpp"
+#include "apps/common/interrupt.hpp"
+#include "apps/common/loss_reader.hpp"
+#include "apps/common/progress.hpp"
+#include "nn/data_parallel.hpp"
+
+namespace fc::app {
+
+namespace {
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
+}  // namespace
+
+bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& state, const LossFn& loss_fn,
+                const TrainLoopOptions& o, const std::function<void()>& save, double* smooth_loss) {
+  install_interrupt_handler();
+  ProgressBar bar(o.iterations, o.label, state.iteration);
+  const dist::Rows rows = dist::my_rows(o.batch);
+  const bool split = rows.count() != o.batch;
+  LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
+  const int64_t epochs = o.per_epoch > 0 ? (o.iterations + o.per_epoch - 1) / o.per_epoch : 0;
+  nn::check_replicas_agree(model, state.iteration);
+  for (; state.iteration < o.iterations; ++state.iteration) {
+    // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
+    if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
+    if (dist::any(interrupted())) {  // every rank stops at the same iteration
+      losses.flush(state.iteration);
+      nn::check_replicas_agree(model, state.iteration);
+      if (dist::is_root()) {
+        save();
+        write_losses_csv(o.losses_csv, state.losses);
+        std::fprintf(stderr, "\n%s: interrupted at iteration %lld; saved %s (continue with --resume)\n",
+                     o.program.c_str(), static_cast<long long>(state.iteration), o.checkpoint.c_str());
+      }
+      return false;
+    }
+    Tensor loss = loss_fn(state.iteration, rows);
+    opt.zero_grad();
+    loss.backward();
+    nn::average_gradients(model);
+    if (o.clip > 0) nn::clip_grad_norm(model, static_cast<float>(o.clip));
+    opt.step();
+    nn::testing_desync(model, state.iteration);
+    if (ema) ema->update();
+    losses.add(loss);
+    const bool saving = o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
+                        state.iteration + 1 < o.iterations;
+    if (losses.due() || saving || state.iteration + 1 == o.iterations) losses.flush(state.iteration + 1);
+    std::string status = losses.any() ? "loss " + fmt(losses.smooth()) : "";
+    if (epochs > 0)
+      status = "epoch " + std::to_string(state.iteration / o.per_epoch + 1) + "/" + std::to_string(epochs) + "  " +
+               status;
+    bar.update(state.iteration + 1, status);
+    if (o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0)
+      nn::check_replicas_agree(model, state.iteration + 1);
+    if (saving && dist::is_root()) {
+      ++state.iteration;  // the checkpoint records the iterations done
+      save();
+      --state.iteration;
+    }
+  }
+  nn::check_replicas_agree(model, state.iteration);
+  bar.finish("loss " + fmt(losses.smooth()));
+  if (smooth_loss) *smooth_loss = losses.smooth();
+  return true;
+}
+
+}  // namespace fc::app
