@@ -1,9 +1,12 @@
 #pragma once
 // Picture files (PNG, JPEG, BMP, GIF, TGA, ... as stb_image reads them) decoded for the
-// loaders that take pictures: `image:FILE` densities and `folder:PATH` datasets.
+// loaders that take pictures: `image:FILE` densities and `folder:PATH` datasets. stb is
+// compiled in with zeroed buffers (datasets/stb_image_zeroed.hpp): the pixels depend on
+// the file alone.
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fc::data {
 
@@ -26,5 +29,7 @@ struct DecodedImage {
 // naming the file when stb_image cannot read it, or it has more than kMaxImagePixels or
 // more than kMaxPixelsPerFileByte per byte of the file.
 DecodedImage decode_image_file(const std::string& path, int channels);
+// The same for a file's bytes already in memory (`path` names them in errors).
+DecodedImage decode_image_bytes(const std::string& path, const std::vector<uint8_t>& bytes, int channels);
 
 }  // namespace fc::data

@@ -15,7 +15,7 @@ FUZZ_LIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgomp -lstb -lgif
 # engine/comm/single.cpp: the one-rank process group (a fuzzer is one process).
 LIB_SRC    := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \
                          nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp) \
-              engine/comm/single.cpp fuzz/targets.cpp fuzz/seeds.cpp fuzz/stb_image_impl.cpp
+              engine/comm/single.cpp fuzz/targets.cpp fuzz/seeds.cpp
 LIB_OBJ    := $(LIB_SRC:%.cpp=$(FUZZ_BUILD)/%.o)
 FUZZ_LIB   := $(FUZZ_BUILD)/libflowcpp_fuzz.a
 TARGETS    := $(shell sed -n 's/^ *FUZZ_TARGET(\([a-z0-9_]*\)).*/\1/p' fuzz/targets.cpp)

@@ -1,0 +1,20 @@
+#pragma once
+// stb_image's decoders, compiled into flowcpp (not Debian's libstb.so) so that every
+// buffer they allocate starts zeroed. stb fills its output only where the file has
+// data: a JPEG whose scans leave a component, or the blocks after a missing restart
+// marker, undecoded hands back whatever the heap held before (pixels that depend on the
+// files read earlier; found by fuzz/targets.cpp's folder target). Zeroed buffers make
+// every decode a function of the file alone. Used by datasets/image_file.cpp only.
+#include <cstdint>
+
+namespace fc::data::stb {
+
+// As stbi_info_from_memory, stbi_load_from_memory, stbi_image_free and
+// stbi_failure_reason (the last is per thread).
+bool info_from_memory(const uint8_t* bytes, int size, int* width, int* height, int* channels);
+unsigned char* load_from_memory(const uint8_t* bytes, int size, int* width, int* height, int* file_channels,
+                                int channels);
+void image_free(void* pixels);
+const char* failure_reason();
+
+}  // namespace fc::data::stb
