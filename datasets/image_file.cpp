@@ -1,6 +1,7 @@
 #include "datasets/image_file.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -80,12 +81,20 @@ DecodedImage decode_image_bytes(const std::string& path, const std::vector<uint8
   int w = 0, h = 0, file_channels = 0;
   if (!stb::info_from_memory(bytes.data(), n, &w, &h, &file_channels))
     FC_FILE_FAIL(path, "cannot read image: " << stb::failure_reason());
+  // stb's info gives a top-down BMP's height as the header has it, negative (its load
+  // makes it positive): the bounds below take the sizes' magnitudes (a 143-byte BMP
+  // claiming 8388613 x -1 pixels got past them, found by the folder target).
+  w = static_cast<int>(std::min<int64_t>(std::abs(int64_t{w}), std::numeric_limits<int>::max()));
+  h = static_cast<int>(std::min<int64_t>(std::abs(int64_t{h}), std::numeric_limits<int>::max()));
   if (static_cast<int64_t>(w) * h > kMaxImagePixels)
     FC_FILE_FAIL(path, "image of " << w << "x" << h << " pixels is larger than the " << kMaxImagePixels
                                    << " (4096x4096) flowcpp reads");
   if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
     FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
                                               << " bytes can hold");
+  if (static_cast<int64_t>(w) * h > kMaxTgaPixelsPerFileByte * n && stb::is_tga(bytes.data(), n))
+    FC_FILE_FAIL(path, "TGA header claims " << w << "x" << h << " pixels, more than a TGA of " << n
+                                            << " bytes can hold");
   DecodedImage img;
   img.pixels = {stb::load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
                 stb::image_free};

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 namespace {
 
@@ -38,5 +39,18 @@ unsigned char* load_from_memory(const uint8_t* bytes, int size, int* width, int*
 void image_free(void* pixels) { stbi_image_free(pixels); }
 
 const char* failure_reason() { return stbi_failure_reason(); }
+
+bool is_tga(const uint8_t* bytes, int size) {
+  auto passes = [&](int (*test)(stbi__context*)) {
+    stbi__context s;
+    stbi__start_mem(&s, bytes, size);
+    return test(&s) != 0;
+  };
+  // The order of stbi__load_main.
+  for (auto* other : {stbi__png_test, stbi__bmp_test, stbi__gif_test, stbi__psd_test, stbi__pic_test, stbi__jpeg_test,
+                      stbi__pnm_test, stbi__hdr_test})
+    if (passes(other)) return false;
+  return passes(stbi__tga_test);
+}
 
 }  // namespace fc::data::stb

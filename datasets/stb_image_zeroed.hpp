@@ -16,5 +16,8 @@ unsigned char* load_from_memory(const uint8_t* bytes, int size, int* width, int*
                                 int channels);
 void image_free(void* pixels);
 const char* failure_reason();
+// Whether stb reads these bytes as a TGA: no other format's test takes them (TGA has no
+// signature, so stb tries it last).
+bool is_tga(const uint8_t* bytes, int size);
 
 }  // namespace fc::data::stb

@@ -162,6 +162,21 @@ TEST_CASE("fuzz: memory bombs are refused before allocation, with one line", "[f
   // And a 41-byte TGA claiming 58624 x 252 pixels, which stb decodes from zeros (slowly).
   const std::string slow = "tests/fuzz_regressions/folder/timeout-tga-41-bytes-claiming-58624x252";
   CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + slow); }), Contains("more than a file of 41 bytes"));
+  // A 490-byte run-length TGA claiming 2328 x 2826 pixels: under the general bound, but
+  // more than 128 pixels per two-byte packet can give (found by an MSan run of stb alone).
+  const std::string rle = "tests/fuzz_regressions/folder/timeout-tga-490-bytes-claiming-2328x2826";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + rle); }), Contains("more than a TGA of 490 bytes"));
+  // A 143-byte top-down BMP claiming 8388613 x -1 pixels (stb's info keeps the sign).
+  const std::string bmp = "tests/fuzz_regressions/folder/timeout-bmp-143-bytes-claiming-8388613x-1";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + bmp); }), Contains("8388613x1 pixels, more than a file of 143"));
+  // A true top-down BMP (the seed's 5 x 3, height negated) still decodes.
+  fc::fuzz::write_seeds(dir.path);
+  std::string top_down = read_bytes(dir.path + "/folder/rgb.bmp");
+  REQUIRE(top_down.substr(22, 4) == le(3, 4));
+  top_down.replace(22, 4, le(static_cast<uint32_t>(-3), 4));
+  write_bytes(dir.file("top-down.bmp"), top_down);
+  const fc::data::DecodedImage td = fc::data::decode_image_file(dir.file("top-down.bmp"), 3);
+  CHECK((td.width == 5 && td.height == 3));
 
   // Checkpoint metadata describing models of 10^12 parameters in a file of a few bytes.
   const std::string mlp = dir.file("mlp.safetensors");
