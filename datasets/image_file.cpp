@@ -92,9 +92,12 @@ DecodedImage decode_image_bytes(const std::string& path, const std::vector<uint8
   if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
     FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
                                               << " bytes can hold");
-  if (static_cast<int64_t>(w) * h > kMaxTgaPixelsPerFileByte * n && stb::is_tga(bytes.data(), n))
-    FC_FILE_FAIL(path, "TGA header claims " << w << "x" << h << " pixels, more than a TGA of " << n
-                                            << " bytes can hold");
+  const std::string format = stb::format_of(bytes.data(), n);
+  const int64_t per_byte =
+      format == "tga" ? kMaxTgaPixelsPerFileByte : format == "bmp" ? kMaxBmpPixelsPerFileByte : kMaxPixelsPerFileByte;
+  if (static_cast<int64_t>(w) * h > per_byte * n)
+    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a " << format << " file of " << n
+                                              << " bytes can hold");
   DecodedImage img;
   img.pixels = {stb::load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
                 stb::image_free};

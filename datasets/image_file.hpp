@@ -18,9 +18,13 @@ constexpr int64_t kMaxImagePixels = int64_t{1} << 24;
 // 1-bit PNG rows is about 8256); more is a header lying about a short file, which stb
 // would decode from zeros past the end (a 41-byte TGA claiming 58624 x 252 pixels).
 constexpr int64_t kMaxPixelsPerFileByte = 16384;
-// A TGA packs at most 128 pixels into a run-length packet of at least two bytes (a
-// 490-byte TGA claiming 2328 x 2826 pixels took 10 s of the folder target under ASan).
+// Tighter for two formats whose lying headers the fuzzers found (decoding millions of
+// pixels from zeros, 10 s a file under ASan): a TGA packs at most 128 pixels into a
+// run-length packet of two bytes or more (a 490-byte TGA claimed 2328 x 2826 pixels), a
+// BMP (stb reads no run-length BMP) at most 8 pixels into a byte (a 262-byte BMP
+// claimed 1 x 2883651).
 constexpr int64_t kMaxTgaPixelsPerFileByte = 64;
+constexpr int64_t kMaxBmpPixelsPerFileByte = 8;
 
 struct DecodedImage {
   int width = 0, height = 0;
@@ -30,7 +34,7 @@ struct DecodedImage {
 
 // Decodes path to `channels` (1 to 4) bytes per pixel. Throws a one-line fc::Error
 // naming the file when stb_image cannot read it, or it has more than kMaxImagePixels or
-// more than kMaxPixelsPerFileByte (a TGA: kMaxTgaPixelsPerFileByte) per byte of the file.
+// more than kMaxPixelsPerFileByte (a TGA or BMP: the bounds above) per byte of the file.
 DecodedImage decode_image_file(const std::string& path, int channels);
 // The same for a file's bytes already in memory (`path` names them in errors).
 DecodedImage decode_image_bytes(const std::string& path, const std::vector<uint8_t>& bytes, int channels);

@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 
 namespace {
 
@@ -40,17 +39,21 @@ void image_free(void* pixels) { stbi_image_free(pixels); }
 
 const char* failure_reason() { return stbi_failure_reason(); }
 
-bool is_tga(const uint8_t* bytes, int size) {
-  auto passes = [&](int (*test)(stbi__context*)) {
-    stbi__context s;
-    stbi__start_mem(&s, bytes, size);
-    return test(&s) != 0;
+const char* format_of(const uint8_t* bytes, int size) {
+  struct Format {
+    const char* name;
+    int (*test)(stbi__context*);
   };
   // The order of stbi__load_main.
-  for (auto* other : {stbi__png_test, stbi__bmp_test, stbi__gif_test, stbi__psd_test, stbi__pic_test, stbi__jpeg_test,
-                      stbi__pnm_test, stbi__hdr_test})
-    if (passes(other)) return false;
-  return passes(stbi__tga_test);
+  static const Format kFormats[] = {{"png", stbi__png_test}, {"bmp", stbi__bmp_test}, {"gif", stbi__gif_test},
+                                     {"psd", stbi__psd_test}, {"pic", stbi__pic_test}, {"jpeg", stbi__jpeg_test},
+                                     {"pnm", stbi__pnm_test}, {"hdr", stbi__hdr_test}, {"tga", stbi__tga_test}};
+  for (const Format& f : kFormats) {
+    stbi__context s;
+    stbi__start_mem(&s, bytes, size);
+    if (f.test(&s)) return f.name;
+  }
+  return "";
 }
 
 }  // namespace fc::data::stb

@@ -16,8 +16,9 @@ unsigned char* load_from_memory(const uint8_t* bytes, int size, int* width, int*
                                 int channels);
 void image_free(void* pixels);
 const char* failure_reason();
-// Whether stb reads these bytes as a TGA: no other format's test takes them (TGA has no
-// signature, so stb tries it last).
-bool is_tga(const uint8_t* bytes, int size);
+// The format stb reads these bytes as, by its own tests in its own order ("png", "bmp",
+// "gif", "psd", "pic", "jpeg", "pnm", "hdr", "tga"; TGA, which has no signature, last),
+// or "" when none takes them.
+const char* format_of(const uint8_t* bytes, int size);
 
 }  // namespace fc::data::stb

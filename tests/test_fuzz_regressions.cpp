@@ -165,10 +165,13 @@ TEST_CASE("fuzz: memory bombs are refused before allocation, with one line", "[f
   // A 490-byte run-length TGA claiming 2328 x 2826 pixels: under the general bound, but
   // more than 128 pixels per two-byte packet can give (found by an MSan run of stb alone).
   const std::string rle = "tests/fuzz_regressions/folder/timeout-tga-490-bytes-claiming-2328x2826";
-  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + rle); }), Contains("more than a TGA of 490 bytes"));
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + rle); }), Contains("more than a tga file of 490 bytes"));
   // A 143-byte top-down BMP claiming 8388613 x -1 pixels (stb's info keeps the sign).
   const std::string bmp = "tests/fuzz_regressions/folder/timeout-bmp-143-bytes-claiming-8388613x-1";
   CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + bmp); }), Contains("8388613x1 pixels, more than a file of 143"));
+  // A 262-byte BMP claiming 1 x 2883651 pixels (under the general bound, not a BMP's).
+  const std::string tall = "tests/fuzz_regressions/folder/timeout-bmp-262-bytes-claiming-1x2883651";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + tall); }), Contains("more than a bmp file of 262 bytes"));
   // A true top-down BMP (the seed's 5 x 3, height negated) still decodes.
   fc::fuzz::write_seeds(dir.path);
   std::string top_down = read_bytes(dir.path + "/folder/rgb.bmp");
