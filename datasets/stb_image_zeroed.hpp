@@ -3,8 +3,11 @@
 // buffer they allocate starts zeroed. stb fills its output only where the file has
 // data: a JPEG whose scans leave a component, or the blocks after a missing restart
 // marker, undecoded hands back whatever the heap held before (pixels that depend on the
-// files read earlier; found by fuzz/targets.cpp's folder target). Zeroed buffers make
-// every decode a function of the file alone. Used by datasets/image_file.cpp only.
+// files read earlier; found by fuzz/targets.cpp's folder target), and a BMP whose pixels
+// index past its palette reads a palette array on the stack it never filled. Zeroed
+// buffers, and this file compiled with zeroed locals (-ftrivial-auto-var-init=zero, in
+// the Makefile and fuzz/fuzz.mk), make every decode a function of the file alone. Used
+// by datasets/image_file.cpp only.
 #include <cstdint>
 
 namespace fc::data::stb {

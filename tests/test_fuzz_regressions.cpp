@@ -222,7 +222,14 @@ namespace {
 
 // What decoding path gives while glibc's M_PERTURB fills every malloc'd block with the
 // complement of `byte`: the error, or the pixels (RGB).
+// And with the stack below the caller filled with `byte` (stb's stack arrays).
+[[gnu::noinline]] void fill_stack(int byte) {
+  volatile unsigned char junk[1 << 16];
+  for (size_t i = 0; i < sizeof(junk); ++i) junk[i] = static_cast<unsigned char>(byte);
+}
+
 std::string decode_outcome(const std::string& path, int byte) {
+  fill_stack(byte);
   struct Perturb {  // back to glibc's default however the decode ends
     explicit Perturb(int b) { mallopt(M_PERTURB, b); }
     ~Perturb() { mallopt(M_PERTURB, 0); }
@@ -253,7 +260,8 @@ TEST_CASE("fuzz: JPEGs that leave stb_image's memory unwritten decode the same e
   using Catch::Matchers::Contains;
   const std::string dir = "tests/fuzz_regressions/folder/";
   const char* names[] = {"nondeterministic-jpeg-undefined-huffman-table",
-                         "nondeterministic-jpeg-scan-covers-1-of-3-components", "nondeterministic-jpeg-without-scan"};
+                         "nondeterministic-jpeg-scan-covers-1-of-3-components", "nondeterministic-jpeg-without-scan",
+                         "nondeterministic-bmp-palette-read-from-the-stack"};
   for (const char* name : names) {
     INFO(name);
     const std::string a = decode_outcome(dir + name, 0x11), b = decode_outcome(dir + name, 0x77);
@@ -264,6 +272,11 @@ TEST_CASE("fuzz: JPEGs that leave stb_image's memory unwritten decode the same e
   REQUIRE(green.size() == 6 + 16 * 16 * 3);
   for (size_t i = 6; i < green.size(); i += 3)
     REQUIRE((green[i] == 0 && static_cast<uint8_t>(green[i + 1]) == 255 && green[i + 2] == 0));
+  // A 1-bit BMP whose palette stb computes as -4 entries: every pixel's colour came from
+  // stb's stack; zeroed, black.
+  const std::string bmp = decode_outcome(dir + "nondeterministic-bmp-palette-read-from-the-stack", 0x11);
+  REQUIRE(bmp.size() == 6 + 108 * 3);
+  CHECK(std::count(bmp.begin() + 6, bmp.end(), '\0') == 108 * 3);
   // No scan at all: nothing to decode, refused.
   CHECK_THAT(decode_outcome(dir + "nondeterministic-jpeg-without-scan", 0x11), Contains("corrupt JPEG (no scan"));
 }
