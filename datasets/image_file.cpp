@@ -1,18 +1,21 @@
 #include "datasets/image_file.hpp"
 
-#include <stb/stb_image.h>  // the implementation is in Debian's libstb.so
-
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <vector>
 
+#include "datasets/stb_image_zeroed.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 
 namespace fc::data {
 namespace {
+
+// stb takes a file for a JPEG when it starts with FF (fill bytes may precede SOI).
+bool may_be_jpeg(const std::vector<uint8_t>& b) { return !b.empty() && b[0] == 0xFF; }
 
 // stb_image (Debian's libstb, 2022 snapshot) builds a JPEG Huffman table from the 16
 // code counts of a DHT segment without checking that they sum to at most 256, and
@@ -21,8 +24,7 @@ namespace {
 // FF C4 in it would do that: every place stb could take for a DHT marker, without
 // following its parser.
 void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_t>& b) {
-  // stb takes a file for a JPEG when it starts with FF (fill bytes may precede SOI).
-  if (b.empty() || b[0] != 0xFF) return;
+  if (!may_be_jpeg(b)) return;
   auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };  // stb reads 0 past the end
   for (size_t i = 0; i + 1 < b.size(); ++i) {
     if (b[i] != 0xFF || b[i + 1] != 0xC4) continue;
@@ -39,6 +41,15 @@ void check_jpeg_huffman_tables(const std::string& path, const std::vector<uint8_
       left -= static_cast<int64_t>(17 + codes);
     }
   }
+}
+
+// A JPEG without a start-of-scan marker (FF DA) has no image data, yet stb_image
+// decodes it, from its buffers as allocated (see stb_image_zeroed.hpp). A file cut
+// before its first scan is refused instead.
+void check_jpeg_has_scan(const std::string& path, const std::vector<uint8_t>& b) {
+  static const uint8_t kSos[2] = {0xFF, 0xDA};
+  if (may_be_jpeg(b) && std::search(b.begin(), b.end(), kSos, kSos + 2) == b.end())
+    FC_FILE_FAIL(path, "cannot read image: corrupt JPEG (no scan: the file ends before its image data)");
 }
 
 // stb_image grows its buffer to a PNG IDAT chunk's claimed length before reading it,
@@ -60,6 +71,40 @@ void check_png_chunks(const std::string& path, const std::vector<uint8_t>& b) {
 
 }  // namespace
 
+DecodedImage decode_image_bytes(const std::string& path, const std::vector<uint8_t>& bytes, int channels) {
+  FC_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()),
+           path << ": image file of " << bytes.size() << " bytes is too large");
+  check_jpeg_huffman_tables(path, bytes);
+  check_jpeg_has_scan(path, bytes);
+  check_png_chunks(path, bytes);
+  const int n = static_cast<int>(bytes.size());
+  int w = 0, h = 0, file_channels = 0;
+  if (!stb::info_from_memory(bytes.data(), n, &w, &h, &file_channels))
+    FC_FILE_FAIL(path, "cannot read image: " << stb::failure_reason());
+  // stb's info gives a top-down BMP's height as the header has it, negative (its load
+  // makes it positive): the bounds below take the sizes' magnitudes (a 143-byte BMP
+  // claiming 8388613 x -1 pixels got past them, found by the folder target).
+  w = static_cast<int>(std::min<int64_t>(std::abs(int64_t{w}), std::numeric_limits<int>::max()));
+  h = static_cast<int>(std::min<int64_t>(std::abs(int64_t{h}), std::numeric_limits<int>::max()));
+  if (static_cast<int64_t>(w) * h > kMaxImagePixels)
+    FC_FILE_FAIL(path, "image of " << w << "x" << h << " pixels is larger than the " << kMaxImagePixels
+                                   << " (4096x4096) flowcpp reads");
+  if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
+    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
+                                              << " bytes can hold");
+  const std::string format = stb::format_of(bytes.data(), n);
+  const int64_t per_byte =
+      format == "tga" ? kMaxTgaPixelsPerFileByte : format == "bmp" ? kMaxBmpPixelsPerFileByte : kMaxPixelsPerFileByte;
+  if (static_cast<int64_t>(w) * h > per_byte * n)
+    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a " << format << " file of " << n
+                                              << " bytes can hold");
+  DecodedImage img;
+  img.pixels = {stb::load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
+                stb::image_free};
+  if (!img.pixels) FC_FILE_FAIL(path, "cannot read image: " << stb::failure_reason());
+  return img;
+}
+
 DecodedImage decode_image_file(const std::string& path, int channels) {
   std::vector<uint8_t> bytes;
   {
@@ -68,25 +113,7 @@ DecodedImage decode_image_file(const std::string& path, int channels) {
     bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     if (f.bad()) FC_FILE_FAIL(path, "cannot read: " << io::errno_text());
   }
-  FC_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()),
-           path << ": image file of " << bytes.size() << " bytes is too large");
-  check_jpeg_huffman_tables(path, bytes);
-  check_png_chunks(path, bytes);
-  const int n = static_cast<int>(bytes.size());
-  int w = 0, h = 0, file_channels = 0;
-  if (!stbi_info_from_memory(bytes.data(), n, &w, &h, &file_channels))
-    FC_FILE_FAIL(path, "cannot read image: " << stbi_failure_reason());
-  if (static_cast<int64_t>(w) * h > kMaxImagePixels)
-    FC_FILE_FAIL(path, "image of " << w << "x" << h << " pixels is larger than the " << kMaxImagePixels
-                                   << " (4096x4096) flowcpp reads");
-  if (static_cast<int64_t>(w) * h > kMaxPixelsPerFileByte * n)
-    FC_FILE_FAIL(path, "image header claims " << w << "x" << h << " pixels, more than a file of " << n
-                                              << " bytes can hold");
-  DecodedImage img;
-  img.pixels = {stbi_load_from_memory(bytes.data(), n, &img.width, &img.height, &file_channels, channels),
-                stbi_image_free};
-  if (!img.pixels) FC_FILE_FAIL(path, "cannot read image: " << stbi_failure_reason());
-  return img;
+  return decode_image_bytes(path, bytes, channels);
 }
 
 }  // namespace fc::data

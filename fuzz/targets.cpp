@@ -1,6 +1,5 @@
 #include "fuzz/targets.hpp"
 
-#include <stb/stb_image.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -19,6 +18,7 @@
 #include "apps/common/train_state.hpp"
 #include "datasets/cifar10.hpp"
 #include "datasets/idx.hpp"
+#include "datasets/image_file.hpp"
 #include "datasets/image_folder.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
@@ -276,14 +276,14 @@ void target_folder(Bytes in) {
     FUZZ_EXPECT(ds.channels == 3 && ds.height > 0 && ds.width > 0 &&
                     ds.pixels.size() == static_cast<size_t>(3 * ds.height * ds.width),
                 ds.pixels.size() << " bytes for 3x" << ds.height << "x" << ds.width);
-    int w = 0, h = 0, c = 0;
-    std::unique_ptr<unsigned char, void (*)(void*)> px(
-        stbi_load_from_memory(in.data, static_cast<int>(in.size), &w, &h, &c, 3), stbi_image_free);
-    FUZZ_EXPECT(px && w == ds.width && h == ds.height, "decoding from memory gives " << w << "x" << h);
+    const std::vector<uint8_t> bytes(in.data, in.data + in.size);
+    const data::DecodedImage mem = data::decode_image_bytes("memory", bytes, 3);
+    const int w = mem.width, h = mem.height;
+    FUZZ_EXPECT(w == ds.width && h == ds.height, "decoding from memory gives " << w << "x" << h);
     const int64_t hw = static_cast<int64_t>(w) * h;
     for (int64_t i = 0; i < hw; ++i)
       for (int k = 0; k < 3; ++k)
-        FUZZ_EXPECT(ds.pixels[k * hw + i] == px.get()[3 * i + k], "pixel " << i << " channel " << k);
+        FUZZ_EXPECT(ds.pixels[k * hw + i] == mem.pixels.get()[3 * i + k], "pixel " << i << " channel " << k);
     data::ImageLoadOptions small;
     small.channels = 1;
     small.height = 5;

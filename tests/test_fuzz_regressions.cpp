@@ -4,6 +4,7 @@
 // memory bombs the issue names are refused before anything big is allocated.
 #include <catch2/catch.hpp>
 
+#include <malloc.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "apps/common/flow2d.hpp"
 #include "datasets/idx.hpp"
+#include "datasets/image_file.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/error.hpp"
@@ -160,6 +162,24 @@ TEST_CASE("fuzz: memory bombs are refused before allocation, with one line", "[f
   // And a 41-byte TGA claiming 58624 x 252 pixels, which stb decodes from zeros (slowly).
   const std::string slow = "tests/fuzz_regressions/folder/timeout-tga-41-bytes-claiming-58624x252";
   CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + slow); }), Contains("more than a file of 41 bytes"));
+  // A 490-byte run-length TGA claiming 2328 x 2826 pixels: under the general bound, but
+  // more than 128 pixels per two-byte packet can give (found by an MSan run of stb alone).
+  const std::string rle = "tests/fuzz_regressions/folder/timeout-tga-490-bytes-claiming-2328x2826";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + rle); }), Contains("more than a tga file of 490 bytes"));
+  // A 143-byte top-down BMP claiming 8388613 x -1 pixels (stb's info keeps the sign).
+  const std::string bmp = "tests/fuzz_regressions/folder/timeout-bmp-143-bytes-claiming-8388613x-1";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + bmp); }), Contains("8388613x1 pixels, more than a file of 143"));
+  // A 262-byte BMP claiming 1 x 2883651 pixels (under the general bound, not a BMP's).
+  const std::string tall = "tests/fuzz_regressions/folder/timeout-bmp-262-bytes-claiming-1x2883651";
+  CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + tall); }), Contains("more than a bmp file of 262 bytes"));
+  // A true top-down BMP (the seed's 5 x 3, height negated) still decodes.
+  fc::fuzz::write_seeds(dir.path);
+  std::string top_down = read_bytes(dir.path + "/folder/rgb.bmp");
+  REQUIRE(top_down.substr(22, 4) == le(3, 4));
+  top_down.replace(22, 4, le(static_cast<uint32_t>(-3), 4));
+  write_bytes(dir.file("top-down.bmp"), top_down);
+  const fc::data::DecodedImage td = fc::data::decode_image_file(dir.file("top-down.bmp"), 3);
+  CHECK((td.width == 5 && td.height == 3));
 
   // Checkpoint metadata describing models of 10^12 parameters in a file of a few bytes.
   const std::string mlp = dir.file("mlp.safetensors");
@@ -194,4 +214,69 @@ TEST_CASE("fuzz: JPEGs whose Huffman tables would overflow stb_image are refused
     INFO(f.string());
     CHECK_THAT(error_of([&] { fc::data::Toy2d("image:" + f.string()); }), Contains("corrupt JPEG"));
   }
+}
+
+// ---- finding 7: stb_image's uninitialised memory -----------------------------------
+
+namespace {
+
+// What decoding path gives while glibc's M_PERTURB fills every malloc'd block with the
+// complement of `byte`: the error, or the pixels (RGB).
+// And with the stack below the caller filled with `byte` (stb's stack arrays).
+[[gnu::noinline]] void fill_stack(int byte) {
+  volatile unsigned char junk[1 << 16];
+  for (size_t i = 0; i < sizeof(junk); ++i) junk[i] = static_cast<unsigned char>(byte);
+}
+
+std::string decode_outcome(const std::string& path, int byte) {
+  fill_stack(byte);
+  struct Perturb {  // back to glibc's default however the decode ends
+    explicit Perturb(int b) { mallopt(M_PERTURB, b); }
+    ~Perturb() { mallopt(M_PERTURB, 0); }
+  } perturb(byte);
+  try {
+    const fc::data::DecodedImage img = fc::data::decode_image_file(path, 3);
+    const auto* px = reinterpret_cast<const char*>(img.pixels.get());
+    return std::to_string(img.width) + "x" + std::to_string(img.height) + ":" +
+           std::string(px, px + 3 * static_cast<size_t>(img.width) * img.height);
+  } catch (const fc::Error& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
+}  // namespace
+
+// stb_image (Debian's 2.27) reads memory it never wrote for JPEGs (so its source
+// says): Huffman and quantisation tables a scan uses but the file never defined (in the
+// malloc'd decoder state), and the pixels of components or blocks no scan decoded. The
+// folder target saw one file decode to two pictures in one process (found again: the
+// 656-byte nondeterministic-jpeg-undefined-huffman-table, whose scan uses AC table 0).
+// Under different heap contents (M_PERTURB 0x11, 0x77) each of these files must give
+// the same outcome. Before stb's buffers were zeroed (datasets/stb_image_zeroed.hpp)
+// the first file failed ("bad huffman code") or decoded depending on the heap, and the
+// second gave other pixels each time. Under AddressSanitizer mallopt does nothing, so
+// there the check passes either way; with glibc it fails without the fix.
+TEST_CASE("fuzz: JPEGs that leave stb_image's memory unwritten decode the same every time", "[fuzz]") {
+  using Catch::Matchers::Contains;
+  const std::string dir = "tests/fuzz_regressions/folder/";
+  const char* names[] = {"nondeterministic-jpeg-undefined-huffman-table",
+                         "nondeterministic-jpeg-scan-covers-1-of-3-components", "nondeterministic-jpeg-without-scan",
+                         "nondeterministic-bmp-palette-read-from-the-stack"};
+  for (const char* name : names) {
+    INFO(name);
+    const std::string a = decode_outcome(dir + name, 0x11), b = decode_outcome(dir + name, 0x77);
+    CHECK((a == b));  // (not decomposed: the pixels are bytes)
+  }
+  // One scan of Y only: Y decoded (128), Cb and Cr zero, which stb converts to pure green.
+  const std::string green = decode_outcome(dir + "nondeterministic-jpeg-scan-covers-1-of-3-components", 0x11);
+  REQUIRE(green.size() == 6 + 16 * 16 * 3);
+  for (size_t i = 6; i < green.size(); i += 3)
+    REQUIRE((green[i] == 0 && static_cast<uint8_t>(green[i + 1]) == 255 && green[i + 2] == 0));
+  // A 1-bit BMP whose palette stb computes as -4 entries: every pixel's colour came from
+  // stb's stack; zeroed, black.
+  const std::string bmp = decode_outcome(dir + "nondeterministic-bmp-palette-read-from-the-stack", 0x11);
+  REQUIRE(bmp.size() == 6 + 108 * 3);
+  CHECK(std::count(bmp.begin() + 6, bmp.end(), '\0') == 108 * 3);
+  // No scan at all: nothing to decode, refused.
+  CHECK_THAT(decode_outcome(dir + "nondeterministic-jpeg-without-scan", 0x11), Contains("corrupt JPEG (no scan"));
 }
