@@ -263,9 +263,7 @@ int run(int argc, char** argv) {
   oo.seed = static_cast<uint64_t>(c.run.seed);
   app::write_flow2d_outputs(velocity, density, state.losses, oo, gen, metrics);
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  MemoryStats mem = memory_stats();
-  metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
-  if (device != Device::CPU) metrics["peak_device_memory_mb"] = memory_stats(device).peak_reserved_bytes / 1048576.0;
+  app::record_peak_memory(metrics, device);
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"hidden", mlp->config().hidden},
                        {"lr", c.run.lr}, {"sigma_min", c.sigma_min}, {"method", c.out.method}, {"coupling", c.coupling},
                        {"path", c.path}, {"sb_sigma", c.sb_sigma}, {"steps", c.out.steps}, {"samples", c.out.samples}, {"seed", c.run.seed},

@@ -327,7 +327,7 @@ int train_reflow(const Config& c, bool distill, const std::string& cfm_ckpt) {
   metrics["dataset"] = c.dataset;
   if (!app::train_image_reflow(o, metrics)) return 130;
   if (!dist::is_root()) return 0;
-  metrics["peak_memory_mb"] = memory_stats().peak_reserved_bytes / 1048576.0;
+  app::record_peak_memory(metrics, c.device);
   app::write_json(o.dir + "/metrics.json", metrics.dump(2));
   const nlohmann::json& last = metrics["rounds"].back();
   std::fprintf(stderr, "cfm_image: wrote %s/ (one-step endpoint MSE on the pairs %s -> %s)\n", o.dir.c_str(),
@@ -544,10 +544,7 @@ int run(int argc, char** argv) {
     eo.classifier_dir = sibling_dir(c, "classifier");
     metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
   }
-  MemoryStats mem = memory_stats();
-  metrics["peak_memory_mb"] = mem.peak_reserved_bytes / 1048576.0;
-  if (c.device != Device::CPU)
-    metrics["peak_device_memory_mb"] = memory_stats(c.device).peak_reserved_bytes / 1048576.0;
+  app::record_peak_memory(metrics, c.device);
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm_image: wrote %s/\n", dir.c_str());
   return 0;

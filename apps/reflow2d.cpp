@@ -252,9 +252,7 @@ int run(int argc, char** argv) {
   app::write_flow2d_outputs(app::velocity_on(c.device, app::mlp_velocity(*mlp)), density, state.losses, oo, gen,
                             metrics);
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  metrics["peak_memory_mb"] = memory_stats().peak_reserved_bytes / 1048576.0;
-  if (c.device != Device::CPU)
-    metrics["peak_device_memory_mb"] = memory_stats(c.device).peak_reserved_bytes / 1048576.0;
+  app::record_peak_memory(metrics, c.device);
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},
                        {"teacher_steps", c.teacher_steps}, {"pairs", c.pairs}, {"rounds", c.rounds},
                        {"method", c.out.method}, {"steps", c.out.steps}, {"samples", c.out.samples},

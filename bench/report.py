@@ -122,26 +122,18 @@ def main(src, dst):
         if c.get("note"):
             out.append("")
             out.append(f"Note: {c['note']}.")
-    rectify = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rectify_summary.md")
-    if os.path.exists(rectify):  # bench/rectify_all.sh's summary, copied here by hand
-        out.append("")
-        out.append(open(rectify).read().strip())
-    data_parallel = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data_parallel_summary.md")
-    if os.path.exists(data_parallel):  # bench/data_parallel.sh's tables and the ring model, by hand
-        out.append("")
-        out.append(open(data_parallel).read().strip())
-    paths = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paths_summary.md")
-    if os.path.exists(paths):  # bench/paths_2d.sh's table
-        out.append("")
-        out.append(open(paths).read().strip())
-    fuzz = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_summary.md")
-    if os.path.exists(fuzz):  # scripts/fuzz.sh's numbers and the bugs found (issue 18), by hand
-        out.append("")
-        out.append(open(fuzz).read().strip())
-    image_reflow = os.path.join(os.path.dirname(os.path.abspath(__file__)), "image_reflow_summary.md")
-    if os.path.exists(image_reflow):  # cfm_image --reflow/--distill/--few-step timings (issue 17), by hand
-        out.append("")
-        out.append(open(image_reflow).read().strip())
+    # Summaries kept beside this script, by hand, each from the script that measures it.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ["rectify_summary.md",          # bench/rectify_all.sh
+                 "data_parallel_summary.md",    # bench/data_parallel.sh and the ring model
+                 "paths_summary.md",            # bench/paths_2d.sh
+                 "fuzz_summary.md",             # scripts/fuzz.sh and the bugs found (issue 18)
+                 "image_reflow_summary.md",     # cfm_image --reflow/--distill/--few-step (issue 17)
+                 "cuda_emulated_summary.md"]:   # the CUDA backend on the emulated device (issue 15)
+        path = os.path.join(here, name)
+        if os.path.exists(path):
+            out.append("")
+            out.append(open(path).read().strip())
     out.append("")
     out.append("All runs (median ms per run):\n")
     out.append("| case | impl | threads | runs |")

@@ -90,11 +90,7 @@ TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app]
   REQUIRE(rest.exit_code == 0);
   auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
   auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
-  REQUIRE(fa.tensors.size() == fb.tensors.size());
-  for (size_t i = 0; i < fa.tensors.size(); ++i) {
-    INFO(fa.tensors[i].name);
-    REQUIRE(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
-  }
+  require_same_tensors(fa, fb);
   CHECK(fa.metadata.at("iteration") == "7");
 }
 

@@ -4,6 +4,7 @@
 
 #include "apps/common/options.hpp"
 #include "engine/dist.hpp"
+#include "engine/allocator.hpp"
 #include "engine/cuda/backend.hpp"
 #include "engine/threads.hpp"
 
@@ -35,6 +36,11 @@ std::string announce_device(const char* program, Device d) {
   std::string text = describe_device(d);
   if (dist::is_root()) std::fprintf(stderr, "%s: device %s\n", program, text.c_str());
   return text;
+}
+
+void record_peak_memory(nlohmann::json& metrics, Device d) {
+  metrics["peak_memory_mb"] = memory_stats(Device::CPU).peak_reserved_bytes / 1048576.0;
+  if (d != Device::CPU) metrics["peak_device_memory_mb"] = memory_stats(d).peak_reserved_bytes / 1048576.0;
 }
 
 flow::VelocityFn velocity_on(Device d, const flow::VelocityFn& v) {

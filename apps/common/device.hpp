@@ -6,6 +6,7 @@
 // asked for by name, since it runs at CPU speed.
 #include <cxxopts.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "engine/device.hpp"
@@ -23,6 +24,10 @@ std::string describe_device(Device d);
 // Prints "PROGRAM: device ..." (rank 0 alone under mpirun) and returns the description.
 // Programs call it once their inputs are checked, so that an error stays one line.
 std::string announce_device(const char* program, Device d);
+
+// metrics.json's peak memory: the host's (peak_memory_mb) and, when d is not the CPU,
+// the device's (peak_device_memory_mb), as the caching allocators counted them.
+void record_peak_memory(nlohmann::json& metrics, Device d);
 
 // A velocity that runs on device d for callers that hold CPU tensors (the plots and
 // metrics): x goes to d, v(x, t) comes back to the CPU. v itself where d is the CPU.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "apps/common/device.hpp"
 #include "apps/common/progress.hpp"
 
 #include "engine/autograd.hpp"
@@ -39,10 +40,7 @@ flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guid
       return cond + (cond - uncond) * guidance;
     };
   }
-  return [on_device, d](const Tensor& x, float t) {
-    if (x.device() == d) return on_device(x, t);
-    return on_device(x.to(d), t).to(x.device());
-  };
+  return velocity_on(d, on_device);
 }
 
 std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size) {
