@@ -134,9 +134,9 @@ int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.run.threads));
   data::Toy2d density(c.dataset);  // checks the name or the file before any work
-  dist::init();                    // under mpirun: MPI, once the options are known good
-  // Under mpirun the ranks train together; scoring and sampling are rank 0's alone.
-  if (!dist::is_root() && (!c.score.empty() || c.run.sample_only)) return 0;
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
+  // Under mpirun the ranks train and sample together; scoring a file is rank 0's alone.
+  if (!dist::is_root() && !c.score.empty()) return 0;
   if (!c.score.empty()) {
     Tensor samples = data::load_npy(c.score);
     FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.dim(0) >= 2,
@@ -185,7 +185,7 @@ int run(int argc, char** argv) {
     FC_CHECK(model_path != "sb" || c.sample_path.empty(),
              ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
     app::announce_device("cfm2d", device);
-    std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
+    if (dist::is_root()) std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
   } else {
     nn::MLPConfig mc;
     mc.hidden = c.hidden;
@@ -218,6 +218,7 @@ int run(int argc, char** argv) {
     to.batch = c.run.batch;
     to.checkpoint_every = c.run.checkpoint_every;
     to.interrupt_at = c.run.interrupt_at;
+    to.bucket_bytes = app::bucket_bytes(c.run);
     if (bridge) to.bridge_sigma = static_cast<float>(c.sb_sigma);
     else to.path = flow::Scheduler::parse(c.path, c.sigma_min);
     to.device = device;
@@ -232,7 +233,7 @@ int run(int argc, char** argv) {
     double final_loss = 0;
     if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
     metrics["final_loss"] = final_loss;
-    if (!dist::is_root()) return 0;  // rank 0 samples and writes the outputs
+    if (!dist::is_root() && c.run.train_only) return 0;
     if (c.run.train_only) {
       app::write_losses_csv(dir + "/losses.csv", state.losses);
       std::fprintf(stderr, "cfm2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
@@ -262,6 +263,7 @@ int run(int argc, char** argv) {
   metrics["sample_path"] = sampled_under;
   oo.seed = static_cast<uint64_t>(c.run.seed);
   app::write_flow2d_outputs(velocity, density, state.losses, oo, gen, metrics);
+  if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, device);
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"hidden", mlp->config().hidden},

@@ -396,7 +396,7 @@ int run(int argc, char** argv) {
     if (!announced) app::announce_device("cfm_image", c.device);
     announced = true;
   };
-  dist::init();  // under mpirun: MPI, once the options are known good
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
   if (c.train.empty() && c.reflow.empty() && c.distill.empty() && !dist::is_root())

@@ -105,12 +105,36 @@ std::string fmt(double v, const char* f = "%.4g") {
   return b;
 }
 
+// CFM and reflow from the same x0, midpoint steps, one frame per time. Under mpirun every
+// rank integrates its share of the points and rank 0 writes the GIF.
+void comparison_gif(const Config& c, std::vector<Model>& models, const data::Toy2d& density) {
+  NoGradGuard no_grad;
+  Generator gen(static_cast<uint64_t>(c.seed) + 4000037);
+  Tensor x0 = gen.normal(Shape{c.samples, 2});
+  flow::OdeOptions ode;
+  ode.method = flow::Method::Midpoint;
+  ode.step_size = 1.f / static_cast<float>(c.steps);
+  std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
+  std::vector<app::FlowPanel> panels;
+  for (size_t k = 0; k < 2; ++k) {
+    app::FlowPanel p;
+    p.name = models[k].name;
+    p.velocity = models[k].velocity;
+    p.states = app::sample_flow_over_ranks(p.velocity, gen, c.samples, times, ode, nullptr, x0);
+    panels.push_back(std::move(p));
+  }
+  if (!dist::is_root()) return;
+  std::string gif = c.output + "/cfm_reflow_" + app::dataset_dir_name(c.dataset) + ".gif";
+  std::fprintf(stderr, "compare2d: writing %s\n", gif.c_str());
+  app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset, data::plot_square(density));
+}
+
 int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.threads));
-  // Under mpirun rank 0 samples and compares alone (the others would write the same files).
-  dist::init();
-  if (!dist::is_root()) return 0;
+  // Under mpirun every rank integrates its share of the points (rank_split.hpp) and
+  // rank 0 scores and writes.
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   data::Toy2d density(c.dataset);
   std::vector<Model> models;
   models.push_back(load_model("CFM", c.cfm, c, "./apps/cfm2d " + c.dataset));
@@ -119,7 +143,7 @@ int run(int argc, char** argv) {
   if (!c.sinkhorn.empty())
     models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn"));
   app::announce_device("compare2d", c.device);
-  std::filesystem::create_directories(c.output);
+  if (dist::is_root()) std::filesystem::create_directories(c.output);
   const std::string d = app::dataset_dir_name(c.dataset);
   const std::string stem = c.output + "/few_step_" + d;
 
@@ -132,8 +156,9 @@ int run(int argc, char** argv) {
   ro.points = c.points;
   ro.seed = static_cast<uint64_t>(c.seed);
   for (Model& m : models) {
-    std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
+    if (dist::is_root()) std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
     nlohmann::json r = app::rectification_metrics(m.velocity, density, ro);
+    if (!dist::is_root()) continue;
     r["checkpoint"] = m.path;
     out["models"][m.name] = r;
     app::QualityCurve q;
@@ -145,6 +170,10 @@ int run(int argc, char** argv) {
       if (row.contains("in_square_fraction")) q.in_square.push_back(row["in_square_fraction"].get<double>());
     }
     curves.push_back(q);
+  }
+  if (!dist::is_root()) {  // the others join in the GIF's sampling, then stop
+    if (c.gif) comparison_gif(c, models, density);
+    return 0;
   }
   double noise = app::energy_distance_noise(density, ro.seed, c.points);
   out["energy_distance_noise"] = noise;
@@ -172,28 +201,7 @@ int run(int argc, char** argv) {
   app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset, noise);
   std::fprintf(stderr, "%s", md.str().c_str());
 
-  if (c.gif) {
-    // CFM and reflow from the same x0, midpoint steps, one frame per time.
-    NoGradGuard no_grad;
-    Generator gen(static_cast<uint64_t>(c.seed) + 4000037);
-    Tensor x0 = gen.normal(Shape{c.samples, 2});
-    flow::OdeOptions ode;
-    ode.method = flow::Method::Midpoint;
-    ode.step_size = 1.f / static_cast<float>(c.steps);
-    std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
-    std::vector<app::FlowPanel> panels;
-    for (size_t k = 0; k < 2; ++k) {
-      app::FlowPanel p;
-      p.name = models[k].name;
-      p.velocity = models[k].velocity;
-      p.states = app::sample_flow(p.velocity, gen, c.samples, times, ode, nullptr, x0);
-      panels.push_back(std::move(p));
-    }
-    std::string gif = c.output + "/cfm_reflow_" + d + ".gif";
-    std::fprintf(stderr, "compare2d: writing %s\n", gif.c_str());
-    app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset,
-                              data::plot_square(density));
-  }
+  if (c.gif) comparison_gif(c, models, density);
   std::fprintf(stderr, "compare2d: wrote %s.{json,md,png}\n", stem.c_str());
   return 0;
 }

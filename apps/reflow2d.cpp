@@ -130,8 +130,7 @@ int run(int argc, char** argv) {
   Config c = parse(argc, argv);
   set_num_threads(static_cast<int>(c.run.threads));
   data::Toy2d density(c.dataset);
-  dist::init();  // under mpirun: MPI, once the options are known good
-  if (!dist::is_root() && c.run.sample_only) return 0;  // sampling is rank 0's alone
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   std::string ckpt = dir + "/ckpt.safetensors";
   auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
@@ -151,7 +150,7 @@ int run(int argc, char** argv) {
     mlp = app::load_mlp_checkpoint(ckpt).mlp;
     mlp->to(c.device);
     app::announce_device("reflow2d", c.device);
-    std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
+    if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
   } else {
     int64_t first_round = 1;
     if (c.run.resume) {
@@ -208,6 +207,7 @@ int run(int argc, char** argv) {
       to.batch = c.run.batch;
       to.checkpoint_every = c.run.checkpoint_every;
       to.interrupt_at = round == c.rounds ? c.run.interrupt_at : -1;
+      to.bucket_bytes = app::bucket_bytes(c.run);
       to.device = c.device;
       to.program = "reflow2d";
       to.checkpoint = ckpt;
@@ -232,7 +232,7 @@ int run(int argc, char** argv) {
         std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
       dist::barrier();  // the next round's teacher is read from round_file on every rank
     }
-    if (!dist::is_root()) return 0;  // rank 0 samples and writes the outputs
+    if (!dist::is_root() && c.run.train_only) return 0;
     if (c.run.train_only) {
       app::write_losses_csv(dir + "/losses.csv", state.losses);
       std::fprintf(stderr, "reflow2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
@@ -251,6 +251,7 @@ int run(int argc, char** argv) {
   oo.seed = static_cast<uint64_t>(c.run.seed);
   app::write_flow2d_outputs(app::velocity_on(c.device, app::mlp_velocity(*mlp)), density, state.losses, oo, gen,
                             metrics);
+  if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, c.device);
   metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},

@@ -60,6 +60,8 @@ void record(Tensor& out, const char* op, const std::vector<const Tensor*>& input
 
 namespace {
 
+thread_local const BackwardHooks* g_hooks = nullptr;
+
 // What a backward walk delivers gradients to.
 struct Targets {
   bool accumulate_leaves = true;  // into leaf.grad (backward) or only into `found` (grad)
@@ -90,8 +92,13 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
   // only when all the gradients that flow into it have arrived. Iterative DFS.
   std::vector<std::shared_ptr<Node>> all{start};  // keeps every node alive for the walk
   std::unordered_map<const Node*, int> pending_inputs{{start.get(), 0}};
+  // The hooks' leaves: how many edges still lead into each, so that leaf_done fires
+  // once its gradient is complete.
+  const BackwardHooks* hooks = targets.accumulate_leaves ? g_hooks : nullptr;
+  std::unordered_map<const TensorImpl*, int> pending_leaf;
   for (size_t i = 0; i < all.size(); ++i) {
     for (const Edge& e : all[i]->inputs) {
+      if (hooks && e.leaf) ++pending_leaf[e.leaf.get()];
       if (!e.node) continue;
       auto [it, inserted] = pending_inputs.try_emplace(e.node.get(), 0);
       ++it->second;
@@ -164,17 +171,23 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
           if (e.leaf->grad) Tensor(e.leaf->grad).add_(*gi);
           else e.leaf->grad = gi->clone().impl_ptr();
         }
-      } else if (e.node) {
+      }
+      if (hooks && e.leaf && --pending_leaf[e.leaf.get()] == 0 && hooks->leaf_done) hooks->leaf_done(e.leaf.get());
+      if (e.node) {
         if (gi) add_into(grads[e.node.get()], *gi);
         if (--pending_inputs[e.node.get()] == 0) ready.push_back(e.node.get());
       }
     }
+    if (hooks && hooks->after_node) hooks->after_node();
   }
   if (!retain_graph)
     for (auto& n : all) n->inputs.clear();
 }
 
 }  // namespace
+
+BackwardHooksGuard::BackwardHooksGuard(const BackwardHooks* hooks) : prev_(g_hooks) { g_hooks = hooks; }
+BackwardHooksGuard::~BackwardHooksGuard() { g_hooks = prev_; }
 
 void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   Targets targets;

@@ -75,4 +75,25 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
 // The walk behind Tensor::backward: accumulates into the .grad() of leaves.
 void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph);
 
+// Callbacks of the backward walks run on this thread while a guard is alive, for
+// work that overlaps backward (nn/data_parallel.hpp's bucketed all-reduce):
+// leaf_done(leaf) once a leaf's .grad() is complete (every edge into it has been
+// walked; called once per leaf per walk, in the order they complete), and
+// after_node() after each node's backward (to let communication make progress).
+// fc::grad() walks do not call them.
+struct BackwardHooks {
+  std::function<void(const TensorImpl* leaf)> leaf_done;
+  std::function<void()> after_node;
+};
+class BackwardHooksGuard {
+ public:
+  explicit BackwardHooksGuard(const BackwardHooks* hooks);
+  ~BackwardHooksGuard();
+  BackwardHooksGuard(const BackwardHooksGuard&) = delete;
+  BackwardHooksGuard& operator=(const BackwardHooksGuard&) = delete;
+
+ private:
+  const BackwardHooks* prev_;
+};
+
 }  // namespace fc

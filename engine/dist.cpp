@@ -2,6 +2,7 @@
 // the row split.
 #include "engine/dist.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -47,6 +48,10 @@ const World& world() {
 }  // namespace
 
 int size() { return world().size; }
+int local_rank() {
+  static const int r = std::max(0, env_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}));
+  return r;
+}
 int rank() { return world().rank; }
 
 bool any(bool flag) {
@@ -56,9 +61,11 @@ bool any(bool flag) {
   return f != 0.0;
 }
 
-Rows my_rows(int64_t rows) {
-  const int64_t n = size(), r = rank();
+Rows rows_of_rank(int64_t rows, int r) {
+  const int64_t n = size();
   return {r * rows / n, (r + 1) * rows / n};
 }
+
+Rows my_rows(int64_t rows) { return rows_of_rank(rows, rank()); }
 
 }  // namespace fc::dist

@@ -24,6 +24,9 @@ namespace fc::dist {
 int size();
 int rank();
 inline bool is_root() { return rank() == 0; }
+// This process's rank among the ranks on its machine (0 without a launcher): a GPU
+// rank takes the GPU of that index (modulo the machine's count).
+int local_rank();
 
 // Whether this build has the MPI backend.
 bool has_mpi();
@@ -40,6 +43,13 @@ void finalize();
 // In place, on every rank: data[i] = the sum over ranks of data[i].
 void all_reduce_sum(float* data, int64_t n);
 void all_reduce_sum(double* data, int64_t n);
+// all_reduce_sum started now and finished by wait_all(), so that it runs while the
+// caller computes (nn/data_parallel.hpp's buckets, launched during backward). MPI
+// moves the data only inside its calls: call progress() often until then. The data
+// must stay alive and untouched until wait_all() returns.
+void start_all_reduce_sum(float* data, int64_t n);
+void progress();
+void wait_all();
 // In place, on every rank: data[i] = the maximum over ranks.
 void all_reduce_max(double* data, int64_t n);
 // root's `bytes` bytes at data, copied to every rank.
@@ -47,6 +57,10 @@ void broadcast(void* data, int64_t bytes, int root = 0);
 // Rank r's n floats land at recv[r * n, (r + 1) * n) on root (recv may be null
 // elsewhere); every rank passes the same n.
 void gather(const float* send, int64_t n, float* recv, int root = 0);
+// The rows of a batch of `rows` rows of `row_size` floats each, split as my_rows()
+// splits them: this rank's rows at send, and on root all of them, in row order, at
+// recv (recv may be null elsewhere). Every rank passes the same rows and row_size.
+void gather_rows(const float* send, int64_t rows, int64_t row_size, float* recv, int root = 0);
 void barrier();
 
 // True on every rank when it is true on any (Ctrl-C on one rank stops all).
@@ -59,5 +73,7 @@ struct Rows {
   int64_t count() const { return end - begin; }
 };
 Rows my_rows(int64_t rows);
+// The same for any rank r.
+Rows rows_of_rank(int64_t rows, int r);
 
 }  // namespace fc::dist

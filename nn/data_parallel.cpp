@@ -1,9 +1,12 @@
 #include "nn/data_parallel.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
+#include "engine/autograd.hpp"
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/profiler.hpp"
@@ -22,6 +25,65 @@ void average_gradients(Module& module) {
     dist::all_reduce_sum(host.data(), static_cast<int64_t>(host.size()));
     g.copy_(Tensor::from_vector(host, g.shape()).to(g.device()));
   }
+  g.mul_(1.f / static_cast<float>(dist::size()));
+}
+
+std::vector<GradientBucket> gradient_buckets(Module& module, int64_t bucket_bytes) {
+  module.flatten_parameters();
+  const Tensor& g = module.flat_gradients();
+  const std::vector<Tensor*> params = module.parameters();
+  const int64_t per_bucket = std::max<int64_t>(1, bucket_bytes / static_cast<int64_t>(sizeof(float)));
+  std::vector<GradientBucket> buckets;
+  int64_t end = g.numel();
+  for (size_t i = params.size(); i-- > 0;) {
+    const int64_t n = params[i]->numel();
+    FC_CHECK(params[i]->grad().data() == g.data() + end - n,
+             "gradient_buckets: parameter " << i << "'s gradient is not where the flat buffer has it");
+    if (buckets.empty() || buckets.back().end - buckets.back().begin >= per_bucket) buckets.push_back({end, end, {}});
+    buckets.back().begin = end - n;
+    buckets.back().parameters.push_back(params[i]->impl());
+    end -= n;
+  }
+  FC_CHECK(end == 0, "gradient_buckets: the parameters do not tile the flat gradient buffer");
+  return buckets;
+}
+
+void backward_and_average(Module& module, const Tensor& loss, int64_t bucket_bytes) {
+  module.flatten_parameters();
+  Tensor g = module.flat_gradients().detach();
+  if (dist::size() == 1 || bucket_bytes <= 0 || g.device() != Device::CPU) {
+    loss.backward();
+    average_gradients(module);
+    return;
+  }
+  FC_PROFILE("backward_and_average");
+  const std::vector<GradientBucket> buckets = gradient_buckets(module, bucket_bytes);
+  // For each bucket, how many of its parameters' gradients backward has still to finish.
+  std::vector<size_t> waiting(buckets.size());
+  std::vector<bool> started(buckets.size(), false);
+  std::unordered_map<const TensorImpl*, size_t> bucket_of;
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    waiting[b] = buckets[b].parameters.size();
+    for (const TensorImpl* p : buckets[b].parameters) bucket_of[p] = b;
+  }
+  float* base = g.data();
+  auto start = [&](size_t b) {
+    started[b] = true;
+    dist::start_all_reduce_sum(base + buckets[b].begin, buckets[b].end - buckets[b].begin);
+  };
+  BackwardHooks hooks;
+  hooks.leaf_done = [&](const TensorImpl* leaf) {
+    auto it = bucket_of.find(leaf);
+    if (it != bucket_of.end() && --waiting[it->second] == 0) start(it->second);
+  };
+  hooks.after_node = [] { dist::progress(); };
+  {
+    BackwardHooksGuard guard(&hooks);
+    loss.backward();
+  }
+  for (size_t b = 0; b < buckets.size(); ++b)  // parameters backward did not reach: zero gradients
+    if (!started[b]) start(b);
+  dist::wait_all();
   g.mul_(1.f / static_cast<float>(dist::size()));
 }
 

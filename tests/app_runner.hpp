@@ -11,6 +11,7 @@
 #include <string>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
@@ -32,6 +33,12 @@ inline AppRun run_app(const std::string& command_line) {
   r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   std::filesystem::remove(err_path);
   return r;
+}
+
+// A program's JSON output (metrics.json, few_step_*.json), which must exist.
+inline nlohmann::json read_json(const std::string& path) {
+  REQUIRE(std::filesystem::exists(path));
+  return nlohmann::json::parse(read_bytes(path));
 }
 
 inline size_t count_lines(const std::string& s) {

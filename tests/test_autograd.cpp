@@ -345,3 +345,46 @@ TEST_CASE("autograd: backward frees saved tensors as it walks", "[autograd][memo
     CHECK(active() == base);
   }
 }
+
+TEST_CASE("autograd: backward hooks see each leaf once, when its gradient is complete", "[autograd]") {
+  // x feeds three ops at different depths, w one, b none before the last: each leaf's
+  // gradient must be whole when leaf_done names it, whatever the walk's order.
+  Tensor x = leaf({1.f, -2.f, 0.5f}, {3});
+  Tensor w = leaf({0.3f, 0.7f, -1.f}, {3});
+  Tensor b = leaf({2.f, 1.f, -1.f}, {3});
+  Tensor h = fc::exp(mul(x, w));
+  Tensor y = sum(add(mul(add(h, x), x), b));
+  std::vector<std::pair<const TensorImpl*, std::vector<float>>> seen;
+  int nodes = 0;
+  BackwardHooks hooks;
+  hooks.leaf_done = [&](const TensorImpl* leaf) {
+    const Tensor& t = leaf == x.impl() ? x : leaf == w.impl() ? w : b;
+    seen.emplace_back(leaf, t.grad().to_vector());
+  };
+  hooks.after_node = [&] { ++nodes; };
+  {
+    BackwardHooksGuard guard(&hooks);
+    y.backward(Tensor(), /*retain_graph=*/true);
+  }
+  REQUIRE(seen.size() == 3);
+  for (const Tensor* t : {&x, &w, &b}) {
+    int times = 0;
+    for (const auto& [leaf, grad] : seen)
+      if (leaf == t->impl()) {
+        ++times;
+        CHECK(grad == t->grad().to_vector());  // nothing was added after leaf_done
+      }
+    CHECK(times == 1);
+  }
+  CHECK(nodes == 6);  // exp, two muls and two adds, the sum
+  // Outside the guard, and in fc::grad, no hook runs.
+  seen.clear();
+  nodes = 0;
+  grad(y, {x}, Tensor(), /*retain_graph=*/true);
+  {
+    BackwardHooksGuard guard(&hooks);
+    grad(y, {x}, Tensor(), /*retain_graph=*/true);
+  }
+  CHECK(seen.empty());
+  CHECK(nodes == 0);
+}

@@ -73,12 +73,6 @@ void run_on_both(const std::string& app, const std::string& args, const std::str
   CHECK(b.err.find(app + ": device CUDA: emulated") != std::string::npos);
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE(f.good());
-  return nlohmann::json::parse(f);
-}
-
 }  // namespace
 
 TEST_CASE("cfm2d --device cuda (emulated) trains as on the CPU; checkpoints cross devices",

@@ -14,6 +14,7 @@
 #include "app_runner.hpp"
 #include "mpi_runner.hpp"
 #include "apps/common/options.hpp"
+#include "datasets/npy.hpp"
 #include "engine/dist.hpp"
 #include "nn/data_parallel.hpp"
 #include "nn/mlp.hpp"
@@ -84,11 +85,12 @@ TEST_CASE("data_parallel: the checksum sees one changed bit; one rank agrees wit
 TEST_CASE("mpi: 2 ranks of cfm2d equal one process at the same global batch", "[mpi][cfm2d]") {
   if (!mpi_ready()) return;
   TempDir one, two;
-  AppRun a = run_app("./apps/cfm2d moons --iterations 50" + kOpts + one.path);
+  // Both runs go on to sample and write everything: the 2 ranks split the sampling and
+  // the straightness and few-step trajectories, and rank 0 gathers them.
+  std::string full = kOpts.substr(0, kOpts.find(" --train-only")) + " --output ";
+  AppRun a = run_app("./apps/cfm2d moons --iterations 50" + full + one.path);
   INFO(a.err);
   REQUIRE(a.exit_code == 0);
-  // The 2-rank run goes on to sample and write everything (on rank 0).
-  std::string full = kOpts.substr(0, kOpts.find(" --train-only")) + " --output ";
   AppRun b = run_app(mpirun(2) + "./apps/cfm2d moons --iterations 50" + full + two.path);
   INFO(b.err);
   REQUIRE(b.exit_code == 0);
@@ -96,7 +98,56 @@ TEST_CASE("mpi: 2 ranks of cfm2d equal one process at the same global batch", "[
   // Rank 0 alone draws the bar and writes: one progress line, one "wrote".
   CHECK(b.err.find(" took ") == b.err.rfind(" took "));
   CHECK(b.err.find("cfm2d: wrote") == b.err.rfind("cfm2d: wrote"));
-  CHECK(fs::exists(two.path + "/moons/samples.npy"));
+  CHECK(b.err.find("over 2 ranks") != std::string::npos);
+  // The samples are one process's (the same x0, the same model to 2e-7: the
+  // difference left is the training's reduction order).
+  fc::Tensor sa = fc::data::load_npy(one.path + "/moons/samples.npy");
+  fc::Tensor sb = fc::data::load_npy(two.path + "/moons/samples.npy");
+  REQUIRE(sa.shape() == sb.shape());
+  std::vector<float> va = sa.to_vector(), vb = sb.to_vector();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(va[i]) - vb[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(va[i])));
+  }
+  std::printf("[mpi] cfm2d samples, 1 process vs 2 ranks: largest difference %.3g of %.3g\n", diff, scale);
+  CHECK(diff <= 1e-5 * scale);
+  nlohmann::json ma = read_json(one.path + "/moons/metrics.json"), mb = read_json(two.path + "/moons/metrics.json");
+  CHECK(mb["straightness"].get<double>() == Approx(ma["straightness"].get<double>()).epsilon(1e-5));
+  REQUIRE(mb["few_step"].size() == ma["few_step"].size());
+  for (size_t i = 0; i < ma["few_step"].size(); ++i)
+    CHECK(mb["few_step"][i]["energy_distance"].get<double>() ==
+          Approx(ma["few_step"][i]["energy_distance"].get<double>()).epsilon(1e-5));
+}
+
+TEST_CASE("mpi: compare2d over 2 ranks writes one process's table and animation", "[mpi][compare2d]") {
+  if (!mpi_ready()) return;
+  TempDir dir;
+  REQUIRE(run_app("./apps/cfm2d moons --iterations 20" + kOpts + dir.path + "/cfm").exit_code == 0);
+  const std::string ckpt = dir.path + "/cfm/moons/ckpt.safetensors";
+  REQUIRE(run_app("./apps/reflow2d moons --pretrained " + ckpt + " --iterations 10 --batch-size 64 --teacher-steps 3" +
+                  kOpts.substr(kOpts.find(" --no-plots")) + dir.path + "/reflow")
+              .exit_code == 0);
+  const std::string cmp = "./apps/compare2d moons --cfm " + ckpt + " --reflow " + dir.path +
+                          "/reflow/moons/ckpt.safetensors --points 301 --samples 201 --frames 3 --threads 1 --output ";
+  AppRun a = run_app(cmp + dir.path + "/a");
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  AppRun b = run_app(mpirun(2) + cmp + dir.path + "/b");
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  // The same models and x0: only the straightness's summation order differs (it
+  // sums in float within each rank).
+  nlohmann::json ja = read_json(dir.path + "/a/few_step_moons.json"), jb = read_json(dir.path + "/b/few_step_moons.json");
+  for (const char* model : {"CFM", "Reflow"}) {
+    const auto &ra = ja["models"][model], &rb = jb["models"][model];
+    CHECK(rb["straightness"].get<double>() == Approx(ra["straightness"].get<double>()).epsilon(1e-6));
+    REQUIRE(ra["few_step"].size() == rb["few_step"].size());
+    for (size_t i = 0; i < ra["few_step"].size(); ++i)
+      CHECK(rb["few_step"][i]["energy_distance"].get<double>() == ra["few_step"][i]["energy_distance"].get<double>());
+  }
+  CHECK(read_bytes(dir.path + "/a/cfm_reflow_moons.gif") == read_bytes(dir.path + "/b/cfm_reflow_moons.gif"));
+  CHECK(b.err.find("compare2d: wrote") == b.err.rfind("compare2d: wrote"));
 }
 
 TEST_CASE("mpi: 2 ranks of reflow2d (online pairs, 2 rounds) equal one process", "[mpi][reflow2d]") {
@@ -231,4 +282,82 @@ TEST_CASE("mpi: ranks whose parameters drift apart stop with an error naming the
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("differ at iteration 100") != std::string::npos);
   CHECK_FALSE(fs::exists(dir.path + "/moons/samples.npy"));
+}
+
+// GPU ranks, on the emulated device (build/emulated/*, which make test builds): two
+// CUDA ranks stage their gradients through host memory and equal one CPU process; ranks
+// on different devices are refused before any work.
+TEST_CASE("mpi: 2 CUDA ranks (emulated) equal one CPU process; mixed devices are refused", "[mpi][cuda]") {
+  if (!mpi_ready()) return;
+  const std::string emulated = "./build/emulated/cfm2d";
+  REQUIRE(fs::exists(emulated));
+  TempDir cpu, gpu, mixed;
+  REQUIRE(run_app("./apps/cfm2d moons --iterations 20 --device cpu" + kOpts + cpu.path).exit_code == 0);
+  AppRun g = run_app(mpirun(2) + emulated + " moons --iterations 20 --device cuda" + kOpts + gpu.path);
+  INFO(g.err);
+  REQUIRE(g.exit_code == 0);
+  CHECK(g.err.find("device CUDA: emulated") != std::string::npos);
+  // The emulated device's kernels sum in another order than the CPU's (5e-7 over 20
+  // iterations on one rank, tests/test_cuda_apps.cpp).
+  require_same_run(cpu.path, gpu.path, "cfm2d 20 iterations, 1 CPU process vs 2 emulated CUDA ranks", 1e-5);
+
+  // MPMD: rank 0 on the CPU, rank 1 on the (emulated) GPU.
+  const std::string args = " moons --iterations 20" + kOpts + mixed.path;
+  AppRun m = run_app("mpirun -q --allow-run-as-root --oversubscribe --bind-to none -np 1 " + emulated + args +
+                     " --device cpu : -np 1 " + emulated + args + " --device cuda");
+  INFO(m.err);
+  CHECK(m.exit_code == 2);
+  CHECK(count_lines(m.err) == 1);
+  CHECK(m.err.find("option '--device': the ranks disagree (rank 0 cpu, rank 1 cuda)") != std::string::npos);
+  CHECK_FALSE(fs::exists(mixed.path + "/moons"));
+}
+
+TEST_CASE("data_parallel: gradient buckets tile the flat buffer from its end, whole parameters each",
+          "[dist]") {
+  fc::Generator gen(3);
+  fc::nn::MLPConfig mc;
+  mc.hidden = 16;  // [x, t] -> 16 -> 16 -> 16 -> 2: weights 48, 256, 256, 32 and biases
+  fc::nn::MLP mlp(mc, gen);
+  const int64_t total = mlp.num_parameters();
+  for (int64_t bytes : {int64_t{1}, int64_t{4} * 100, int64_t{1} << 20}) {
+    auto buckets = fc::nn::gradient_buckets(mlp, bytes);
+    REQUIRE(!buckets.empty());
+    CHECK(buckets.front().end == total);
+    CHECK(buckets.back().begin == 0);
+    size_t params = 0;
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      if (i > 0) CHECK(buckets[i].end == buckets[i - 1].begin);  // contiguous, back to front
+      // Closed at the first parameter that takes it to bucket_bytes or more.
+      int64_t floats = buckets[i].end - buckets[i].begin;
+      if (i + 1 < buckets.size()) CHECK(floats * 4 >= bytes);
+      params += buckets[i].parameters.size();
+    }
+    CHECK(params == mlp.parameters().size());
+    // The last parameter (the output bias) is the first bucket's first.
+    CHECK(buckets.front().parameters.front() == mlp.parameters().back()->impl());
+    if (bytes == 1) CHECK(buckets.size() == mlp.parameters().size());  // one parameter each
+    if (bytes == (int64_t{1} << 20)) CHECK(buckets.size() == 1);
+  }
+}
+
+TEST_CASE("mpi: the bucketed all-reduce overlapped with backward equals one all-reduce after it, bit for bit",
+          "[mpi][cfm2d]") {
+  if (!mpi_ready()) return;
+  TempDir one_piece, buckets;
+  // Buckets of 524 bytes: the 16-wide MLP's 658 gradients in 3 pieces.
+  AppRun a = run_app(mpirun(2) + "./apps/cfm2d moons --iterations 30 --bucket-mb 0" + kOpts + one_piece.path);
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  AppRun b = run_app(mpirun(2) + "./apps/cfm2d moons --iterations 30 --bucket-mb 0.0005" + kOpts + buckets.path);
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  // Each element is the same two ranks' sum either way.
+  require_same_run(one_piece.path, buckets.path, "2 ranks, gradients in one piece vs in 3 buckets", 0.0);
+  for (const char* bad : {"-1", "nan", "2000", "x"}) {
+    AppRun r = run_app("./apps/cfm2d moons --bucket-mb " + std::string(bad) + " --output " + buckets.path + "/bad");
+    INFO(bad << " -> " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find("bucket-mb") != std::string::npos);
+  }
 }

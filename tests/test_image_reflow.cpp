@@ -32,8 +32,6 @@ std::string last_line(const std::string& s) {
   return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
 }
 
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_bytes(path)); }
-
 // A tiny dataset and a CFM model of it under ROOT/out/cfm, trained for 4 iterations.
 struct TinyTeacher {
   TempDir dir;

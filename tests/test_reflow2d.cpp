@@ -18,8 +18,6 @@ namespace {
 const std::string kPlots = " --samples 500 --gif-samples 200 --frames 5 --grid 8 --eval-points 50 --quality-points 300 --steps 4 --threads 2";
 const std::string kNoPlots = " --no-plots --samples 200 --eval-points 20 --quality-points 200 --threads 2";
 
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_bytes(path)); }
-
 // A small CFM teacher on moons in dir/cfm/moons/ckpt.safetensors.
 void train_teacher(const std::string& dir, int iterations = 300) {
   AppRun r = run_app("./apps/cfm2d moons --iterations " + std::to_string(iterations) +

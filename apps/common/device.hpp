@@ -25,6 +25,11 @@ std::string describe_device(Device d);
 // Programs call it once their inputs are checked, so that an error stays one line.
 std::string announce_device(const char* program, Device d);
 
+// Under mpirun: starts MPI (dist::init) and refuses, before any work, ranks that
+// disagree on the device (a UsageError on every rank, naming each rank's device: a
+// data-parallel run steps one model on one kind of device). A plain run: nothing.
+void init_ranks(Device d);
+
 // metrics.json's peak memory: the host's (peak_memory_mb) and, when d is not the CPU,
 // the device's (peak_device_memory_mb), as the caching allocators counted them.
 void record_peak_memory(nlohmann::json& metrics, Device d);

@@ -1,9 +1,12 @@
 #include "apps/common/flow2d.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
+#include "apps/common/rank_split.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 #include "nn/checkpoint.hpp"
@@ -62,6 +65,12 @@ void check_trained_on(const LoadedMLP& model, const std::string& path, const std
            path << ": trained on '" << (known ? it->second : "?") << "', not '" << dataset << "'");
 }
 
+namespace {
+// Batches bound the memory of a million-point run; a batch of 65,536 points at H=512
+// keeps each activation at 128 MiB.
+constexpr int64_t kSampleBatch = 1 << 16;
+}  // namespace
+
 std::vector<Tensor> sample_flow(nn::MLP& mlp, Generator& gen, int64_t count,
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe, const Tensor& x0_given) {
@@ -72,12 +81,10 @@ std::vector<Tensor> sample_flow(const flow::VelocityFn& v, Generator& gen, int64
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe, const Tensor& x0_given) {
   NoGradGuard no_grad;
-  // Batches bound the memory of a million-point run; a batch of 65,536 points at H=512
-  // keeps each activation at 128 MiB.
-  constexpr int64_t kBatch = 1 << 16;
+  if (x0_given.defined()) count = x0_given.dim(0);
   std::vector<std::vector<Tensor>> parts(times.size());
-  for (int64_t start = 0; start < count; start += kBatch) {
-    int64_t n = std::min(kBatch, count - start);
+  for (int64_t start = 0; start < count; start += kSampleBatch) {
+    int64_t n = std::min(kSampleBatch, count - start);
     Tensor x0 = x0_given.defined() ? slice(x0_given, 0, start, start + n) : gen.normal(Shape{n, 2});
     flow::OdeResult r = flow::odeint(v, x0, times, ode);
     if (nfe && start == 0) *nfe += r.nfe;
@@ -86,6 +93,25 @@ std::vector<Tensor> sample_flow(const flow::VelocityFn& v, Generator& gen, int64
   std::vector<Tensor> out;
   for (auto& p : parts) out.push_back(p.size() == 1 ? p[0] : concat(p, 0));
   return out;
+}
+
+std::vector<Tensor> sample_flow_over_ranks(const flow::VelocityFn& v, Generator& gen, int64_t count,
+                                           const std::vector<float>& times, const flow::OdeOptions& ode,
+                                           int64_t* nfe, const Tensor& x0_given) {
+  if (!split_over_ranks(count)) {
+    if (!dist::is_root()) return std::vector<Tensor>(times.size());
+    return sample_flow(v, gen, count, times, ode, nfe, x0_given);
+  }
+  Tensor x0 = x0_given;
+  if (!x0.defined()) {  // drawn as sample_flow draws them: a batch of normals at a time
+    std::vector<Tensor> parts;
+    for (int64_t start = 0; start < count; start += kSampleBatch)
+      parts.push_back(gen.normal(Shape{std::min(kSampleBatch, count - start), 2}));
+    x0 = parts.size() == 1 ? parts[0] : concat(parts, 0);
+  }
+  std::vector<Tensor> states = sample_flow(v, gen, 0, times, ode, nfe, my_rows_of(x0));
+  for (Tensor& s : states) s = gather_rows_on_root(s, count);
+  return states;
 }
 
 std::vector<float> linspace01(int n) {

@@ -53,6 +53,13 @@ std::vector<Tensor> sample_flow(const flow::VelocityFn& v, Generator& gen, int64
                                 const std::vector<float>& times, const flow::OdeOptions& ode,
                                 int64_t* nfe = nullptr, const Tensor& x0 = Tensor());
 
+// sample_flow over the ranks of a data-parallel run (apps/common/rank_split.hpp): every
+// rank draws the x0 one process would draw and integrates its own rows of them; rank 0
+// gets all the states, in order, the others undefined tensors. Every rank must call it.
+std::vector<Tensor> sample_flow_over_ranks(const flow::VelocityFn& v, Generator& gen, int64_t count,
+                                           const std::vector<float>& times, const flow::OdeOptions& ode,
+                                           int64_t* nfe = nullptr, const Tensor& x0 = Tensor());
+
 // Evenly spaced times 0 ... 1 (n of them).
 std::vector<float> linspace01(int n);
 

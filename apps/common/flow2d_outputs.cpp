@@ -6,8 +6,10 @@
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
 #include "apps/common/plots2d.hpp"
+#include "apps/common/rank_split.hpp"
 #include "datasets/npy.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/ops.hpp"
 #include "flow/likelihood.hpp"
 
@@ -93,35 +95,49 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
                           const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
   const std::string name = dataset_dir_name(o.dataset);
   const data::PlotSquare square = data::plot_square(density);  // the reference's plot range
-  if (!losses.empty()) {
-    write_losses_csv(o.dir + "/losses.csv", losses);
-    if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
-  }
 
-  // Sampling: the evolution strip and samples.npy from one run of the solver.
+  // Sampling, split over the ranks under mpirun: the evolution strip and samples.npy
+  // from one run of the solver, then the GIF's frames.
   flow::OdeOptions ode;
   ode.method = flow::parse_method(o.method);
   ode.step_size = 1.f / static_cast<float>(o.steps);
   int64_t nfe = 0;
   std::vector<float> strip_times = linspace01(10);
-  std::fprintf(stderr, "sampling %lld points (%s, %lld steps)\n", static_cast<long long>(o.samples),
-               o.method.c_str(), static_cast<long long>(o.steps));
+  if (dist::is_root())
+    std::fprintf(stderr, "sampling %lld points (%s, %lld steps%s)\n", static_cast<long long>(o.samples),
+                 o.method.c_str(), static_cast<long long>(o.steps),
+                 split_over_ranks(o.samples) ? (", over " + std::to_string(dist::size()) + " ranks").c_str() : "");
   auto t0 = Clock::now();
-  std::vector<Tensor> strip = sample_flow(v, gen, o.samples, strip_times, ode, &nfe);
+  std::vector<Tensor> strip = sample_flow_over_ranks(v, gen, o.samples, strip_times, ode, &nfe);
   metrics["time_sample_s"] = seconds_since(t0);
   metrics["nfe"] = nfe;
+  auto tg = Clock::now();
+  std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
+  std::vector<Tensor> frames;
+  if (o.plots) frames = sample_flow_over_ranks(v, gen, o.gif_samples, frame_times, ode);
+  const double gif_sampling_s = seconds_since(tg);
+  auto tr = Clock::now();
+  RectificationOptions ro;
+  ro.seed = o.seed;
+  ro.points = o.quality_points;
+  nlohmann::json rectification = rectification_metrics(v, density, ro);  // split over the ranks too
+  const double rectification_s = seconds_since(tr);
+  if (!dist::is_root()) return;  // rank 0 scores, plots and writes
+
+  if (!losses.empty()) {
+    write_losses_csv(o.dir + "/losses.csv", losses);
+    if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
+  }
   const Tensor& samples = strip.back();
   data::save_npy(o.dir + "/samples.npy", samples);
   if (o.plots) {
     plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", strip, strip_times,
                    "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
-    auto tg = Clock::now();
-    std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
-    std::vector<Tensor> frames = sample_flow(v, gen, o.gif_samples, frame_times, ode);
     NoGradGuard no_grad;
+    tg = Clock::now();
     write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", v, frames,
                     frame_times, o.model + " — " + o.dataset, square);
-    metrics["time_gif_s"] = seconds_since(tg);
+    metrics["time_gif_s"] = gif_sampling_s + seconds_since(tg);
   }
 
   // Quality: energy distance to fresh true samples (the first 20,000 and all of them),
@@ -129,12 +145,8 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
   auto tq = Clock::now();
   score_all_points(metrics, samples, density, o.seed);
   metrics["time_score_s"] = seconds_since(tq);
-  auto tr = Clock::now();
-  RectificationOptions ro;
-  ro.seed = o.seed;
-  ro.points = o.quality_points;
-  metrics.update(rectification_metrics(v, density, ro));
-  metrics["time_rectification_metrics_s"] = seconds_since(tr);
+  metrics.update(rectification);
+  metrics["time_rectification_metrics_s"] = rectification_s;
   Generator eval_gen(o.seed + 2000003);
   flow::LikelihoodOptions lo;
   lo.ode = ode;

@@ -36,7 +36,9 @@ void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& gi
 
 // Writes the files into options.dir and adds their numbers to metrics. `losses` may be
 // empty (sampling only: no loss curve). `gen` draws the sampling noise. v is the model's
-// velocity (app::mlp_velocity, or sampling_velocity under another path).
+// velocity (app::mlp_velocity, or sampling_velocity under another path). Under mpirun
+// every rank calls it: the sampling is split over the ranks, and rank 0 alone scores,
+// plots and writes (the others return once their share is gathered).
 void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
                           const Flow2dOutputOptions& options, Generator& gen, nlohmann::json& metrics);
 

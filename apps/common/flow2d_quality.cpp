@@ -7,7 +7,9 @@
 
 #include "apps/common/flow2d.hpp"
 #include "apps/common/progress.hpp"
+#include "apps/common/rank_split.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "flow/metrics.hpp"
 #include "flow/straightness.hpp"
@@ -96,22 +98,33 @@ nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2
   NoGradGuard no_grad;
   Generator x0_gen(options.seed + 3000017);
   Tensor x0 = x0_gen.normal(Shape{options.points, 2});
+  // Under mpirun each rank integrates its rows of x0 (rank_split.hpp); rank 0 scores.
+  const bool split = split_over_ranks(options.points);
+  if (!split && !dist::is_root()) return nlohmann::json();
+  Tensor mine = split ? my_rows_of(x0) : x0;
   nlohmann::json out;
   flow::StraightnessOptions so;
   so.ode.method = flow::Method::Midpoint;
   so.ode.step_size = 0.01f;
-  out["straightness"] = flow::straightness(v, x0, so);
+  // A mean over the points: the ranks' means weighted by their shares.
+  double straightness = flow::straightness(v, mine, so) * static_cast<double>(mine.dim(0)) /
+                        static_cast<double>(options.points);
+  if (split) dist::all_reduce_sum(&straightness, 1);
+  out["straightness"] = straightness;
   nlohmann::json table = nlohmann::json::array();
   for (int k : few_step_counts()) {
     flow::OdeOptions ode;
     ode.method = flow::Method::Euler;
     ode.step_size = 1.f / static_cast<float>(k);
-    Tensor samples = flow::odeint(v, x0, {0.f, 1.f}, ode).states.back();
+    Tensor samples = flow::odeint(v, mine, {0.f, 1.f}, ode).states.back();
+    if (split) samples = gather_rows_on_root(samples, options.points);
+    if (!dist::is_root()) continue;
     nlohmann::json row;
     row["steps"] = k;
     score_samples(row, samples, density, options.seed);
     table.push_back(row);
   }
+  if (!dist::is_root()) return nlohmann::json();
   out["few_step"] = table;
   return out;
 }

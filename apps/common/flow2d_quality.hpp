@@ -46,7 +46,9 @@ struct RectificationOptions {
 };
 
 // {"straightness": S, "few_step": [{"steps": k, "energy_distance": ..., ["in_square_fraction": ...]}...]}
-// S from midpoint trajectories at step 0.01 (101 time points).
+// S from midpoint trajectories at step 0.01 (101 time points). Under mpirun every rank
+// calls it and integrates its share of the points; rank 0 gets the result, the others
+// an empty object.
 nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2d& density,
                                      const RectificationOptions& options);
 

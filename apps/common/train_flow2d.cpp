@@ -40,7 +40,10 @@ void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d)
       ("train-only", "only train: the checkpoint and losses.csv, no samples, plots or metrics "
                      "(draw them later with --sample-only)")
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
-       cxxopts::value<int64_t>(run.interrupt_at)->default_value("-1"));
+       cxxopts::value<int64_t>(run.interrupt_at)->default_value("-1"))
+      ("bucket-mb", "under mpirun: all-reduce the gradients in buckets of this many MiB as backward "
+                    "produces them (0: in one piece after backward)",
+       cxxopts::value<double>(run.bucket_mb)->default_value("1"));
 }
 
 std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& d) {
@@ -57,6 +60,8 @@ void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
   require_range("threads", run.threads, 0, 1024);
   require_range("checkpoint-every", run.checkpoint_every, 0, INT64_MAX);
   if (!(run.lr > 0 && std::isfinite(run.lr))) throw UsageError("option '--lr': must be positive");
+  if (!(run.bucket_mb >= 0 && run.bucket_mb <= 1024))
+    throw UsageError("option '--bucket-mb': must be between 0 and 1024 (MiB)");
   if (run.resume && run.sample_only)
     throw UsageError("options '--resume' and '--sample-only' exclude each other");
   if (run.train_only && run.sample_only)
@@ -101,6 +106,7 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
   to.checkpoint_every = o.checkpoint_every;
   to.interrupt_at = o.interrupt_at;
   to.replica_check_every = o.replica_check_every;
+  to.bucket_bytes = o.bucket_bytes;
   to.clip = 0;  // the 2-D recipe does not clip
   to.program = o.program;
   to.checkpoint = o.checkpoint;

@@ -14,6 +14,7 @@
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
 #include "flow/scheduler.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 
@@ -26,6 +27,7 @@ struct RunOptions {
   std::string preset = "quick", output;
   int64_t iterations = 0, batch = 0, seed = 0, threads = 0, checkpoint_every = 1000, interrupt_at = -1;
   double lr = 1e-3;
+  double bucket_mb = 1;  // under mpirun: the gradient all-reduce's buckets (MiB), 0: one after backward
   bool resume = false, sample_only = false, train_only = false;
 };
 struct RunDefaults {
@@ -36,6 +38,8 @@ void add_run_options(cxxopts::Options& options, RunOptions& run, const RunDefaul
 // The preset entries of --iterations and --batch-size.
 std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& defaults);
 void check_run_options(RunOptions& run, const cxxopts::ParseResult& given);
+// --bucket-mb in bytes.
+inline int64_t bucket_bytes(const RunOptions& run) { return static_cast<int64_t>(run.bucket_mb * 1048576.0); }
 
 // One training batch of endpoints: row i of x0 (noise) is paired with row i of x1.
 struct PairBatch {
@@ -54,6 +58,7 @@ struct FlowTrainOptions {
   int64_t checkpoint_every = 1000;  // 0: only at the end
   int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
   int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
+  int64_t bucket_bytes = nn::kDefaultBucketBytes;  // under mpirun: the all-reduce's buckets, 0: one
   flow::Scheduler path;             // the probability path (condot with σmin by default)
   float bridge_sigma = 0;           // > 0: the Schrödinger bridge of width S instead of path
   Device device = Device::CPU;      // where mlp lives: batches are moved there

@@ -45,8 +45,7 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
     }
     Tensor loss = loss_fn(state.iteration, rows);
     opt.zero_grad();
-    loss.backward();
-    nn::average_gradients(model);
+    nn::backward_and_average(model, loss, o.bucket_bytes);  // the ranks' all-reduce overlaps backward
     if (o.clip > 0) nn::clip_grad_norm(model, static_cast<float>(o.clip));
     opt.step();
     nn::testing_desync(model, state.iteration);

@@ -9,6 +9,7 @@
 #include "apps/common/train_state.hpp"
 #include "engine/dist.hpp"
 #include "engine/tensor.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/ema.hpp"
 #include "nn/module.hpp"
 #include "nn/optim.hpp"
@@ -22,6 +23,7 @@ struct TrainLoopOptions {
   int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
   int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
   double clip = 1.0;                // gradient-norm clipping, 0: off
+  int64_t bucket_bytes = nn::kDefaultBucketBytes;  // under mpirun: the all-reduce's buckets, 0: one after backward
   std::string program, checkpoint, losses_csv, label = "train";
 };
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <climits>
 #include <thread>
+#include <vector>
 
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
@@ -84,6 +85,35 @@ void all_reduce_sum(double* data, int64_t n) {
   });
 }
 
+namespace {
+std::vector<MPI_Request> g_pending;  // started by start_all_reduce_sum, until wait_all
+}  // namespace
+
+void start_all_reduce_sum(float* data, int64_t n) {
+  init();
+  if (size() == 1) return;
+  in_chunks(n, [&](int64_t at, int c) {
+    g_pending.emplace_back();
+    check(MPI_Iallreduce(MPI_IN_PLACE, data + at, c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &g_pending.back()),
+          "all-reduce");
+  });
+}
+
+void progress() {
+  if (g_pending.empty()) return;
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(g_pending.size()), g_pending.data(), &done, MPI_STATUSES_IGNORE),
+        "all-reduce");
+  if (done) g_pending.clear();
+}
+
+void wait_all() {
+  if (g_pending.empty()) return;
+  FC_PROFILE("all_reduce_wait");
+  check(MPI_Waitall(static_cast<int>(g_pending.size()), g_pending.data(), MPI_STATUSES_IGNORE), "all-reduce");
+  g_pending.clear();
+}
+
 void all_reduce_max(double* data, int64_t n) {
   init();
   if (size() == 1) return;
@@ -107,6 +137,26 @@ void gather(const float* send, int64_t n, float* recv, int root) {
   }
   FC_CHECK(n <= kChunk, "gather: " << n << " floats per rank is more than one MPI call carries");
   check(MPI_Gather(send, static_cast<int>(n), MPI_FLOAT, recv, static_cast<int>(n), MPI_FLOAT, root, MPI_COMM_WORLD),
+        "gather");
+}
+
+void gather_rows(const float* send, int64_t rows, int64_t row_size, float* recv, int root) {
+  init();
+  if (size() == 1) {
+    if (recv != send) std::copy(send, send + rows * row_size, recv);
+    return;
+  }
+  FC_CHECK(rows * row_size <= INT_MAX, "gather_rows: " << rows << " rows of " << row_size
+                                                       << " floats are more than one MPI call carries");
+  // Every rank knows every rank's share: the split of my_rows().
+  std::vector<int> counts(static_cast<size_t>(size())), offsets(static_cast<size_t>(size()));
+  for (int r = 0; r < size(); ++r) {
+    const Rows share = rows_of_rank(rows, r);
+    counts[static_cast<size_t>(r)] = static_cast<int>(share.count() * row_size);
+    offsets[static_cast<size_t>(r)] = static_cast<int>(share.begin * row_size);
+  }
+  check(MPI_Gatherv(send, counts[static_cast<size_t>(rank())], MPI_FLOAT, recv, counts.data(), offsets.data(),
+                    MPI_FLOAT, root, MPI_COMM_WORLD),
         "gather");
 }
 

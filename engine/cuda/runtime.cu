@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/cuda/backend.hpp"
+#include "engine/dist.hpp"
 #include "engine/cuda/cuda_common.hpp"
 #include "engine/cuda/cuda_kernels.hpp"
 
@@ -14,7 +15,11 @@ namespace fc::cuda {
 
 namespace {
 
-// "" when device 0 can be used, else why not. The runtime loads the driver itself
+// The GPU this process uses: under mpirun, one per rank of a machine (its local rank
+// modulo the machine's count), else device 0.
+int g_device = 0;
+
+// "" when this process's device can be used, else why not. The runtime loads the driver itself
 // (dlopen), so a program linked with it starts on a machine with no GPU or driver.
 std::string probe_device() {
   int count = 0;
@@ -24,7 +29,8 @@ std::string probe_device() {
     return cudaGetErrorString(e);
   }
   if (count == 0) return "cudaGetDeviceCount found none";
-  e = cudaSetDevice(0);
+  g_device = dist::local_rank() % count;
+  e = cudaSetDevice(g_device);
   if (e != cudaSuccess) {
     cudaGetLastError();
     return cudaGetErrorString(e);
@@ -82,13 +88,13 @@ void require_device() {
 std::string device_description() {
   require_device();
   cudaDeviceProp p{};
-  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+  check(cudaGetDeviceProperties(&p, g_device), "cudaGetDeviceProperties");
   char line[400];
   if (emulated())
     std::snprintf(line, sizeof line, "%s", p.name);
   else
-    std::snprintf(line, sizeof line, "%s (%.1f GiB, sm_%d%d)", p.name, p.totalGlobalMem / 1073741824.0, p.major,
-                  p.minor);
+    std::snprintf(line, sizeof line, "%s (%.1f GiB, sm_%d%d%s)", p.name, p.totalGlobalMem / 1073741824.0, p.major,
+                  p.minor, g_device ? (", device " + std::to_string(g_device)).c_str() : "");
   return line;
 }
 
