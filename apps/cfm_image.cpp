@@ -2,6 +2,8 @@
 //   ./apps/cfm_image --train mnist       fetch MNIST if missing, train (quick preset)
 //   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
 //   ./apps/cfm_image --eval mnist        the evaluation alone
+//   ./apps/cfm_image --sample mnist --sample-path cosine
+//                                        the same model sampled under another path
 //   ./apps/cfm_image --reflow mnist --distill mnist --few-step mnist
 //                                        rectified flow from the CFM model, its one-step
 //                                        distillation, and the few-step table of all three
@@ -47,7 +49,7 @@ namespace {
 
 struct Config {
   std::string train, sample, eval, reflow, distill, few_step, dataset, preset = "quick", output = "outputs/cfm";
-  std::string data_root = "data", method = "midpoint", path = "condot", device_choice = "auto";
+  std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
   int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
@@ -105,6 +107,9 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("sigma-min", "σmin of the CFM path", cxxopts::value<double>(c.sigma_min)->default_value("0"))
       ("path", "probability path of training: condot, poly:N, linear-vp, cosine or vp (see cfm2d --help); "
                "sampling follows the checkpoint's", cxxopts::value<std::string>(c.path)->default_value("condot"))
+      ("sample-path", "sample and evaluate under this path instead of the checkpoint's (the schedule-transformed "
+                      "velocity, as cfm2d --sample-path; same forms as --path, sigma-min 0)",
+       cxxopts::value<std::string>(c.sample_path))
       ("ema-decay", "EMA decay of the sampling weights (0: off; quick 0.999, paper 0.9999)",
        cxxopts::value<double>(c.ema_decay))
       ("class-drop", "probability of training with the 'no class' label, for guidance (quick 0.1, paper 0)",
@@ -211,6 +216,15 @@ Config parse(int argc, char** argv, Preset& preset) {
     c.path = flow::Scheduler::parse(c.path, c.sigma_min).name();
   } catch (const Error& e) {
     throw app::UsageError(std::string("option '--path': ") + e.what());
+  }
+  if (r.count("sample-path")) {
+    if (c.sample.empty() && c.eval.empty())
+      throw app::UsageError("option '--sample-path' needs --sample or --eval (it changes how a model samples)");
+    try {
+      c.sample_path = flow::Scheduler::parse(c.sample_path).name();
+    } catch (const Error& e) {
+      throw app::UsageError(std::string("option '--sample-path': ") + e.what());
+    }
   }
   real("ema-decay", c.ema_decay, 0, 1, true);
   real("class-drop", c.class_drop, 0, 1, true);
@@ -501,7 +515,9 @@ int run(int argc, char** argv) {
   if (!c.sample.empty() || !c.eval.empty()) {
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
     Model m = load_for_sampling(ckpt, c, test.height);
+    const app::SamplePath path = app::checkpoint_sample_path(ckpt, c.sample_path);
     announce();
+    metrics["sample_path"] = path.sampled.name();
     flow::OdeOptions ode;
     ode.method = flow::parse_method(c.method);
     ode.step_size = 1.f / static_cast<float>(c.steps);
@@ -513,16 +529,19 @@ int run(int argc, char** argv) {
       std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
       int64_t nfe = 0;
       auto t0 = Clock::now();
-      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s)\n",
+      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s)\n",
                    static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
-                   fmt(w).c_str());
-      std::vector<Tensor> states = app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling");
+                   fmt(w).c_str(),
+                   path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "");
+      std::vector<Tensor> states =
+          app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling", Tensor(), path);
       metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
       metrics["nfe"] = nfe;
       data::save_npy(dir + "/samples.npy", states.back());
       data::save_npy(dir + "/labels.npy", labels);
       std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
       if (w != 0.f) caption += ", guidance " + fmt(w);
+      if (path.changes()) caption += ", sampled under " + path.sampled.name();
       app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
       app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
                                 static_cast<int>(c.fps));
@@ -538,6 +557,7 @@ int run(int argc, char** argv) {
     eo.classifier_epochs = c.classifier_epochs;
     eo.guidance = w;
     eo.ode = ode;
+    eo.path = path;
     eo.seed = static_cast<uint64_t>(c.seed);
     eo.data_root = c.data_root;
     // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.
