@@ -7,6 +7,8 @@
 //   ./apps/cfm_image --reflow mnist --distill mnist --few-step mnist
 //                                        rectified flow from the CFM model, its one-step
 //                                        distillation, and the few-step table of all three
+//   ./apps/cfm_image --guidance-sweep mnist [--guidance-values 0,0.5,1,2,4]
+//                                        accuracy and Fréchet distance against the guidance scale
 // Datasets: mnist, fashion_mnist, cifar10, folder:PATH. Outputs go to OUTPUT/DATASET/.
 #include <cxxopts.hpp>
 
@@ -22,6 +24,7 @@
 #include "apps/common/image_eval.hpp"
 #include "apps/common/image_few_step.hpp"
 #include "apps/common/image_flow.hpp"
+#include "apps/common/image_guidance.hpp"
 #include "apps/common/image_reflow.hpp"
 #include "apps/common/image_train.hpp"
 #include "apps/common/image_plots.hpp"
@@ -48,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string train, sample, eval, reflow, distill, few_step, dataset, preset = "quick", output = "outputs/cfm";
+  std::string train, sample, eval, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
   std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
@@ -56,6 +59,8 @@ struct Config {
   int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
   double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
   double clip = 1.0;
+  std::string guidance_values = "0,0.5,1,2,4";
+  std::vector<double> sweep;  // guidance_values as numbers
   bool resume = false, hflip = false, no_eval = false;
   // Rectified flow and distillation (apps/common/image_reflow.hpp).
   int64_t pairs = 0, teacher_steps = 20, rounds = 1, reflow_iterations = 0, distill_iterations = 0;
@@ -82,7 +87,7 @@ Config parse(int argc, char** argv, Preset& preset) {
                      "Class-conditional flow matching on images: train the UNet, sample, evaluate;\n"
                      "rectified flow and one-step distillation from it, and their few-step table.\n"
                      "Several modes may be given at once; they run in the order train, reflow,\n"
-                     "distill, few-step, sample, eval.\n"
+                     "distill, few-step, guidance-sweep, sample, eval.\n"
                      "DATASET: " + app::join(data::image_dataset_names(), ", "));
   Config c;
   o.add_options()
@@ -95,6 +100,11 @@ Config parse(int argc, char** argv, Preset& preset) {
                   "none), into OUTPUT/../distill/DATASET", cxxopts::value<std::string>(c.distill))
       ("few-step", "CFM, reflow and distilled models of DATASET after 1, 2, 4, 8, 20 Euler steps: "
                    "OUTPUT/../comparisons/few_step_DATASET.{json,md,png}", cxxopts::value<std::string>(c.few_step))
+      ("guidance-sweep", "the CFM model of DATASET at each --guidance-values w: conditional accuracy and Fréchet "
+                         "distance against w, OUTPUT/../comparisons/guidance_DATASET.{json,md,png}",
+       cxxopts::value<std::string>(c.guidance_sweep))
+      ("guidance-values", "the guidance scales of --guidance-sweep, comma-separated",
+       cxxopts::value<std::string>(c.guidance_values)->default_value("0,0.5,1,2,4"))
       ("preset", "quick (default: 2 CPU cores, under 30 minutes) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
       ("epochs", "training epochs (paper 10; quick counts iterations)", cxxopts::value<int64_t>(c.epochs))
@@ -158,7 +168,7 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("reflow-lr", "AdamW learning rate of reflow and distillation",
        cxxopts::value<double>(c.reflow_lr)->default_value("2e-4"));
   auto r = app::parse_with_help(o, argc, argv);
-  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step}) {
+  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep}) {
     if (d->empty()) continue;
     if (!c.dataset.empty() && c.dataset != *d)
       throw app::UsageError("the modes name different datasets ('" + c.dataset +
@@ -166,7 +176,8 @@ Config parse(int argc, char** argv, Preset& preset) {
     c.dataset = *d;
   }
   if (c.dataset.empty())
-    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step DATASET; try --help)");
+    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step, "
+                          "--guidance-sweep DATASET; try --help)");
   if (c.preset != "quick" && c.preset != "paper")
     throw app::UsageError("option '--preset': must be quick or paper, got '" + c.preset + "'");
   preset = c.preset == "quick" ? kQuick : kPaper;
@@ -218,8 +229,9 @@ Config parse(int argc, char** argv, Preset& preset) {
     throw app::UsageError(std::string("option '--path': ") + e.what());
   }
   if (r.count("sample-path")) {
-    if (c.sample.empty() && c.eval.empty())
-      throw app::UsageError("option '--sample-path' needs --sample or --eval (it changes how a model samples)");
+    if (c.sample.empty() && c.eval.empty() && c.guidance_sweep.empty())
+      throw app::UsageError(
+          "option '--sample-path' needs --sample, --eval or --guidance-sweep (it changes how a model samples)");
     try {
       c.sample_path = flow::Scheduler::parse(c.sample_path).name();
     } catch (const Error& e) {
@@ -229,6 +241,9 @@ Config parse(int argc, char** argv, Preset& preset) {
   real("ema-decay", c.ema_decay, 0, 1, true);
   real("class-drop", c.class_drop, 0, 1, true);
   real("guidance", c.guidance, -1e3, 1e3, false);
+  if (r.count("guidance-values") && c.guidance_sweep.empty())
+    throw app::UsageError("option '--guidance-values' needs --guidance-sweep DATASET");
+  c.sweep = app::parse_guidance_values("guidance-values", c.guidance_values);
   app::require_range("pairs", c.pairs, 1, 1 << 24);  // ids travel as float32
   app::require_range("teacher-steps", c.teacher_steps, 1, 10000);
   app::require_range("rounds", c.rounds, 1, 100);
@@ -387,6 +402,28 @@ void few_step_table(const Config& c, const std::string& cfm_ckpt) {
   std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png}\n", o.stem.c_str());
 }
 
+// --guidance-sweep: the CFM model at each guidance scale, scored as the evaluation.
+void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
+  data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+  Model m = load_for_sampling(cfm_ckpt, c, test.height);
+  app::GuidanceSweepOptions o;
+  o.dataset = c.dataset;
+  o.values = c.sweep;
+  const std::string dir = sibling_dir(c, "comparisons", false);
+  std::filesystem::create_directories(dir);
+  o.stem = dir + "/guidance_" + app::dataset_dir_name(c.dataset);
+  o.eval.samples = c.eval_samples;
+  o.eval.classifier_epochs = c.classifier_epochs;
+  o.eval.ode.method = flow::parse_method(c.method);
+  o.eval.ode.step_size = 1.f / static_cast<float>(c.steps);
+  o.eval.path = app::checkpoint_sample_path(cfm_ckpt, c.sample_path);
+  o.eval.seed = static_cast<uint64_t>(c.seed);
+  o.eval.data_root = c.data_root;
+  o.eval.classifier_dir = sibling_dir(c, "classifier");
+  app::write_guidance_sweep(*m.unet, test, o);
+  std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png} and %s_samples.png\n", o.stem.c_str(), o.stem.c_str());
+}
+
 int run(int argc, char** argv) {
   Preset preset;
   Config c = parse(argc, argv, preset);
@@ -510,6 +547,7 @@ int run(int argc, char** argv) {
   }
   if (!dist::is_root()) return 0;  // the few-step table, sampling and evaluation: rank 0's alone
   if (!c.few_step.empty()) few_step_table(c, ckpt);
+  if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {
