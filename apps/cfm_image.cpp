@@ -1,5 +1,7 @@
 // cfm_image: class-conditional flow matching on images with the reference's UNet.
 //   ./apps/cfm_image --train mnist       fetch MNIST if missing, train (quick preset)
+//   ./apps/cfm_image --train mnist --coupling ot
+//                                        OT-CFM, into outputs/ot_cfm/mnist (the few-step table's row)
 //   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
 //   ./apps/cfm_image --eval mnist        the evaluation alone
 //   ./apps/cfm_image --sample mnist --sample-path cosine
@@ -53,6 +55,7 @@ namespace {
 struct Config {
   std::string train, sample, eval, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
   std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
+  std::string coupling = "independent";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
   int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
@@ -98,7 +101,7 @@ Config parse(int argc, char** argv, Preset& preset) {
                  "OUTPUT/../reflow/DATASET", cxxopts::value<std::string>(c.reflow))
       ("distill", "one-step distillation of the reflowed model of DATASET (the CFM model when there is "
                   "none), into OUTPUT/../distill/DATASET", cxxopts::value<std::string>(c.distill))
-      ("few-step", "CFM, reflow and distilled models of DATASET after 1, 2, 4, 8, 20 Euler steps: "
+      ("few-step", "CFM, OT-CFM, reflow and distilled models of DATASET (those trained) after 1, 2, 4, 8, 20 Euler steps: "
                    "OUTPUT/../comparisons/few_step_DATASET.{json,md,png}", cxxopts::value<std::string>(c.few_step))
       ("guidance-sweep", "the CFM model of DATASET at each --guidance-values w: conditional accuracy and Fréchet "
                          "distance against w, OUTPUT/../comparisons/guidance_DATASET.{json,md,png}",
@@ -117,6 +120,9 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("sigma-min", "σmin of the CFM path", cxxopts::value<double>(c.sigma_min)->default_value("0"))
       ("path", "probability path of training: condot, poly:N, linear-vp, cosine or vp (see cfm2d --help); "
                "sampling follows the checkpoint's", cxxopts::value<std::string>(c.path)->default_value("condot"))
+      ("coupling", "pairing of each training batch: independent, or ot (OT-CFM: the exact minimum total squared "
+                   "distance assignment of the batch's noise to its images, flattened); with ot the default "
+                   "output root is outputs/ot_cfm", cxxopts::value<std::string>(c.coupling)->default_value("independent"))
       ("sample-path", "sample and evaluate under this path instead of the checkpoint's (the schedule-transformed "
                       "velocity, as cfm2d --sample-path; same forms as --path, sigma-min 0)",
        cxxopts::value<std::string>(c.sample_path))
@@ -228,6 +234,13 @@ Config parse(int argc, char** argv, Preset& preset) {
   } catch (const Error& e) {
     throw app::UsageError(std::string("option '--path': ") + e.what());
   }
+  if (r.count("coupling")) {
+    if (c.train.empty()) throw app::UsageError("option '--coupling' needs --train (it is how a model trains)");
+    if (c.coupling != "independent" && c.coupling != "ot")
+      throw app::UsageError("option '--coupling': images take independent or ot, got '" + c.coupling + "'");
+    // OT-CFM beside CFM, where the few-step table looks for it.
+    if (c.coupling == "ot" && !r.count("output")) c.output = "outputs/ot_cfm";
+  }
   if (r.count("sample-path")) {
     if (c.sample.empty() && c.eval.empty() && c.guidance_sweep.empty())
       throw app::UsageError(
@@ -310,7 +323,7 @@ void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, co
           const app::TrainState& state) {
   app::save_unet_checkpoint(path, *m.unet, opt, m.ema.get(), gen, state,
                             {{"dataset", c.dataset}, {"objective", "cfm"}, {"sigma_min", fmt(c.sigma_min, 9)},
-                             {"path", c.path}, {"class_drop", fmt(c.class_drop, 9)},
+                             {"path", c.path}, {"coupling", c.coupling}, {"class_drop", fmt(c.class_drop, 9)},
                              {"batch_size", std::to_string(c.batch)}});
 }
 
@@ -375,17 +388,28 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
   return m;
 }
 
-// --few-step: the CFM model and, when trained, the reflowed and distilled ones.
+// The coupling a checkpoint of cfm_image trained with (independent before --coupling).
+std::string checkpoint_coupling(const std::string& path) {
+  nn::SafetensorsFile f = nn::load_safetensors(path);
+  auto it = f.metadata.find("coupling");
+  return it == f.metadata.end() ? "independent" : it->second;
+}
+
+// --few-step: the CFM model and, when trained, OT-CFM (outputs/ot_cfm) and the reflowed
+// and distilled ones.
 void few_step_table(const Config& c, const std::string& cfm_ckpt) {
   FC_CHECK(std::filesystem::exists(cfm_ckpt),
            cfm_ckpt << ": no CFM model; train one first with ./apps/cfm_image --train " << c.dataset);
   data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
   const float w = static_cast<float>(c.guidance);
-  std::vector<app::FewStepImageModel> models{{"CFM", cfm_ckpt, w}};
-  for (const char* kind : {"reflow", "distill"}) {
+  std::vector<app::FewStepImageModel> models{{checkpoint_coupling(cfm_ckpt) == "ot" ? "OT-CFM" : "CFM", cfm_ckpt, w}};
+  for (const char* kind : {"ot_cfm", "reflow", "distill"}) {
     const std::string path = sibling_dir(c, kind) + "/ckpt.safetensors";
-    if (std::filesystem::exists(path))
-      models.push_back({std::string(kind) == "reflow" ? "Reflow" : "Distilled", path, app::sampling_guidance(path, w)});
+    if (!std::filesystem::exists(path) || std::filesystem::equivalent(path, cfm_ckpt)) continue;
+    const std::string k = kind;
+    if (k == "ot_cfm" && checkpoint_coupling(path) != "ot") continue;
+    models.push_back({k == "ot_cfm" ? "OT-CFM" : k == "reflow" ? "Reflow" : "Distilled", path,
+                      app::sampling_guidance(path, w)});
   }
   app::FewStepImageOptions o;
   o.dataset = c.dataset;
@@ -482,6 +506,10 @@ int run(int argc, char** argv) {
       const std::string was_path = was == f.metadata.end() ? "condot" : was->second;
       FC_CHECK(was_path == c.path, ckpt << ": trained under path '" << was_path << "', this run '" << c.path
                                         << "' (pass the same --path to --resume)");
+      auto was_c = f.metadata.find("coupling");
+      const std::string was_coupling = was_c == f.metadata.end() ? "independent" : was_c->second;
+      FC_CHECK(was_coupling == c.coupling, ckpt << ": trained with coupling '" << was_coupling << "', this run '"
+                                                << c.coupling << "' (pass the same --coupling to --resume)");
       app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
       if (dist::is_root())
         std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
@@ -493,19 +521,30 @@ int run(int argc, char** argv) {
                    static_cast<long long>(c.batch), double(total) / per_epoch,
                    dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
     const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
+    flow::CouplingOptions coupling;
+    coupling.kind = flow::parse_coupling(c.coupling);
+    const bool ot = coupling.kind != flow::Coupling::independent;
     auto t0 = Clock::now();
     // Under mpirun each rank takes its rows of the batch one process would take (the
     // same epoch order), draws the whole batch's noise and times from the same
     // generator and keeps its rows; gradients are averaged before clipping, so every
-    // rank clips and steps as one process would. Rank 0 alone writes.
+    // rank clips and steps as one process would. Rank 0 alone writes. OT-CFM pairs the
+    // whole batch on every rank (the same assignment everywhere), then keeps its rows.
     app::LossFn loss = [&](int64_t iteration, const dist::Rows& rows) {
       const bool split = rows.count() != c.batch;
       auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
       Tensor x1, y;
-      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, rows.begin, rows.end, x1, y);
+      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, ot ? 0 : rows.begin, ot ? c.batch : rows.end,
+                         x1, y);
       x1 = x1.to(c.device);  // (batches are gathered on the host)
-      Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device));
+      Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device);
       Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f, c.device));
+      if (ot) {
+        app::couple_images(x0, x1, y, coupling, gen);
+        x1 = mine(x1);
+        y = mine(y);
+      }
+      x0 = mine(x0);
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels =
           app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
@@ -537,7 +576,7 @@ int run(int argc, char** argv) {
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
                                {"channels", c.channels}, {"res_blocks", c.res_blocks},
                                {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
-                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"seed", c.seed}, {"threads", num_threads()}};
+                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"coupling", c.coupling}, {"seed", c.seed}, {"threads", num_threads()}};
     std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
     }
   }
