@@ -1,10 +1,16 @@
 // cfm_image: class-conditional flow matching on images with the reference's UNet.
 //   ./apps/cfm_image --train mnist       fetch MNIST if missing, train (quick preset)
+//   ./apps/cfm_image --train mnist --coupling ot
+//                                        OT-CFM, into outputs/ot_cfm/mnist (the few-step table's row)
 //   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
 //   ./apps/cfm_image --eval mnist        the evaluation alone
+//   ./apps/cfm_image --sample mnist --sample-path cosine
+//                                        the same model sampled under another path
 //   ./apps/cfm_image --reflow mnist --distill mnist --few-step mnist
 //                                        rectified flow from the CFM model, its one-step
 //                                        distillation, and the few-step table of all three
+//   ./apps/cfm_image --guidance-sweep mnist [--guidance-values 0,0.5,1,2,4]
+//                                        accuracy and Fréchet distance against the guidance scale
 // Datasets: mnist, fashion_mnist, cifar10, folder:PATH. Outputs go to OUTPUT/DATASET/.
 #include <cxxopts.hpp>
 
@@ -20,6 +26,7 @@
 #include "apps/common/image_eval.hpp"
 #include "apps/common/image_few_step.hpp"
 #include "apps/common/image_flow.hpp"
+#include "apps/common/image_guidance.hpp"
 #include "apps/common/image_reflow.hpp"
 #include "apps/common/image_train.hpp"
 #include "apps/common/image_plots.hpp"
@@ -46,14 +53,17 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string train, sample, eval, reflow, distill, few_step, dataset, preset = "quick", output = "outputs/cfm";
-  std::string data_root = "data", method = "midpoint", path = "condot", device_choice = "auto";
+  std::string train, sample, eval, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
+  std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
+  std::string coupling = "independent";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
   int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
   int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
   double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
   double clip = 1.0;
+  std::string guidance_values = "0,0.5,1,2,4";
+  std::vector<double> sweep;  // guidance_values as numbers
   bool resume = false, hflip = false, no_eval = false;
   // Rectified flow and distillation (apps/common/image_reflow.hpp).
   int64_t pairs = 0, teacher_steps = 20, rounds = 1, reflow_iterations = 0, distill_iterations = 0;
@@ -80,7 +90,7 @@ Config parse(int argc, char** argv, Preset& preset) {
                      "Class-conditional flow matching on images: train the UNet, sample, evaluate;\n"
                      "rectified flow and one-step distillation from it, and their few-step table.\n"
                      "Several modes may be given at once; they run in the order train, reflow,\n"
-                     "distill, few-step, sample, eval.\n"
+                     "distill, few-step, guidance-sweep, sample, eval.\n"
                      "DATASET: " + app::join(data::image_dataset_names(), ", "));
   Config c;
   o.add_options()
@@ -91,8 +101,13 @@ Config parse(int argc, char** argv, Preset& preset) {
                  "OUTPUT/../reflow/DATASET", cxxopts::value<std::string>(c.reflow))
       ("distill", "one-step distillation of the reflowed model of DATASET (the CFM model when there is "
                   "none), into OUTPUT/../distill/DATASET", cxxopts::value<std::string>(c.distill))
-      ("few-step", "CFM, reflow and distilled models of DATASET after 1, 2, 4, 8, 20 Euler steps: "
+      ("few-step", "CFM, OT-CFM, reflow and distilled models of DATASET (those trained) after 1, 2, 4, 8, 20 Euler steps: "
                    "OUTPUT/../comparisons/few_step_DATASET.{json,md,png}", cxxopts::value<std::string>(c.few_step))
+      ("guidance-sweep", "the CFM model of DATASET at each --guidance-values w: conditional accuracy and Fréchet "
+                         "distance against w, OUTPUT/../comparisons/guidance_DATASET.{json,md,png}",
+       cxxopts::value<std::string>(c.guidance_sweep))
+      ("guidance-values", "the guidance scales of --guidance-sweep, comma-separated",
+       cxxopts::value<std::string>(c.guidance_values)->default_value("0,0.5,1,2,4"))
       ("preset", "quick (default: 2 CPU cores, under 30 minutes) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
       ("epochs", "training epochs (paper 10; quick counts iterations)", cxxopts::value<int64_t>(c.epochs))
@@ -105,6 +120,12 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("sigma-min", "σmin of the CFM path", cxxopts::value<double>(c.sigma_min)->default_value("0"))
       ("path", "probability path of training: condot, poly:N, linear-vp, cosine or vp (see cfm2d --help); "
                "sampling follows the checkpoint's", cxxopts::value<std::string>(c.path)->default_value("condot"))
+      ("coupling", "pairing of each training batch: independent, or ot (OT-CFM: the exact minimum total squared "
+                   "distance assignment of the batch's noise to its images, flattened); with ot the default "
+                   "output root is outputs/ot_cfm", cxxopts::value<std::string>(c.coupling)->default_value("independent"))
+      ("sample-path", "sample and evaluate under this path instead of the checkpoint's (the schedule-transformed "
+                      "velocity, as cfm2d --sample-path; same forms as --path, sigma-min 0)",
+       cxxopts::value<std::string>(c.sample_path))
       ("ema-decay", "EMA decay of the sampling weights (0: off; quick 0.999, paper 0.9999)",
        cxxopts::value<double>(c.ema_decay))
       ("class-drop", "probability of training with the 'no class' label, for guidance (quick 0.1, paper 0)",
@@ -153,7 +174,7 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("reflow-lr", "AdamW learning rate of reflow and distillation",
        cxxopts::value<double>(c.reflow_lr)->default_value("2e-4"));
   auto r = app::parse_with_help(o, argc, argv);
-  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step}) {
+  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep}) {
     if (d->empty()) continue;
     if (!c.dataset.empty() && c.dataset != *d)
       throw app::UsageError("the modes name different datasets ('" + c.dataset +
@@ -161,7 +182,8 @@ Config parse(int argc, char** argv, Preset& preset) {
     c.dataset = *d;
   }
   if (c.dataset.empty())
-    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step DATASET; try --help)");
+    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step, "
+                          "--guidance-sweep DATASET; try --help)");
   if (c.preset != "quick" && c.preset != "paper")
     throw app::UsageError("option '--preset': must be quick or paper, got '" + c.preset + "'");
   preset = c.preset == "quick" ? kQuick : kPaper;
@@ -212,9 +234,29 @@ Config parse(int argc, char** argv, Preset& preset) {
   } catch (const Error& e) {
     throw app::UsageError(std::string("option '--path': ") + e.what());
   }
+  if (r.count("coupling")) {
+    if (c.train.empty()) throw app::UsageError("option '--coupling' needs --train (it is how a model trains)");
+    if (c.coupling != "independent" && c.coupling != "ot")
+      throw app::UsageError("option '--coupling': images take independent or ot, got '" + c.coupling + "'");
+    // OT-CFM beside CFM, where the few-step table looks for it.
+    if (c.coupling == "ot" && !r.count("output")) c.output = "outputs/ot_cfm";
+  }
+  if (r.count("sample-path")) {
+    if (c.sample.empty() && c.eval.empty() && c.guidance_sweep.empty())
+      throw app::UsageError(
+          "option '--sample-path' needs --sample, --eval or --guidance-sweep (it changes how a model samples)");
+    try {
+      c.sample_path = flow::Scheduler::parse(c.sample_path).name();
+    } catch (const Error& e) {
+      throw app::UsageError(std::string("option '--sample-path': ") + e.what());
+    }
+  }
   real("ema-decay", c.ema_decay, 0, 1, true);
   real("class-drop", c.class_drop, 0, 1, true);
   real("guidance", c.guidance, -1e3, 1e3, false);
+  if (r.count("guidance-values") && c.guidance_sweep.empty())
+    throw app::UsageError("option '--guidance-values' needs --guidance-sweep DATASET");
+  c.sweep = app::parse_guidance_values("guidance-values", c.guidance_values);
   app::require_range("pairs", c.pairs, 1, 1 << 24);  // ids travel as float32
   app::require_range("teacher-steps", c.teacher_steps, 1, 10000);
   app::require_range("rounds", c.rounds, 1, 100);
@@ -281,7 +323,7 @@ void save(const std::string& path, const Config& c, Model& m, nn::AdamW& opt, co
           const app::TrainState& state) {
   app::save_unet_checkpoint(path, *m.unet, opt, m.ema.get(), gen, state,
                             {{"dataset", c.dataset}, {"objective", "cfm"}, {"sigma_min", fmt(c.sigma_min, 9)},
-                             {"path", c.path}, {"class_drop", fmt(c.class_drop, 9)},
+                             {"path", c.path}, {"coupling", c.coupling}, {"class_drop", fmt(c.class_drop, 9)},
                              {"batch_size", std::to_string(c.batch)}});
 }
 
@@ -346,17 +388,28 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
   return m;
 }
 
-// --few-step: the CFM model and, when trained, the reflowed and distilled ones.
+// The coupling a checkpoint of cfm_image trained with (independent before --coupling).
+std::string checkpoint_coupling(const std::string& path) {
+  nn::SafetensorsFile f = nn::load_safetensors(path);
+  auto it = f.metadata.find("coupling");
+  return it == f.metadata.end() ? "independent" : it->second;
+}
+
+// --few-step: the CFM model and, when trained, OT-CFM (outputs/ot_cfm) and the reflowed
+// and distilled ones.
 void few_step_table(const Config& c, const std::string& cfm_ckpt) {
   FC_CHECK(std::filesystem::exists(cfm_ckpt),
            cfm_ckpt << ": no CFM model; train one first with ./apps/cfm_image --train " << c.dataset);
   data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
   const float w = static_cast<float>(c.guidance);
-  std::vector<app::FewStepImageModel> models{{"CFM", cfm_ckpt, w}};
-  for (const char* kind : {"reflow", "distill"}) {
+  std::vector<app::FewStepImageModel> models{{checkpoint_coupling(cfm_ckpt) == "ot" ? "OT-CFM" : "CFM", cfm_ckpt, w}};
+  for (const char* kind : {"ot_cfm", "reflow", "distill"}) {
     const std::string path = sibling_dir(c, kind) + "/ckpt.safetensors";
-    if (std::filesystem::exists(path))
-      models.push_back({std::string(kind) == "reflow" ? "Reflow" : "Distilled", path, app::sampling_guidance(path, w)});
+    if (!std::filesystem::exists(path) || std::filesystem::equivalent(path, cfm_ckpt)) continue;
+    const std::string k = kind;
+    if (k == "ot_cfm" && checkpoint_coupling(path) != "ot") continue;
+    models.push_back({k == "ot_cfm" ? "OT-CFM" : k == "reflow" ? "Reflow" : "Distilled", path,
+                      app::sampling_guidance(path, w)});
   }
   app::FewStepImageOptions o;
   o.dataset = c.dataset;
@@ -371,6 +424,28 @@ void few_step_table(const Config& c, const std::string& cfm_ckpt) {
   o.eval.classifier_dir = sibling_dir(c, "classifier");
   app::write_image_few_step(models, test, o);
   std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png}\n", o.stem.c_str());
+}
+
+// --guidance-sweep: the CFM model at each guidance scale, scored as the evaluation.
+void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
+  data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+  Model m = load_for_sampling(cfm_ckpt, c, test.height);
+  app::GuidanceSweepOptions o;
+  o.dataset = c.dataset;
+  o.values = c.sweep;
+  const std::string dir = sibling_dir(c, "comparisons", false);
+  std::filesystem::create_directories(dir);
+  o.stem = dir + "/guidance_" + app::dataset_dir_name(c.dataset);
+  o.eval.samples = c.eval_samples;
+  o.eval.classifier_epochs = c.classifier_epochs;
+  o.eval.ode.method = flow::parse_method(c.method);
+  o.eval.ode.step_size = 1.f / static_cast<float>(c.steps);
+  o.eval.path = app::checkpoint_sample_path(cfm_ckpt, c.sample_path);
+  o.eval.seed = static_cast<uint64_t>(c.seed);
+  o.eval.data_root = c.data_root;
+  o.eval.classifier_dir = sibling_dir(c, "classifier");
+  app::write_guidance_sweep(*m.unet, test, o);
+  std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png} and %s_samples.png\n", o.stem.c_str(), o.stem.c_str());
 }
 
 int run(int argc, char** argv) {
@@ -431,6 +506,10 @@ int run(int argc, char** argv) {
       const std::string was_path = was == f.metadata.end() ? "condot" : was->second;
       FC_CHECK(was_path == c.path, ckpt << ": trained under path '" << was_path << "', this run '" << c.path
                                         << "' (pass the same --path to --resume)");
+      auto was_c = f.metadata.find("coupling");
+      const std::string was_coupling = was_c == f.metadata.end() ? "independent" : was_c->second;
+      FC_CHECK(was_coupling == c.coupling, ckpt << ": trained with coupling '" << was_coupling << "', this run '"
+                                                << c.coupling << "' (pass the same --coupling to --resume)");
       app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
       if (dist::is_root())
         std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
@@ -442,19 +521,30 @@ int run(int argc, char** argv) {
                    static_cast<long long>(c.batch), double(total) / per_epoch,
                    dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
     const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
+    flow::CouplingOptions coupling;
+    coupling.kind = flow::parse_coupling(c.coupling);
+    const bool ot = coupling.kind != flow::Coupling::independent;
     auto t0 = Clock::now();
     // Under mpirun each rank takes its rows of the batch one process would take (the
     // same epoch order), draws the whole batch's noise and times from the same
     // generator and keeps its rows; gradients are averaged before clipping, so every
-    // rank clips and steps as one process would. Rank 0 alone writes.
+    // rank clips and steps as one process would. Rank 0 alone writes. OT-CFM pairs the
+    // whole batch on every rank (the same assignment everywhere), then keeps its rows.
     app::LossFn loss = [&](int64_t iteration, const dist::Rows& rows) {
       const bool split = rows.count() != c.batch;
       auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
       Tensor x1, y;
-      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, rows.begin, rows.end, x1, y);
+      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, ot ? 0 : rows.begin, ot ? c.batch : rows.end,
+                         x1, y);
       x1 = x1.to(c.device);  // (batches are gathered on the host)
-      Tensor x0 = mine(gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device));
+      Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device);
       Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f, c.device));
+      if (ot) {
+        app::couple_images(x0, x1, y, coupling, gen);
+        x1 = mine(x1);
+        y = mine(y);
+      }
+      x0 = mine(x0);
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels =
           app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
@@ -486,7 +576,7 @@ int run(int argc, char** argv) {
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
                                {"channels", c.channels}, {"res_blocks", c.res_blocks},
                                {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
-                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"seed", c.seed}, {"threads", num_threads()}};
+                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"coupling", c.coupling}, {"seed", c.seed}, {"threads", num_threads()}};
     std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
     }
   }
@@ -496,12 +586,15 @@ int run(int argc, char** argv) {
   }
   if (!dist::is_root()) return 0;  // the few-step table, sampling and evaluation: rank 0's alone
   if (!c.few_step.empty()) few_step_table(c, ckpt);
+  if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
     Model m = load_for_sampling(ckpt, c, test.height);
+    const app::SamplePath path = app::checkpoint_sample_path(ckpt, c.sample_path);
     announce();
+    metrics["sample_path"] = path.sampled.name();
     flow::OdeOptions ode;
     ode.method = flow::parse_method(c.method);
     ode.step_size = 1.f / static_cast<float>(c.steps);
@@ -513,16 +606,19 @@ int run(int argc, char** argv) {
       std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
       int64_t nfe = 0;
       auto t0 = Clock::now();
-      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s)\n",
+      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s)\n",
                    static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
-                   fmt(w).c_str());
-      std::vector<Tensor> states = app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling");
+                   fmt(w).c_str(),
+                   path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "");
+      std::vector<Tensor> states =
+          app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling", Tensor(), path);
       metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
       metrics["nfe"] = nfe;
       data::save_npy(dir + "/samples.npy", states.back());
       data::save_npy(dir + "/labels.npy", labels);
       std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
       if (w != 0.f) caption += ", guidance " + fmt(w);
+      if (path.changes()) caption += ", sampled under " + path.sampled.name();
       app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
       app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
                                 static_cast<int>(c.fps));
@@ -538,6 +634,7 @@ int run(int argc, char** argv) {
     eo.classifier_epochs = c.classifier_epochs;
     eo.guidance = w;
     eo.ode = ode;
+    eo.path = path;
     eo.seed = static_cast<uint64_t>(c.seed);
     eo.data_root = c.data_root;
     // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.

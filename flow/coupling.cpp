@@ -326,18 +326,20 @@ std::string coupling_name(Coupling c) {
   return "unknown";
 }
 
-Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options, Generator& gen) {
+std::vector<int64_t> coupling_partners(const Tensor& x0, const Tensor& x1, const CouplingOptions& options,
+                                       Generator& gen) {
   FC_CHECK(x0.shape() == x1.shape(),
            "couple: x0 " << x0.shape() << " and x1 " << x1.shape() << " differ");
   FC_CHECK(x0.ndim() >= 1, "couple: expected rows in dim 0, got " << x0.shape());
-  if (options.kind == Coupling::independent) return x1;
+  const int64_t n = x0.dim(0);
+  std::vector<int64_t> partner(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) partner[i] = i;
+  if (options.kind == Coupling::independent || n == 0) return partner;
   FC_CHECK(options.block >= 1, "couple: block must be >= 1, got " << options.block);
   const bool entropic = options.kind == Coupling::sinkhorn || options.kind == Coupling::sb;
   FC_CHECK(!entropic || (options.reg > 0 && options.max_iter >= 1),
            "couple: sinkhorn needs reg > 0 and max_iter >= 1, got " << options.reg << " and "
                                                                     << options.max_iter);
-  const int64_t n = x0.dim(0);
-  if (n == 0) return x1;
   const int64_t d = x0.numel() / n;
   std::vector<float> a = x0.to_vector(), b = x1.to_vector();
   // Checked here so that a NaN fails with a message instead of inside the parallel blocks.
@@ -347,7 +349,6 @@ Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options
   std::vector<float> u;
   if (entropic) u = gen.uniform(Shape{n}).to_vector();
   const int64_t block = options.block, blocks = (n + block - 1) / block;
-  std::vector<int64_t> partner(static_cast<size_t>(n));
   std::vector<std::exception_ptr> failed(static_cast<size_t>(blocks));
   // Blocks are independent, and each writes only its own rows: the result does not
   // depend on the thread count.
@@ -379,8 +380,14 @@ Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options
   });
   for (auto& f : failed)
     if (f) std::rethrow_exception(f);
+  return partner;
+}
 
-  std::vector<float> out(b.size());
+Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options, Generator& gen) {
+  std::vector<int64_t> partner = coupling_partners(x0, x1, options, gen);
+  if (options.kind == Coupling::independent || partner.empty()) return x1;
+  const int64_t n = x1.dim(0), d = x1.numel() / n;
+  std::vector<float> b = x1.to_vector(), out(b.size());
   for (int64_t i = 0; i < n; ++i)
     std::copy(b.begin() + partner[i] * d, b.begin() + (partner[i] + 1) * d, out.begin() + i * d);
   return Tensor::from_vector(out, x1.shape(), x1.device());

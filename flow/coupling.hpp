@@ -64,4 +64,10 @@ struct CouplingOptions {
 // x1 rows may repeat. Only sinkhorn advances gen. Checks shapes equal and values finite.
 Tensor couple(const Tensor& x0, const Tensor& x1, const CouplingOptions& options, Generator& gen);
 
+// The same choice as indices: partner[i] is the row of x1 that couple() puts at row i
+// (0, 1, ..., n - 1 for independent). For callers that must move more than x1 with the
+// pairing (the labels of class-conditional images).
+std::vector<int64_t> coupling_partners(const Tensor& x0, const Tensor& x1, const CouplingOptions& options,
+                                       Generator& gen);
+
 }  // namespace fc::flow

@@ -102,7 +102,7 @@ double bits_per_dim(nn::UNet& model, const data::ImageDataset& test, const EvalO
     Tensor x, y;
     data::gather_images(test, idx.data(), nullptr, m, x, y);
     Tensor dequantised = reshape(x + gen.uniform(x.shape(), 0.f, 1.f / 127.5f), Shape{m, d});
-    flow::LikelihoodResult r = flow::log_likelihood(unet_velocity_flat(model, y, 0.f), dequantised, lo);
+    flow::LikelihoodResult r = flow::log_likelihood(unet_velocity_flat(model, y, 0.f, o.path), dequantised, lo);
     sum_log_p += static_cast<double>(sum(r.log_prob).item());
     bar.update(start + m);
   }
@@ -137,6 +137,17 @@ double ImageScorer::frechet_test_vs_test(int64_t samples) const {
   return flow::frechet_distance(slice(test_features_, 0, 0, half), slice(test_features_, 0, half, 2 * half));
 }
 
+Tensor evaluation_samples(nn::UNet& model, int64_t classes, const EvalOptions& o, Tensor* labels,
+                          const std::string& progress) {
+  // The same number of each class.
+  std::vector<float> y(static_cast<size_t>(o.samples));
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(static_cast<int64_t>(i) % classes);
+  *labels = Tensor::from_vector(y, Shape{o.samples});
+  Generator gen(o.seed + 3);
+  return sample_images(model, gen, *labels, {0.f, 1.f}, o.ode, o.guidance, 100, nullptr, progress, Tensor(), o.path)
+      .back();
+}
+
 nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data::ImageDataset& test,
                         const EvalOptions& o) {
   nlohmann::json out;
@@ -146,12 +157,8 @@ nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data:
   ImageScorer scorer(dataset, test, o);
   out["classifier_test_accuracy"] = scorer.classifier_test_accuracy();
 
-  // Generated images, the same number of each class.
-  std::vector<float> labels(static_cast<size_t>(o.samples));
-  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(static_cast<int64_t>(i) % classes);
-  Tensor y = Tensor::from_vector(labels, Shape{o.samples});
-  Generator gen(o.seed + 3);
-  Tensor images = sample_images(model, gen, y, {0.f, 1.f}, o.ode, o.guidance, 100, nullptr, "sampling for eval").back();
+  Tensor y;
+  Tensor images = evaluation_samples(model, classes, o, &y);
   out["generated_images"] = o.samples;
   out["conditional_accuracy"] = scorer.conditional_accuracy(images, y);
   out["frechet_distance"] = scorer.frechet_distance(images);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/common/image_flow.hpp"
 #include "datasets/image_dataset.hpp"
 #include "flow/ode.hpp"
 #include "nn/classifier.hpp"
@@ -27,6 +28,7 @@ struct EvalOptions {
   int64_t classifier_epochs = 2;
   float guidance = 0.f;
   flow::OdeOptions ode;
+  SamplePath path;             // sampling and the likelihood under another path than the trained one
   uint64_t seed = 0;
   std::string data_root = "data";
   std::string classifier_dir;  // where the classifier is cached
@@ -52,6 +54,13 @@ class ImageScorer {
   Tensor test_features_;
   double classifier_test_accuracy_ = 0;
 };
+
+// The evaluation's generated images: options.samples of them, labels i % classes
+// (returned in *labels), from N(0, I) of seed options.seed + 3, under options.guidance,
+// .ode and .path. evaluate() scores these; the guidance sweep draws the same ones at
+// each w.
+Tensor evaluation_samples(nn::UNet& model, int64_t classes, const EvalOptions& options, Tensor* labels,
+                          const std::string& progress = "sampling for eval");
 
 nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data::ImageDataset& test,
                         const EvalOptions& options);

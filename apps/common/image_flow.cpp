@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "apps/common/device.hpp"
+#include "apps/common/flow2d.hpp"
 #include "apps/common/progress.hpp"
 
 #include "engine/autograd.hpp"
@@ -14,6 +15,22 @@
 #include "nn/safetensors.hpp"
 
 namespace fc::app {
+
+flow::VelocityFn SamplePath::apply(const flow::VelocityFn& v) const {
+  return sampling_velocity(v, trained, sampled);
+}
+
+SamplePath checkpoint_sample_path(const std::string& checkpoint, const std::string& sampled) {
+  FC_CHECK(std::filesystem::exists(checkpoint), checkpoint << ": no such checkpoint");
+  SamplePath p;
+  p.trained = trained_path(nn::load_safetensors(checkpoint).metadata, checkpoint);
+  // The checkpoint's own path by name keeps its σmin (the transform needs σmin = 0).
+  p.sampled = sampled.empty() || sampled == p.trained.name() ? p.trained : flow::Scheduler::parse(sampled);
+  FC_CHECK(!p.changes() || p.trained.sigma_min() == 0,
+           checkpoint << ": trained under condot with sigma_min " << p.trained.sigma_min()
+                      << ", which cannot be sampled under another path (the transform needs sigma_min 0)");
+  return p;
+}
 
 flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guidance) {
   const nn::UNetConfig& cfg = model.config();
@@ -66,10 +83,11 @@ std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_
   return unet;
 }
 
-flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance) {
+flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance,
+                                    const SamplePath& path) {
   const nn::UNetConfig& cfg = model.config();
   Shape image{0, cfg.in_channels, cfg.image_size, cfg.image_size};
-  flow::VelocityFn v = unet_velocity(model, labels, guidance);
+  flow::VelocityFn v = path.apply(unet_velocity(model, labels, guidance));
   return [v, image](const Tensor& x, float t) {
     Shape s = image;
     s[0] = x.dim(0);
@@ -86,7 +104,8 @@ Tensor class_grid_labels(int64_t classes, int64_t per_class) {
 std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
                                   const std::vector<float>& times, const flow::OdeOptions& ode,
                                   float guidance, int64_t batch, int64_t* nfe,
-                                  const std::string& progress, const Tensor& given_x0) {
+                                  const std::string& progress, const Tensor& given_x0,
+                                  const SamplePath& path) {
   NoGradGuard no_grad;
   const nn::UNetConfig& cfg = model.config();
   const int64_t count = labels.dim(0);
@@ -98,7 +117,7 @@ std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor&
     Tensor y = slice(labels, 0, start, start + n);
     Tensor x0 = given_x0.defined() ? slice(given_x0, 0, start, start + n)
                                    : gen.normal(Shape{n, cfg.in_channels, cfg.image_size, cfg.image_size});
-    flow::OdeResult r = flow::odeint(unet_velocity(model, y, guidance), x0, times, ode);
+    flow::OdeResult r = flow::odeint(path.apply(unet_velocity(model, y, guidance)), x0, times, ode);
     if (nfe && start == 0) *nfe += r.nfe;
     for (size_t i = 0; i < times.size(); ++i) parts[i].push_back(r.states[i]);
     if (bar) bar->update(start + n);

@@ -7,9 +7,25 @@
 
 #include "engine/random.hpp"
 #include "flow/ode.hpp"
+#include "flow/scheduler.hpp"
 #include "nn/unet.hpp"
 
 namespace fc::app {
+
+// The path a model was trained under and the one to sample it under (cfm_image
+// --sample-path). The same (the default): the model's own velocity; else the
+// schedule-transformed one, through sampling_velocity (apps/common/flow2d.hpp), the
+// transform cfm2d --sample-path uses.
+struct SamplePath {
+  flow::Scheduler trained, sampled;
+  bool changes() const { return trained.name() != sampled.name() || trained.sigma_min() != sampled.sigma_min(); }
+  flow::VelocityFn apply(const flow::VelocityFn& v) const;
+};
+
+// The path of an image checkpoint's model (its "path" and "sigma_min" metadata; condot
+// when absent) to sample under `sampled` ("": its own). One line naming the checkpoint
+// for a transform that cannot be done (σmin > 0 under another path).
+SamplePath checkpoint_sample_path(const std::string& checkpoint, const std::string& sampled);
 
 // v(x, t) for images x [N, C, H, W] of the given labels [N]. With guidance w != 0 the
 // model must have a null class (trained with class dropout):
@@ -17,8 +33,10 @@ namespace fc::app {
 // both halves in one forward pass of 2N images. w = 0 is the conditional model alone.
 flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guidance);
 
-// The same field on flattened images [N, C*H*W] (what the likelihood integrates).
-flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance);
+// The same field on flattened images [N, C*H*W] (what the likelihood integrates),
+// under `path`.
+flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float guidance,
+                                    const SamplePath& path = SamplePath());
 
 // A UNet ready to sample from a cfm_image checkpoint (or a reference checkpoint
 // converted to safetensors): its EMA average when it holds one, else its weights, in
@@ -33,10 +51,11 @@ Tensor class_grid_labels(int64_t classes, int64_t per_class);
 // returning the images at each of `times` (concatenated over batches); adds the NFE
 // of one batch to *nfe, and shows a progress bar labelled `progress` when not empty.
 // A given x0 [N, C, H, W] is integrated instead of noise from gen (the same start for
-// several models).
+// several models). The model is sampled under `path`.
 std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor& labels,
                                   const std::vector<float>& times, const flow::OdeOptions& ode,
                                   float guidance, int64_t batch, int64_t* nfe = nullptr,
-                                  const std::string& progress = "", const Tensor& x0 = Tensor());
+                                  const std::string& progress = "", const Tensor& x0 = Tensor(),
+                                  const SamplePath& path = SamplePath());
 
 }  // namespace fc::app

@@ -1,11 +1,13 @@
 #include "apps/common/image_plots.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "engine/error.hpp"
 #include "viz/gif.hpp"
 #include "viz/image_grid.hpp"
+#include "viz/plot.hpp"
 #include "viz/png.hpp"
 #include "viz/text.hpp"
 
@@ -108,6 +110,59 @@ void write_trajectory_gif(const std::string& path, const std::vector<Tensor>& st
     gif.add_frame(frame);
   }
   gif.close();
+}
+
+void plot_guidance_sweep(const std::string& path, const std::vector<double>& w, const std::vector<double>& accuracy,
+                         const std::vector<double>& frechet, double frechet_floor, const std::string& title) {
+  FC_CHECK(!w.empty() && accuracy.size() == w.size() && frechet.size() == w.size(),
+           path << ": " << w.size() << " guidance values for " << accuracy.size() << " and " << frechet.size()
+                << " numbers");
+  // Left to right in w, whatever order the values came in.
+  std::vector<size_t> order(w.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return w[a] < w[b]; });
+  std::vector<double> xs, panel[2];
+  for (size_t i : order) {
+    xs.push_back(w[i]);
+    panel[0].push_back(accuracy[i]);
+    panel[1].push_back(frechet[i]);
+  }
+  // One value still gets an x range (the axes refuse an empty one).
+  const double pad = xs.back() > xs.front() ? 0.05 * (xs.back() - xs.front()) : 0.5;
+  const viz::Range xr{xs.front() - pad, xs.back() + pad};
+  const int width = 1100, height = 480, top = 44;
+  viz::Canvas c(width, height);
+  viz::draw_text(c, title, width / 2.f, 8.f, 20.f, viz::RGB{30, 30, 30}, viz::Align::center, viz::VAlign::top);
+  const viz::Rect area{10, top, width - 20, height - top - 10};
+  const viz::RGB gray{140, 140, 140};
+  for (int k = 0; k < 2; ++k) {
+    viz::AxesOptions o;
+    o.grid = true;
+    o.xlabel = "guidance scale w";
+    o.ylabel = k == 0 ? "conditional accuracy (higher is better)" : "Fréchet distance (lower is better)";
+    std::vector<double> ys;  // what the range must show (non-finite values break the line instead)
+    for (double y : panel[k])
+      if (std::isfinite(y)) ys.push_back(y);
+    if (k == 1 && std::isfinite(frechet_floor)) ys.push_back(frechet_floor);
+    if (ys.empty()) ys.push_back(0);
+    viz::Range yr = k == 0 ? viz::Range{0, 1.02} : viz::padded_range(ys, 0.08);
+    viz::Axes ax(c, viz::grid_cell(area, 1, 2, 0, k, 20), xr, yr, o);
+    if (k == 1) {  // the test set against itself, dashed
+      const double dash = (xr.hi - xr.lo) / 60;
+      for (double x = xr.lo; x < xr.hi; x += 2 * dash)
+        ax.plot(std::vector<double>{x, std::min(x + dash, xr.hi)}, std::vector<double>{frechet_floor, frechet_floor},
+                gray, 1.5f);
+    }
+    ax.plot(xs, panel[k], viz::tab10(k), 2.5f);
+    std::vector<float> xy;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      xy.push_back(static_cast<float>(xs[i]));
+      xy.push_back(static_cast<float>(panel[k][i]));
+    }
+    ax.scatter(xy.data(), xy.size() / 2, viz::tab10(k), 4.f, 1.f);
+    if (k == 1) ax.legend({{"generated vs test", viz::tab10(1)}, {"test vs test", gray}});
+  }
+  viz::write_png(path, c);
 }
 
 }  // namespace fc::app

@@ -18,6 +18,12 @@ void write_labelled_rows(const std::string& path, const std::vector<Tensor>& row
                          const std::vector<std::string>& row_labels, const std::vector<std::string>& titles,
                          const std::string& caption);
 
+// The guidance sweep: conditional accuracy (left) and Fréchet distance (right) against
+// the guidance scale w, one point per value, with the test set's own distance
+// (`frechet_floor`, two halves of it) as a dashed line on the right.
+void plot_guidance_sweep(const std::string& path, const std::vector<double>& w, const std::vector<double>& accuracy,
+                         const std::vector<double>& frechet, double frechet_floor, const std::string& title);
+
 // One frame per state (states[i] at times[i]): the last state's grid on the left, the
 // grid at t on the right, captioned with t. fps frames per second.
 void write_trajectory_gif(const std::string& path, const std::vector<Tensor>& states,

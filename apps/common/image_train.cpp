@@ -60,4 +60,25 @@ Tensor drop_labels(const Tensor& y, float p, int64_t null_label, int64_t batch, 
   return Tensor::from_vector(v, y.shape());
 }
 
+namespace {
+
+// Rows of t in the given order (on t's device; the pairing is a host-side choice).
+Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
+  const int64_t n = t.dim(0), d = n ? t.numel() / n : 0;
+  std::vector<float> in = t.to_vector(), out(in.size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(in.begin() + rows[i] * d, in.begin() + (rows[i] + 1) * d, out.begin() + static_cast<int64_t>(i) * d);
+  return Tensor::from_vector(out, t.shape(), t.device());
+}
+
+}  // namespace
+
+void couple_images(const Tensor& x0, Tensor& x1, Tensor& y, const flow::CouplingOptions& options, Generator& gen) {
+  if (options.kind == flow::Coupling::independent) return;
+  FC_CHECK(y.numel() == x1.dim(0), "couple_images: " << y.numel() << " labels for " << x1.dim(0) << " images");
+  const std::vector<int64_t> partner = flow::coupling_partners(x0, x1, options, gen);
+  x1 = take_rows(x1, partner);
+  y = take_rows(y, partner);
+}
+
 }  // namespace fc::app

@@ -13,6 +13,7 @@
 #include "engine/dist.hpp"
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
+#include "flow/coupling.hpp"
 #include "nn/ema.hpp"
 #include "nn/optim.hpp"
 #include "nn/unet.hpp"
@@ -35,5 +36,11 @@ void resume_unet_training(const std::string& path, const std::string& dataset, c
 // draw is the whole batch's, so that every rank's generator stays the same.
 Tensor drop_labels(const Tensor& y, float p, int64_t null_label, int64_t batch, const dist::Rows& rows,
                    Generator& gen);
+
+// OT-CFM on images (cfm_image --train --coupling ot): x1 [N, C, H, W] and its labels y
+// [N] reordered together so that row i is the partner of noise row i, by the exact
+// minimum total squared distance assignment of flow/coupling on the flattened images
+// (one problem per `block` rows). independent leaves both as they are.
+void couple_images(const Tensor& x0, Tensor& x1, Tensor& y, const flow::CouplingOptions& options, Generator& gen);
 
 }  // namespace fc::app
