@@ -32,6 +32,7 @@
 #include "apps/common/image_plots.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/plots2d.hpp"
+#include "apps/common/rank_split.hpp"
 #include "apps/common/train_state.hpp"
 #include "apps/common/flow2d.hpp"
 #include "datasets/image_batches.hpp"
@@ -474,8 +475,11 @@ int run(int argc, char** argv) {
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
-  if (c.train.empty() && c.reflow.empty() && c.distill.empty() && !dist::is_root())
-    return 0;  // sampling and evaluation: rank 0's alone
+  // The few-step table and the guidance sweep alone are rank 0's; --sample and --eval
+  // split their images over the ranks (below).
+  if (c.train.empty() && c.reflow.empty() && c.distill.empty() && c.sample.empty() && c.eval.empty() &&
+      !dist::is_root())
+    return 0;
 
   if (!c.train.empty()) {
     data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
@@ -584,13 +588,17 @@ int run(int argc, char** argv) {
     if ((distill ? c.distill : c.reflow).empty()) continue;
     if (int rc = train_reflow(c, distill, ckpt)) return rc;
   }
-  if (!dist::is_root()) return 0;  // the few-step table, sampling and evaluation: rank 0's alone
-  if (!c.few_step.empty()) few_step_table(c, ckpt);
-  if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
+  // The few-step table and the guidance sweep are rank 0's alone; --sample and --eval
+  // split their images over the ranks, and rank 0 writes.
+  if (dist::is_root()) {
+    if (!c.few_step.empty()) few_step_table(c, ckpt);
+    if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
+  }
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {
     data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+    dist::barrier();  // every rank samples the checkpoint rank 0 has finished writing
     Model m = load_for_sampling(ckpt, c, test.height);
     const app::SamplePath path = app::checkpoint_sample_path(ckpt, c.sample_path);
     announce();
@@ -606,24 +614,30 @@ int run(int argc, char** argv) {
       std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
       int64_t nfe = 0;
       auto t0 = Clock::now();
-      std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s)\n",
-                   static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
-                   fmt(w).c_str(),
-                   path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "");
+      if (dist::is_root())
+        std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s%s)\n",
+                     static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
+                     fmt(w).c_str(),
+                     path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "",
+                     app::split_over_ranks(labels.dim(0)) ? (", over " + std::to_string(dist::size()) + " ranks").c_str()
+                                                          : "");
       std::vector<Tensor> states =
-          app::sample_images(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling", Tensor(), path);
-      metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-      metrics["nfe"] = nfe;
-      data::save_npy(dir + "/samples.npy", states.back());
-      data::save_npy(dir + "/labels.npy", labels);
-      std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
-      if (w != 0.f) caption += ", guidance " + fmt(w);
-      if (path.changes()) caption += ", sampled under " + path.sampled.name();
-      app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
-      app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
-                                static_cast<int>(c.fps));
+          app::sample_images_over_ranks(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling", Tensor(), path);
+      if (dist::is_root()) {
+        metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+        metrics["nfe"] = nfe;
+        data::save_npy(dir + "/samples.npy", states.back());
+        data::save_npy(dir + "/labels.npy", labels);
+        std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
+        if (w != 0.f) caption += ", guidance " + fmt(w);
+        if (path.changes()) caption += ", sampled under " + path.sampled.name();
+        app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
+        app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
+                                  static_cast<int>(c.fps));
+      }
     }
     if (c.no_eval && c.eval.empty()) {
+      if (!dist::is_root()) return 0;
       app::write_json(dir + "/metrics.json", metrics.dump(2));
       std::fprintf(stderr, "cfm_image: wrote %s/ (no evaluation)\n", dir.c_str());
       return 0;
@@ -641,6 +655,7 @@ int run(int argc, char** argv) {
     eo.classifier_dir = sibling_dir(c, "classifier");
     metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
   }
+  if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes
   app::record_peak_memory(metrics, c.device);
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm_image: wrote %s/\n", dir.c_str());

@@ -91,11 +91,17 @@ def main(src, dst):
         f, p = c["flowcpp"], c["pytorch"]
         out.append("")
         out.append(f"## cfm2d, paper preset, against the PyTorch reference ({c['date']})\n")
-        # The pairs so far drew flowcpp's earlier side-2 board, not the reference's.
+        # The first pairs drew flowcpp's earlier side-2 board, not the reference's; pairs
+        # on the reference's board carry "density": "checkerboard".
+        ref_seeds = [str(q["seed"]) for q in c.get("more_seeds", []) if q.get("density") == "checkerboard"]
+        on_ref = (f"; seed {', '.join(ref_seeds)} on the reference's board (side 1/0.45, which `checkerboard` "
+                  "and bench/torch_cfm2d.py draw now), listed with its board and not pooled with the others"
+                  if ref_seeds else
+                  "; a seed pair on the reference's board, side 1/0.45, which `checkerboard` and "
+                  "bench/torch_cfm2d.py draw now, is still to be run")
         board = ("checkerboard" if c.get("density", "checkerboard") == "checkerboard" else
                  "**flowcpp's earlier checkerboard** (squares of side 2 over [-4, 4)^2, now "
-                 "`checkerboard-fb`; a seed pair on the reference's board, side 1/0.45, which "
-                 "`checkerboard` and bench/torch_cfm2d.py draw now, is still to be run)")
+                 f"`checkerboard-fb`{on_ref})")
         out.append("`bench/compare_cfm2d.sh` (seed 0, 2 threads, timed) and `bench/cfm2d_seed_pair.sh SEED` "
                    "(the other seeds, both sides at 1 thread at the same time, so untimed): both train "
                    f"the reference recipe on {board} (MLP H=512, AdamW lr 1e-3, batch 4096, 20,000 "

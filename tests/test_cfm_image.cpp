@@ -9,6 +9,7 @@
 
 #include "app_runner.hpp"
 #include "mpi_runner.hpp"
+#include "datasets/npy.hpp"
 #include "tiny_image_dataset.hpp"
 #include "apps/common/image_flow.hpp"
 #include "engine/ops.hpp"
@@ -131,6 +132,31 @@ TEST_CASE("mpi: 2 ranks of cfm_image equal one process (each rank its slice of t
   CHECK(whole <= 1e-5);
   CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
   CHECK(fa.metadata.at("iteration") == "8");
+  // Sampling and evaluating one checkpoint: the 2 ranks split the images, rank 0
+  // gathers, scores (with the classifier the first run trained) and writes.
+  const std::string sample = "./apps/cfm_image --sample " + ds + " --steps 3 --frames 3 --samples-per-class 2 --eval-samples 12"
+                             " --classifier-epochs 1 --nll-images 0 --threads 1 --output " + dir.path + "/a";
+  const std::string out = dir.path + "/a/folder_pics/";
+  AppRun s1 = run_app(sample);
+  INFO(s1.err);
+  REQUIRE(s1.exit_code == 0);
+  fc::Tensor images_one = fc::data::load_npy(out + "samples.npy");
+  nlohmann::json eval_one = read_json(out + "metrics.json")["eval"];
+  AppRun s2 = run_app(mpirun(2) + sample);
+  INFO(s2.err);
+  REQUIRE(s2.exit_code == 0);
+  CHECK(s2.err.find("over 2 ranks") != std::string::npos);
+  fc::Tensor images_two = fc::data::load_npy(out + "samples.npy");
+  REQUIRE(images_one.shape() == images_two.shape());
+  std::vector<float> ia = images_one.to_vector(), ib = images_two.to_vector();
+  double diff = 0;
+  for (size_t i = 0; i < ia.size(); ++i) diff = std::max(diff, std::abs(static_cast<double>(ia[i]) - ib[i]));
+  std::printf("[mpi] cfm_image --sample, 1 process vs 2 ranks: largest pixel difference %.3g\n", diff);
+  CHECK(diff <= 1e-5);
+  nlohmann::json eval_two = read_json(out + "metrics.json")["eval"];
+  CHECK(eval_two["conditional_accuracy"].get<double>() == eval_one["conditional_accuracy"].get<double>());
+  CHECK(eval_two["frechet_distance"].get<double>() ==
+        Approx(eval_one["frechet_distance"].get<double>()).epsilon(1e-4));
   // A batch the ranks cannot share is refused on one line.
   AppRun bad = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + " --batch-size 3 --output " + dir.path + "/c");
   CHECK(bad.exit_code == 2);

@@ -9,6 +9,7 @@
 #include "apps/common/progress.hpp"
 #include "datasets/image_batches.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
 #include "flow/frechet.hpp"
@@ -138,12 +139,16 @@ double ImageScorer::frechet_test_vs_test(int64_t samples) const {
 }
 
 Tensor evaluation_samples(nn::UNet& model, int64_t classes, const EvalOptions& o, Tensor* labels,
-                          const std::string& progress) {
+                          const std::string& progress, bool over_ranks) {
   // The same number of each class.
   std::vector<float> y(static_cast<size_t>(o.samples));
   for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(static_cast<int64_t>(i) % classes);
   *labels = Tensor::from_vector(y, Shape{o.samples});
   Generator gen(o.seed + 3);
+  if (over_ranks)
+    return sample_images_over_ranks(model, gen, *labels, {0.f, 1.f}, o.ode, o.guidance, 100, nullptr, progress,
+                                    Tensor(), o.path)
+        .back();
   return sample_images(model, gen, *labels, {0.f, 1.f}, o.ode, o.guidance, 100, nullptr, progress, Tensor(), o.path)
       .back();
 }
@@ -154,11 +159,13 @@ nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data:
   const int64_t classes = test.num_classes();
   FC_CHECK(model.config().num_classes == classes,
            "evaluate: the model has " << model.config().num_classes << " classes, " << dataset << " has " << classes);
+  // Under mpirun the ranks split the images and stop once rank 0 has them (the
+  // classifier and the scores are rank 0's).
+  Tensor y;
+  Tensor images = evaluation_samples(model, classes, o, &y, "sampling for eval", /*over_ranks=*/true);
+  if (!dist::is_root()) return out;
   ImageScorer scorer(dataset, test, o);
   out["classifier_test_accuracy"] = scorer.classifier_test_accuracy();
-
-  Tensor y;
-  Tensor images = evaluation_samples(model, classes, o, &y);
   out["generated_images"] = o.samples;
   out["conditional_accuracy"] = scorer.conditional_accuracy(images, y);
   out["frechet_distance"] = scorer.frechet_distance(images);

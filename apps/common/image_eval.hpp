@@ -59,9 +59,14 @@ class ImageScorer {
 // (returned in *labels), from N(0, I) of seed options.seed + 3, under options.guidance,
 // .ode and .path. evaluate() scores these; the guidance sweep draws the same ones at
 // each w.
+// With over_ranks, under mpirun every rank calls it and integrates its share of the
+// images (rank_split.hpp); rank 0 gets them all, the others an undefined tensor.
 Tensor evaluation_samples(nn::UNet& model, int64_t classes, const EvalOptions& options, Tensor* labels,
-                          const std::string& progress = "sampling for eval");
+                          const std::string& progress = "sampling for eval", bool over_ranks = false);
 
+// The metrics of a model's samples against the test set (see EvalOptions). Under mpirun
+// every rank calls it: the sampling is split over the ranks, and rank 0 alone trains or
+// loads the classifier and scores (the others get an empty object).
 nlohmann::json evaluate(nn::UNet& model, const std::string& dataset, const data::ImageDataset& test,
                         const EvalOptions& options);
 

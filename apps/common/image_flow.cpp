@@ -7,8 +7,9 @@
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/progress.hpp"
-
+#include "apps/common/rank_split.hpp"
 #include "engine/autograd.hpp"
+#include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
 #include "nn/checkpoint.hpp"
@@ -126,6 +127,30 @@ std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor&
   std::vector<Tensor> out;
   for (auto& p : parts) out.push_back(p.size() == 1 ? p[0] : concat(p, 0));
   return out;
+}
+
+std::vector<Tensor> sample_images_over_ranks(nn::UNet& model, Generator& gen, const Tensor& labels,
+                                             const std::vector<float>& times, const flow::OdeOptions& ode,
+                                             float guidance, int64_t batch, int64_t* nfe,
+                                             const std::string& progress, const Tensor& given_x0,
+                                             const SamplePath& path) {
+  const int64_t count = labels.dim(0);
+  if (!split_over_ranks(count)) {
+    if (!dist::is_root()) return std::vector<Tensor>(times.size());
+    return sample_images(model, gen, labels, times, ode, guidance, batch, nfe, progress, given_x0, path);
+  }
+  Tensor x0 = given_x0;
+  if (!x0.defined()) {  // the noise one process would draw, batch by batch
+    const nn::UNetConfig& cfg = model.config();
+    std::vector<Tensor> parts;
+    for (int64_t start = 0; start < count; start += batch)
+      parts.push_back(gen.normal(Shape{std::min(batch, count - start), cfg.in_channels, cfg.image_size, cfg.image_size}));
+    x0 = parts.size() == 1 ? parts[0] : concat(parts, 0);
+  }
+  std::vector<Tensor> states = sample_images(model, gen, my_rows_of(labels), times, ode, guidance, batch, nfe,
+                                             dist::is_root() ? progress : "", my_rows_of(x0), path);
+  for (Tensor& s : states) s = gather_rows_on_root(s, count);
+  return states;
 }
 
 }  // namespace fc::app

@@ -58,4 +58,14 @@ std::vector<Tensor> sample_images(nn::UNet& model, Generator& gen, const Tensor&
                                   const std::string& progress = "", const Tensor& x0 = Tensor(),
                                   const SamplePath& path = SamplePath());
 
+// sample_images over the ranks of a data-parallel run (apps/common/rank_split.hpp):
+// every rank draws the x0 one process would draw (batch by batch, as sample_images
+// draws them) and integrates its own rows; rank 0 gets every image in order, the others
+// undefined tensors. Every rank must call it. The progress bar counts rank 0's share.
+std::vector<Tensor> sample_images_over_ranks(nn::UNet& model, Generator& gen, const Tensor& labels,
+                                             const std::vector<float>& times, const flow::OdeOptions& ode,
+                                             float guidance, int64_t batch, int64_t* nfe = nullptr,
+                                             const std::string& progress = "", const Tensor& x0 = Tensor(),
+                                             const SamplePath& path = SamplePath());
+
 }  // namespace fc::app
