@@ -85,10 +85,18 @@ NVCCFLAGS ?= -std=c++17 -O2 -I. -MMD -MP -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall
 CU_SRC         := $(wildcard engine/cuda/*.cu)
 CUDA_REAL_OBJ  := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
-CUDA_EMU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/engine/cuda/emu/cuda_emu.o
+CUDA_EMU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/engine/cuda/emu/cuda_emu.o \
+                  $(BUILD)/emu/engine/cuda/emu/nccl_emu.o
 CUDA_NONE_OBJ  := $(BUILD)/engine/cuda/no_cuda.o
 # The runtime loads the driver with dlopen: the programs start where there is no GPU.
 CUDA_REAL_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+# NCCL (in the toolkit here) carries GPU ranks' gradients under mpirun (engine/cuda/comm.cu);
+# without it (NCCL=0, or not found) they go through host memory and MPI.
+NCCL ?= $(if $(and $(CUDA_HOME),$(wildcard $(CUDA_HOME)/include/nccl.h),$(wildcard $(CUDA_HOME)/lib64/libnccl.so)),1,0)
+ifeq ($(NCCL),1)
+NVCCFLAGS += -DFC_HAVE_NCCL
+CUDA_REAL_LIBS += -lnccl
+endif
 ifeq ($(CUDA),emulate)
 CUDA_VARIANT := emulate
 CUDA_OBJ := $(CUDA_EMU_OBJ)

@@ -16,6 +16,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_outputs.hpp"
@@ -124,11 +125,7 @@ Config parse(int argc, char** argv) {
   return c;
 }
 
-std::string fmt(double v, int digits = 4) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*g", digits, v);
-  return b;
-}
+using app::fmt;
 
 int run(int argc, char** argv) {
   Config c = parse(argc, argv);
@@ -225,6 +222,8 @@ int run(int argc, char** argv) {
     to.program = "cfm2d";
     to.checkpoint = ckpt;
     to.losses_csv = dir + "/losses.csv";
+    app::HostWaits waits;
+    to.host_waits = &waits;
     auto save = [&] {
       std::map<std::string, std::string> m = meta;
       for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
@@ -233,6 +232,7 @@ int run(int argc, char** argv) {
     double final_loss = 0;
     if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
     metrics["final_loss"] = final_loss;
+    app::record_host_waits("cfm2d", metrics, waits, device);
     if (!dist::is_root() && c.run.train_only) return 0;
     if (c.run.train_only) {
       app::write_losses_csv(dir + "/losses.csv", state.losses);

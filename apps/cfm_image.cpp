@@ -22,6 +22,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/image_eval.hpp"
 #include "apps/common/image_few_step.hpp"
@@ -277,11 +278,7 @@ Config parse(int argc, char** argv, Preset& preset) {
   return c;
 }
 
-std::string fmt(double v, int digits = 4) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*g", digits, v);
-  return b;
-}
+using app::fmt;
 
 // MNIST and Fashion-MNIST are fetched by scripts/get_data.sh (found beside this
 // program's folder) when their folder is missing.
@@ -424,7 +421,7 @@ void few_step_table(const Config& c, const std::string& cfm_ckpt) {
   o.eval.data_root = c.data_root;
   o.eval.classifier_dir = sibling_dir(c, "classifier");
   app::write_image_few_step(models, test, o);
-  std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png}\n", o.stem.c_str());
+  if (dist::is_root()) std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png}\n", o.stem.c_str());
 }
 
 // --guidance-sweep: the CFM model at each guidance scale, scored as the evaluation.
@@ -446,7 +443,7 @@ void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
   o.eval.data_root = c.data_root;
   o.eval.classifier_dir = sibling_dir(c, "classifier");
   app::write_guidance_sweep(*m.unet, test, o);
-  std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png} and %s_samples.png\n", o.stem.c_str(), o.stem.c_str());
+  if (dist::is_root()) std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png} and %s_samples.png\n", o.stem.c_str(), o.stem.c_str());
 }
 
 int run(int argc, char** argv) {
@@ -475,12 +472,6 @@ int run(int argc, char** argv) {
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
-  // The few-step table and the guidance sweep alone are rank 0's; --sample and --eval
-  // split their images over the ranks (below).
-  if (c.train.empty() && c.reflow.empty() && c.distill.empty() && c.sample.empty() && c.eval.empty() &&
-      !dist::is_root())
-    return 0;
-
   if (!c.train.empty()) {
     data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
     if (dist::is_root())
@@ -540,19 +531,23 @@ int run(int argc, char** argv) {
       Tensor x1, y;
       batches.batch_rows(iteration / per_epoch, iteration % per_epoch, ot ? 0 : rows.begin, ot ? c.batch : rows.end,
                          x1, y);
-      x1 = x1.to(c.device);  // (batches are gathered on the host)
-      Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, c.device);
-      Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f, c.device));
+      // (Batches are gathered on the host. OT-CFM pairs on the host too, before the
+      // upload, so that the host never reads back from the device.)
+      Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, ot ? Device::CPU : c.device);
+      // (t on the host, the same numbers as on the device: the path's coefficients are
+      // computed from it there, with no wait for the device)
+      Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f));
       if (ot) {
         app::couple_images(x0, x1, y, coupling, gen);
         x1 = mine(x1);
         y = mine(y);
       }
-      x0 = mine(x0);
+      x0 = mine(x0).to(c.device);
+      x1 = x1.to(c.device);
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels =
           app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
-      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t, labels),
+      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), flow::times_on(t, c.device), labels),
                       flow::affine_target(x0, x1, t4, path));
     };
     app::TrainLoopOptions to;
@@ -565,6 +560,8 @@ int run(int argc, char** argv) {
     to.program = "cfm_image";
     to.checkpoint = ckpt;
     to.losses_csv = dir + "/losses.csv";
+    app::HostWaits waits;
+    to.host_waits = &waits;
     double smooth = 0;
     if (!app::train_loop(*m.unet, opt, m.ema.get(), state, loss, to, [&] { save(ckpt, c, m, opt, gen, state); },
                          &smooth))
@@ -575,6 +572,7 @@ int run(int argc, char** argv) {
     app::write_losses_csv(dir + "/losses.csv", state.losses);
     app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
     metrics["final_loss"] = smooth;
+    app::record_host_waits("cfm_image", metrics, waits, c.device);
     metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics["parameters"] = m.unet->num_parameters();
     metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
@@ -588,12 +586,10 @@ int run(int argc, char** argv) {
     if ((distill ? c.distill : c.reflow).empty()) continue;
     if (int rc = train_reflow(c, distill, ckpt)) return rc;
   }
-  // The few-step table and the guidance sweep are rank 0's alone; --sample and --eval
-  // split their images over the ranks, and rank 0 writes.
-  if (dist::is_root()) {
-    if (!c.few_step.empty()) few_step_table(c, ckpt);
-    if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
-  }
+  // The few-step table, the guidance sweep, --sample and --eval split their images over
+  // the ranks; rank 0 scores and writes.
+  if (!c.few_step.empty()) few_step_table(c, ckpt);
+  if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {

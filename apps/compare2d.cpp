@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
@@ -99,11 +100,7 @@ Model load_model(const std::string& name, const std::string& path, const Config&
   return m;
 }
 
-std::string fmt(double v, const char* f = "%.4g") {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
+using app::fmt;
 
 // CFM and reflow from the same x0, midpoint steps, one frame per time. Under mpirun every
 // rank integrates its share of the points and rank 0 writes the GIF.

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_outputs.hpp"
@@ -120,11 +121,7 @@ app::PairBatch offline_pairs(nn::MLP& teacher, const Config& c, int64_t round) {
   return all;
 }
 
-std::string fmt(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.4g", v);
-  return b;
-}
+using app::fmt;
 
 int run(int argc, char** argv) {
   Config c = parse(argc, argv);

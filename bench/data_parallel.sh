@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel steps on this machine: 1 process x 2 threads against 2 ranks x 1 thread
-# (mpirun), for cfm_image's quick UNet step (batch 64) and cfm2d's paper step (MLP 512,
-# batch 4096), REPEATS times, alternating; then the loopback all-reduce sweep. JSON
+# (mpirun; one all-reduce after backward, and 1 MiB buckets overlapped with backward as
+# the programs run it), for cfm_image's quick UNet step (batch 64) and cfm2d's paper
+# step (MLP 512, batch 4096), REPEATS times, alternating; then the loopback all-reduce sweep. JSON
 # lines go to build/bench/data_parallel.jsonl; the medians over the repeats are printed.
 # Runs under nice: the machine may be shared.
 #   bash bench/data_parallel.sh        (after make build/bench/bench_data_parallel)
@@ -18,6 +19,7 @@ for rep in $(seq "$REPEATS"); do
     echo "bench: [$rep/$REPEATS] $model" >&2
     OMP_NUM_THREADS=2 nice -n 10 $bin --model "$model" --threads 2 --iters $iters --warmup 1 >> "$out"
     nice -n 10 $mpi $bin --model "$model" --threads 1 --iters $iters --warmup 1 >> "$out"
+    nice -n 10 $mpi $bin --model "$model" --threads 1 --iters $iters --warmup 1 --bucket-mb 1 >> "$out"
   done
 done
 nice -n 10 $mpi $bin --model allreduce --iters 20 --warmup 3 >> "$out"
@@ -27,13 +29,15 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 print("| step | layout | median step (ms) | all-reduce (ms) | all-reduce share | repeats |")
 print("|---|---|---|---|---|---|")
 for case in ("dp_unet", "dp_mlp"):
-    for ranks, threads in ((1, 2), (2, 1)):
-        r = [x for x in rows if x["case"] == case and x["ranks"] == ranks]
+    for ranks, threads, bucket in ((1, 2, 0), (2, 1, 0), (2, 1, 1)):
+        r = [x for x in rows if x["case"] == case and x["ranks"] == ranks and x.get("bucket_mb", 0) == bucket]
         if not r: continue
         step = statistics.median(x["median_step_ms"] for x in r)
         red = statistics.median(x["median_allreduce_ms"] for x in r)
-        print(f"| {case} (batch {r[0]['batch']}, {r[0]['params']} params) | {ranks} x {threads} threads | "
-              f"{step:.1f} | {red:.2f} | {red / step:.1%} | {len(r)} |")
+        layout = f"{ranks} x {threads} threads" + (", 1 MiB buckets overlapped" if bucket else "")
+        reduce = f"{red:.2f} | {red / step:.1%}" if red >= 0 else "(inside backward) | -"
+        print(f"| {case} (batch {r[0]['batch']}, {r[0]['params']} params) | {layout} | "
+              f"{step:.1f} | {reduce} | {len(r)} |")
 print()
 print("| bytes | median all-reduce (ms) | bus bandwidth (GB/s) |")
 print("|---|---|---|")

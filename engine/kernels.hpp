@@ -146,10 +146,14 @@ struct KernelTable {
   void (*pool2x_sum)(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
                      float scale) = nullptr;
   // y[i, :] = table[ids[i], :]; backward gtable[ids[i], :] += gy[i, :] (gtable zeroed).
-  void (*gather_rows)(const float* table, const float* ids, float* y, int64_t n,
+  // The table has `rows` rows. An id that is not an integer in [0, rows) reads and
+  // writes nothing: its row of y is NaN and its gradient is dropped. (The op checks the
+  // ids of CPU tensors and stops; on a device, reading them would make the host wait for
+  // the GPU every step, so a bad id shows up as a NaN loss.)
+  void (*gather_rows)(const float* table, int64_t rows, const float* ids, float* y, int64_t n,
                       int64_t d) = nullptr;
-  void (*scatter_add_rows)(const float* gy, const float* ids, float* gtable, int64_t n,
-                           int64_t d) = nullptr;
+  void (*scatter_add_rows)(const float* gy, const float* ids, float* gtable, int64_t rows,
+                           int64_t n, int64_t d) = nullptr;
   void (*adamw)(float* param, const float* grad, float* m, float* v, int64_t n,
                 const AdamWStep& step) = nullptr;
   // Counter-based random numbers: element i depends only on (seed, offset, i).
@@ -165,6 +169,11 @@ struct KernelTable {
   // Returns when every kernel queued so far has finished (the CPU runs them as called).
   // For timing and for the host's reads; ops never need it.
   void (*synchronize)() = nullptr;
+  // In place, over the ranks of a data-parallel run (engine/dist.hpp): data[i] = the sum
+  // over the ranks of data[i]; every rank calls it with the same n, in the same order.
+  // The CPU's is MPI on host memory; CUDA's is NCCL on the device's stream (the host
+  // does not wait), or MPI through host memory in a build without NCCL.
+  void (*all_reduce_sum)(float* data, int64_t n) = nullptr;
 };
 
 // The table of a device; entries are null where the backend lacks the kernel.

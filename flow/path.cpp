@@ -8,15 +8,18 @@
 
 namespace fc::flow {
 
-Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f) {
+Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f, Device on) {
   std::vector<float> v = t.to_vector();
   for (float& x : v) x = static_cast<float>(f(static_cast<double>(x)));
-  return Tensor::from_vector(v, t.shape(), t.device());
+  return Tensor::from_vector(v, t.shape(), on);
 }
 
-Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, float sigma_min) {
+Tensor times_on(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
+
+Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& time, float sigma_min) {
   FC_CHECK(x0.shape() == x1.shape(), "cfm path: x0 " << x0.shape() << " and x1 " << x1.shape()
                                                      << " differ");
+  const Tensor t = times_on(time, x0.device());
   // (1 - (1 - σ) t) = 1 + (σ - 1) t
   Tensor w0 = add_scalar(mul_scalar(t, sigma_min - 1.f), 1.f);
   return add(mul(t, x1), mul(w0, x0));
@@ -44,7 +47,7 @@ Tensor sb_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const
   Tensor spread = time_coefficient(t, [sigma](double s) {
     s = std::clamp(s, 1e-5, 1 - 1e-5);
     return sigma * std::sqrt(s * (1 - s));
-  });
+  }, x0.device());
   return add(cfm_interpolate(x0, x1, t, 0.f), mul(spread, eps));
 }
 
@@ -54,7 +57,7 @@ Tensor sb_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tens
   Tensor d_spread = time_coefficient(t, [sigma](double s) {
     s = std::clamp(s, 1e-5, 1 - 1e-5);
     return sigma * (1 - 2 * s) / (2 * std::sqrt(s * (1 - s)));
-  });
+  }, x0.device());
   return add(sub(x1, x0), mul(d_spread, eps));
 }
 

@@ -9,6 +9,7 @@
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
+#include "engine/kernels.hpp"
 #include "engine/profiler.hpp"
 
 namespace fc::nn {
@@ -18,13 +19,8 @@ void average_gradients(Module& module) {
   FC_PROFILE("average_gradients");
   module.flatten_parameters();
   Tensor g = module.flat_gradients().detach();
-  if (g.device() == Device::CPU) {
-    dist::all_reduce_sum(g.data(), g.numel());
-  } else {  // no device communicator yet: stage through host memory
-    std::vector<float> host = g.to_vector();
-    dist::all_reduce_sum(host.data(), static_cast<int64_t>(host.size()));
-    g.copy_(Tensor::from_vector(host, g.shape()).to(g.device()));
-  }
+  // The device's own all-reduce: MPI on the CPU, NCCL on a GPU (engine/kernels.hpp).
+  FC_KERNEL(g.device(), all_reduce_sum, "average_gradients")(g.data(), g.numel());
   g.mul_(1.f / static_cast<float>(dist::size()));
 }
 

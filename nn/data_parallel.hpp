@@ -40,8 +40,9 @@ std::vector<GradientBucket> gradient_buckets(Module& module, int64_t bucket_byte
 // produces their gradients); every rank starts them in the same order, which holds as
 // the ranks' graphs are the same. The result equals backward then average_gradients
 // bit for bit (each element is summed over the same ranks). With one rank,
-// bucket_bytes <= 0, or a module on a device (whose gradients go through host memory
-// in one piece): backward, then average_gradients.
+// bucket_bytes <= 0, or a module on a device: backward, then average_gradients (on a
+// GPU one NCCL all-reduce queued on the device's stream behind backward, which the
+// host does not wait for).
 void backward_and_average(Module& module, const Tensor& loss, int64_t bucket_bytes = kDefaultBucketBytes);
 
 // The mean over the ranks of one number per rank (the loss of each rank's rows).

@@ -61,9 +61,10 @@ double max_abs_weight_difference(const std::string& a, const std::string& b) {
 }
 
 // Runs `app args` on the CPU (apps/) with --output cpu_out and on the emulated device
-// with --output cuda_out; both must succeed and say which device they ran on.
-void run_on_both(const std::string& app, const std::string& args, const std::string& cpu_out,
-                 const std::string& cuda_out) {
+// with --output cuda_out; both must succeed and say which device they ran on. Returns
+// what the CUDA run printed.
+std::string run_on_both(const std::string& app, const std::string& args, const std::string& cpu_out,
+                        const std::string& cuda_out) {
   AppRun a = run_app("./apps/" + app + args + " --device cpu --output " + cpu_out);
   AppRun b = run_app(kEmulated + app + args + " --device cuda --output " + cuda_out);
   INFO(app << " on the CPU: " << a.err << "\n" << app << " on CUDA: " << b.err);
@@ -71,6 +72,19 @@ void run_on_both(const std::string& app, const std::string& args, const std::str
   REQUIRE(b.exit_code == 0);
   CHECK(a.err.find(app + ": device CPU") != std::string::npos);
   CHECK(b.err.find(app + ": device CUDA: emulated") != std::string::npos);
+  return b.err;
+}
+
+// The number in "PROGRAM: the host waited for the device W times in S steady training
+// steps" (-1 where the line is missing), and S in *steps.
+long host_waits_in(const std::string& err, long* steps) {
+  const std::string key = "the host waited for the device ";
+  const size_t at = err.find(key);
+  if (at == std::string::npos) return -1;
+  long waits = -1;
+  *steps = -1;
+  std::sscanf(err.c_str() + at + key.size(), "%ld times in %ld steady", &waits, steps);
+  return waits;
 }
 
 }  // namespace
@@ -78,7 +92,23 @@ void run_on_both(const std::string& app, const std::string& args, const std::str
 TEST_CASE("cfm2d --device cuda (emulated) trains as on the CPU; checkpoints cross devices",
           "[cuda][apps][cfm2d]") {
   TempDir cpu, gpu;
-  run_on_both("cfm2d", " checkerboard" + kTrain + " --train-only", cpu.path, gpu.path);
+  const std::string err = run_on_both("cfm2d", " checkerboard" + kTrain + " --train-only", cpu.path, gpu.path);
+  // No step but the one that reads the losses (iteration 20) waits for the device: the
+  // batches go up through the pinned ring and nothing comes back.
+  long steps = 0;
+  CHECK(host_waits_in(err, &steps) == 0);
+  CHECK(steps == 19);
+  // Nor under the other paths and couplings, whose per-row coefficients and pairings
+  // are computed on the host.
+  for (const char* extra : {" --path cosine", " --coupling sb", " --coupling ot"}) {
+    TempDir d;
+    AppRun r = run_app(kEmulated + "cfm2d checkerboard" + kTrain + " --train-only --device cuda" + extra +
+                       " --output " + d.path);
+    INFO(extra << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(host_waits_in(r.err, &steps) == 0);
+    CHECK(steps == 19);
+  }
   const std::string ca = cpu.path + "/checkerboard/", cb = gpu.path + "/checkerboard/";
   // Measured: losses equal to 1e-6 relative, weights to 5e-7 (another summation order in
   // the device's reductions and its GEMM's blocking).
@@ -152,7 +182,19 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   const std::string train = " --train " + ds + " --iterations 2 --batch-size 2 --channels 32 --res-blocks 1"
                             " --threads 2 --checkpoint-every 0";
   // (each side's root holds cfm/, and reflow/ beside it)
-  run_on_both("cfm_image", train, dir.path + "/cpu/cfm", dir.path + "/cuda/cfm");
+  const std::string err = run_on_both("cfm_image", train, dir.path + "/cpu/cfm", dir.path + "/cuda/cfm");
+  long steps = 0;
+  CHECK(host_waits_in(err, &steps) == 0);  // the UNet's forward, backward, clipping, AdamW and EMA
+  CHECK(steps == 1);
+  // OT-CFM (paired on the host before the upload) under the cosine path (coefficients
+  // from times drawn on the host): no wait either.
+  TempDir other;
+  AppRun ot = run_app(kEmulated + "cfm_image" + train + " --coupling ot --path cosine --device cuda --output " +
+                      other.path);
+  INFO(ot.err);
+  REQUIRE(ot.exit_code == 0);
+  CHECK(host_waits_in(ot.err, &steps) == 0);
+  CHECK(steps == 1);
   const std::string a = dir.path + "/cpu/cfm/folder_pics/", b = dir.path + "/cuda/cfm/folder_pics/";
   double rel = max_relative(read_losses(a + "losses.csv"), read_losses(b + "losses.csv"));
   INFO("largest relative loss difference " << rel);

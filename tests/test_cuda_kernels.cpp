@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -467,9 +468,34 @@ TEST_CASE("CUDA kernels vs CPU: gather and scatter-add rows", "[cuda][kernels]")
       int table = c.input(rows * d), ids = c.ints(n, 0, rows), gy = c.input(n * d), y = c.output(n * d),
           gt = c.output(rows * d);
       c.check(1e-12, [&](const KernelTable& k, const std::vector<float*>& p) {
-        k.gather_rows(p[table], p[ids], p[y], n, d);
-        k.scatter_add_rows(p[gy], p[ids], p[gt], n, d);
+        k.gather_rows(p[table], rows, p[ids], p[y], n, d);
+        k.scatter_add_rows(p[gy], p[ids], p[gt], rows, n, d);
       });
+    }
+  // Ids that name no row (negative, the table's size, beyond it, fractional, NaN, Inf):
+  // a NaN row and no gradient, in the same places on both devices, between good ids.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> bad = {2.f, -1.f, 5.f, 4.f, 1e9f, 0.5f, nan, inf, -inf, 0.f, 4.f};
+  const int64_t rows = 5, n = static_cast<int64_t>(bad.size()), d = 3;
+  Case c("gather/scatter rows with bad ids", 72);
+  int table = c.input(rows * d), ids = c.values(bad), gy = c.input(n * d), y = c.output(n * d), gt = c.output(rows * d);
+  c.check(1e-12, [&](const KernelTable& k, const std::vector<float*>& p) {
+    k.gather_rows(p[table], rows, p[ids], p[y], n, d);
+    k.scatter_add_rows(p[gy], p[ids], p[gt], rows, n, d);
+  });
+  // And on the CPU, exactly which rows: NaN where the id is bad, the table's row where good.
+  std::vector<float> tv(static_cast<size_t>(rows * d)), out(static_cast<size_t>(n * d));
+  for (size_t i = 0; i < tv.size(); ++i) tv[i] = static_cast<float>(i);
+  kernel_table(Device::CPU).gather_rows(tv.data(), rows, bad.data(), out.data(), n, d);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      const float got = out[static_cast<size_t>(i * d + j)];
+      const bool good = i == 0 || i == 3 || i == 9 || i == 10;
+      INFO("id " << bad[static_cast<size_t>(i)] << " column " << j);
+      if (good)
+        CHECK(got == static_cast<float>(static_cast<int64_t>(bad[static_cast<size_t>(i)]) * d + j));
+      else
+        CHECK(std::isnan(got));
     }
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/autograd.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/ops.hpp"
 #include "engine/random.hpp"
 #include "engine/tensor.hpp"
@@ -122,6 +123,17 @@ TEST_CASE("CUDA ops: embedding and cross-entropy take ids on the device", "[cuda
       CHECK(nmse(want_gl, logits.grad().to_vector()) <= 1e-10);
     }
   }
+  // A bad id on the device: no host read to stop on, so its row is NaN and the others
+  // are the table's (the CPU op refuses it: tests/test_image_ops.cpp).
+  Tensor table = Generator(3).normal(Shape{6, 4});
+  std::vector<float> got = embedding(table.to(Device::CUDA), Tensor::from_vector({1, 6, 0}, Shape{3}, Device::CUDA))
+                               .to_vector(),
+                     want = table.to_vector();
+  for (int j = 0; j < 4; ++j) {
+    CHECK(got[static_cast<size_t>(j)] == want[static_cast<size_t>(4 + j)]);
+    CHECK(std::isnan(got[static_cast<size_t>(4 + j)]));
+    CHECK(got[static_cast<size_t>(8 + j)] == want[static_cast<size_t>(j)]);
+  }
 }
 
 TEST_CASE("CUDA ops: the same seed gives the same random tensors on both devices", "[cuda][random]") {
@@ -196,4 +208,27 @@ TEST_CASE("CUDA ops: clip_grad_norm clips on the device as on the CPU", "[cuda][
       CHECK(nmse(want_grads, mlp.flat_gradients().to_vector()) <= 1e-10);
     }
   }
+}
+
+TEST_CASE("CUDA: the host waits for the device only to read from it", "[cuda][ops][staging]") {
+  Tensor warm = Tensor::from_vector({1.f}, Shape{1}, Device::CUDA);  // the runtime started
+  const uint64_t w0 = cuda::host_waits();
+  // Uploads of a batch's size go through the pinned ring: queued, not waited for.
+  std::vector<float> batch(64 * 784, 0.5f);
+  Tensor a = Tensor::from_vector(batch, Shape{64, 784}, Device::CUDA);
+  Tensor b = Generator(1).normal(Shape{64, 784}).to(Device::CUDA);
+  Tensor c = add(mul(a, b), b);  // kernels: queued
+  CHECK(cuda::host_waits() == w0);
+  // Reading a number back waits, once.
+  std::vector<float> got = sum(c).to_vector();
+  CHECK(cuda::host_waits() == w0 + 1);
+  // An upload larger than a quarter of the ring (a checkpoint's weights) is copied in
+  // waited-for chunks: one wait.
+  std::vector<float> big(size_t{1} << 21, 1.f);
+  Tensor g = Tensor::from_vector(big, Shape{static_cast<int64_t>(big.size())}, Device::CUDA);
+  CHECK(cuda::host_waits() == w0 + 2);
+  // The values made it (the ring's regions were not overwritten before their copies).
+  CHECK(a.to_vector() == batch);
+  CHECK(sum(g).to_vector()[0] == static_cast<float>(big.size()));
+  CHECK(got[0] == Approx(sum(add(mul(a, b), b)).to_vector()[0]));
 }

@@ -285,8 +285,9 @@ TEST_CASE("mpi: ranks whose parameters drift apart stop with an error naming the
 }
 
 // GPU ranks, on the emulated device (build/emulated/*, which make test builds): two
-// CUDA ranks stage their gradients through host memory and equal one CPU process; ranks
-// on different devices are refused before any work.
+// CUDA ranks average their gradients through (emulated) NCCL on the device, never
+// waiting for it, and equal one CPU process; ranks on different devices are refused
+// before any work.
 TEST_CASE("mpi: 2 CUDA ranks (emulated) equal one CPU process; mixed devices are refused", "[mpi][cuda]") {
   if (!mpi_ready()) return;
   const std::string emulated = "./build/emulated/cfm2d";
@@ -297,6 +298,10 @@ TEST_CASE("mpi: 2 CUDA ranks (emulated) equal one CPU process; mixed devices are
   INFO(g.err);
   REQUIRE(g.exit_code == 0);
   CHECK(g.err.find("device CUDA: emulated") != std::string::npos);
+  CHECK(g.err.find("cfm2d: 2 ranks; gradients averaged by NCCL (emulated, over MPI)") != std::string::npos);
+  // The all-reduce is queued on the device's stream: no step but the loss read waits
+  // (staging through host memory would wait for every step's gradients).
+  CHECK(g.err.find("the host waited for the device 0 times in 19 steady training steps") != std::string::npos);
   // The emulated device's kernels sum in another order than the CPU's (5e-7 over 20
   // iterations on one rank, tests/test_cuda_apps.cpp).
   require_same_run(cpu.path, gpu.path, "cfm2d 20 iterations, 1 CPU process vs 2 emulated CUDA ranks", 1e-5);

@@ -4,6 +4,7 @@
 // garbage --guidance-values fail with one line naming the option.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "tiny_image_dataset.hpp"
 #include "apps/common/image_guidance.hpp"
 #include "apps/common/options.hpp"
+#include "mpi_runner.hpp"
 
 namespace fs = std::filesystem;
 
@@ -105,4 +107,56 @@ TEST_CASE("--guidance-values: garbage, duplicates and a misplaced option give on
   std::string many;
   for (int i = 0; i < 33; ++i) many += (i ? "," : "") + std::to_string(i);
   CHECK_THROWS_AS(fc::app::parse_guidance_values("guidance-values", many), fc::app::UsageError);
+}
+
+TEST_CASE("mpi: the guidance sweep and the few-step table over 2 ranks equal one process's",
+          "[mpi][cfm_image][guidance]") {
+  if (!mpi_ready()) return;
+  TempDir dir;
+  write_tiny_dataset(dir.path + "/pics");
+  const std::string ds = "folder:" + dir.path + "/pics";
+  const std::string common = " --channels 32 --res-blocks 1 --threads 1 --checkpoint-every 0 --steps 2"
+                             " --eval-samples 10 --classifier-epochs 1 --output " + dir.path + "/cfm";
+  REQUIRE(run_app("./apps/cfm_image --train " + ds + " --iterations 4 --batch-size 4 --class-drop 0.5" + common)
+              .exit_code == 0);
+  const std::string modes = " --guidance-sweep " + ds + " --guidance-values 0,2 --few-step " + ds;
+  const std::string stem = dir.path + "/comparisons/";
+  AppRun one = run_app("./apps/cfm_image" + modes + common);
+  INFO(one.err);
+  REQUIRE(one.exit_code == 0);
+  const nlohmann::json g1 = nlohmann::json::parse(read_bytes(stem + "guidance_folder_pics.json"));
+  const nlohmann::json f1 = nlohmann::json::parse(read_bytes(stem + "few_step_folder_pics.json"));
+  fs::remove(stem + "guidance_folder_pics.json");
+  fs::remove(stem + "few_step_folder_pics.json");
+  // The second run loads the classifier the first one trained: the scores differ only
+  // by the images, each rank integrating its rows (10 images: 5 a rank).
+  AppRun two = run_app(mpirun(2) + "./apps/cfm_image" + modes + common);
+  INFO(two.err);
+  REQUIRE(two.exit_code == 0);
+  CHECK(two.err.find("wrote " + stem + "few_step_folder_pics") == two.err.rfind("wrote " + stem + "few_step"));
+  const nlohmann::json g2 = nlohmann::json::parse(read_bytes(stem + "guidance_folder_pics.json"));
+  const nlohmann::json f2 = nlohmann::json::parse(read_bytes(stem + "few_step_folder_pics.json"));
+  double worst = 0;
+  auto same = [&](const nlohmann::json& a, const nlohmann::json& b, const std::string& what) {
+    INFO(what << ": 1 process " << a << ", 2 ranks " << b);
+    REQUIRE(a.is_number());
+    REQUIRE(b.is_number());
+    const double x = a.get<double>(), y = b.get<double>();
+    worst = std::max(worst, std::abs(x - y) / std::max(1e-12, std::abs(x)));
+    CHECK(y == Approx(x).epsilon(1e-3).margin(1e-6));
+  };
+  REQUIRE(g1["rows"].size() == 2);
+  REQUIRE(g2["rows"].size() == 2);
+  for (size_t i = 0; i < 2; ++i)
+    for (const char* key : {"conditional_accuracy", "frechet_distance"})
+      same(g1["rows"][i][key], g2["rows"][i][key], "guidance row " + std::to_string(i) + " " + key);
+  const nlohmann::json& c1 = f1["models"]["CFM"]["few_step"];
+  const nlohmann::json& c2 = f2["models"]["CFM"]["few_step"];
+  REQUIRE(c1.size() == 5);
+  REQUIRE(c2.size() == 5);
+  for (size_t i = 0; i < 5; ++i)
+    for (const char* key : {"conditional_accuracy", "frechet_distance"})
+      same(c1[i][key], c2[i][key], "few-step row " + std::to_string(i) + " " + key);
+  std::printf("[mpi] cfm_image --guidance-sweep and --few-step, 1 process vs 2 ranks: largest relative score "
+              "difference %.3g\n", worst);
 }

@@ -36,7 +36,12 @@ std::string describe_device(Device d) {
 
 std::string announce_device(const char* program, Device d) {
   std::string text = describe_device(d);
-  if (dist::is_root()) std::fprintf(stderr, "%s: device %s\n", program, text.c_str());
+  if (dist::is_root()) {
+    std::fprintf(stderr, "%s: device %s\n", program, text.c_str());
+    if (dist::size() > 1 && d == Device::CUDA)
+      std::fprintf(stderr, "%s: %d ranks; gradients averaged by %s\n", program, dist::size(),
+                   cuda::communicator_name().c_str());
+  }
   return text;
 }
 
@@ -61,6 +66,16 @@ void init_ranks(Device d) {
 void record_peak_memory(nlohmann::json& metrics, Device d) {
   metrics["peak_memory_mb"] = memory_stats(Device::CPU).peak_reserved_bytes / 1048576.0;
   if (d != Device::CPU) metrics["peak_device_memory_mb"] = memory_stats(d).peak_reserved_bytes / 1048576.0;
+}
+
+uint64_t host_waits(Device d) { return d == Device::CUDA ? cuda::host_waits() : 0; }
+
+void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d) {
+  if (d == Device::CPU) return;
+  metrics["host_waits_in_steady_steps"] = {{"steps", w.steps}, {"waits", w.waits}};
+  if (dist::is_root())
+    std::fprintf(stderr, "%s: the host waited for the device %lld times in %lld steady training steps\n", program,
+                 static_cast<long long>(w.waits), static_cast<long long>(w.steps));
 }
 
 flow::VelocityFn velocity_on(Device d, const flow::VelocityFn& v) {

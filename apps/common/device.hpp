@@ -21,7 +21,8 @@ Device resolve_device(const std::string& choice);
 // "CPU (2 threads)" or "CUDA: NVIDIA H200 (139.8 GiB, sm_90)": printed at start and
 // recorded as metrics.json's "device".
 std::string describe_device(Device d);
-// Prints "PROGRAM: device ..." (rank 0 alone under mpirun) and returns the description.
+// Prints "PROGRAM: device ..." (rank 0 alone under mpirun; GPU ranks add how their
+// gradients travel: NCCL, or MPI through host memory) and returns the description.
 // Programs call it once their inputs are checked, so that an error stays one line.
 std::string announce_device(const char* program, Device d);
 
@@ -33,6 +34,20 @@ void init_ranks(Device d);
 // metrics.json's peak memory: the host's (peak_memory_mb) and, when d is not the CPU,
 // the device's (peak_device_memory_mb), as the caching allocators counted them.
 void record_peak_memory(nlohmann::json& metrics, Device d);
+
+// How often the host waited for the device (engine/cuda/backend.hpp's host_waits(): 0 on
+// the CPU). A GPU runs ahead of the host only while the host does not wait for it.
+uint64_t host_waits(Device d);
+// The host's waits in the steady steps of a training run: those that read no loss,
+// write no checkpoint and compare no replicas (train_loop counts them). Zero waits in
+// them means the GPU's queue never drains inside a step.
+struct HostWaits {
+  int64_t steps = 0, waits = 0;
+};
+// Where d is not the CPU: metrics.json's "host_waits_in_steady_steps" {steps, waits},
+// and (rank 0) the line "PROGRAM: the host waited for the device W times in S steady
+// training steps".
+void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d);
 
 // A velocity that runs on device d for callers that hold CPU tensors (the plots and
 // metrics): x goes to d, v(x, t) comes back to the CPU. v itself where d is the CPU.

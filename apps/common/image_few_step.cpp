@@ -6,30 +6,43 @@
 #include "apps/common/flow2d_quality.hpp"
 #include "apps/common/image_flow.hpp"
 #include "apps/common/image_plots.hpp"
+#include "apps/common/number_text.hpp"
 #include "apps/common/options.hpp"
+#include "engine/dist.hpp"
 #include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 
 namespace fc::app {
 
-namespace {
-
-std::string fmt(double v, const char* f) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-}  // namespace
-
 nlohmann::json write_image_few_step(const std::vector<FewStepImageModel>& models, const data::ImageDataset& test,
                                     const FewStepImageOptions& o) {
   FC_CHECK(!models.empty(), "few-step table: no models");
-  ImageScorer scorer(o.dataset, test, o.eval);
   const int64_t classes = test.num_classes();
   Tensor labels = slice(class_grid_labels(classes, (o.samples + classes - 1) / classes), 0, 0, o.samples);
   Generator noise(o.eval.seed + 3000017);
   Tensor x0 = noise.normal(Shape{o.samples, test.channels, test.height, test.width});
+  // Every cell is sampled first, over the ranks under mpirun (each integrates its rows
+  // of the same x0, rank 0 gathers); then rank 0 alone trains or loads the classifier
+  // and scores, so that the other ranks never wait on it mid-sampling.
+  std::vector<std::vector<Tensor>> cells(models.size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    const FewStepImageModel& m = models[i];
+    std::unique_ptr<nn::UNet> unet = load_unet_for_sampling(m.checkpoint, test.height);
+    unet->to(o.device);
+    FC_CHECK(unet->config().num_classes == classes, m.checkpoint << ": the model has " << unet->config().num_classes
+                                                                  << " classes, " << o.dataset << " has " << classes);
+    for (int k : few_step_counts()) {
+      flow::OdeOptions ode;
+      ode.method = flow::Method::Euler;
+      ode.step_size = 1.f / static_cast<float>(k);
+      Generator unused(0);
+      cells[i].push_back(sample_images_over_ranks(*unet, unused, labels, {0.f, 1.f}, ode, m.guidance, 100, nullptr,
+                                                  m.name + " " + std::to_string(k) + " step" + (k > 1 ? "s" : ""), x0)
+                             .back());
+    }
+  }
+  if (!dist::is_root()) return nlohmann::json();
+  ImageScorer scorer(o.dataset, test, o.eval);
   nlohmann::json out;
   out["dataset"] = o.dataset;
   out["samples"] = o.samples;
@@ -37,22 +50,14 @@ nlohmann::json write_image_few_step(const std::vector<FewStepImageModel>& models
   out["frechet_distance_test_vs_test"] = scorer.frechet_test_vs_test(o.samples);
   std::vector<Tensor> rows;
   std::vector<std::string> row_labels;
-  for (const FewStepImageModel& m : models) {
-    std::unique_ptr<nn::UNet> unet = load_unet_for_sampling(m.checkpoint, test.height);
-    unet->to(o.device);
-    FC_CHECK(unet->config().num_classes == classes, m.checkpoint << ": the model has " << unet->config().num_classes
-                                                                  << " classes, " << o.dataset << " has " << classes);
+  for (size_t i = 0; i < models.size(); ++i) {
+    const FewStepImageModel& m = models[i];
     nlohmann::json r;
     r["checkpoint"] = m.checkpoint;
     r["guidance"] = m.guidance;
-    for (int k : few_step_counts()) {
-      flow::OdeOptions ode;
-      ode.method = flow::Method::Euler;
-      ode.step_size = 1.f / static_cast<float>(k);
-      Generator unused(0);
-      Tensor images = sample_images(*unet, unused, labels, {0.f, 1.f}, ode, m.guidance, 100, nullptr,
-                                    m.name + " " + std::to_string(k) + " step" + (k > 1 ? "s" : ""), x0)
-                          .back();
+    for (size_t j = 0; j < few_step_counts().size(); ++j) {
+      const int k = few_step_counts()[j];
+      const Tensor& images = cells[i][j];
       r["few_step"].push_back({{"steps", k},
                                {"conditional_accuracy", scorer.conditional_accuracy(images, labels)},
                                {"frechet_distance", scorer.frechet_distance(images)}});

@@ -26,6 +26,8 @@ struct FewStepImageOptions {
   Device device = Device::CPU;  // where the models sample
 };
 
+// Under mpirun every rank calls it: the ranks split each cell's images, rank 0 scores,
+// writes and returns the table (the others an empty object).
 nlohmann::json write_image_few_step(const std::vector<FewStepImageModel>& models, const data::ImageDataset& test,
                                     const FewStepImageOptions& options);
 

@@ -8,22 +8,14 @@
 
 #include "apps/common/image_flow.hpp"
 #include "apps/common/image_plots.hpp"
+#include "apps/common/number_text.hpp"
 #include "apps/common/options.hpp"
+#include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 
 namespace fc::app {
-
-namespace {
-
-std::string fmt(double v, const char* f) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-}  // namespace
 
 std::vector<double> parse_guidance_values(const char* option, const std::string& text) {
   auto bad = [&](const std::string& why) {
@@ -59,6 +51,17 @@ nlohmann::json write_guidance_sweep(nn::UNet& model, const data::ImageDataset& t
     FC_CHECK(w == 0 || model.config().null_class,
              "guidance scale " << w << " needs a model trained with class dropout (--class-drop > 0); this one "
                                   "has no null class: pass --guidance-values 0");
+  // Every w is sampled first, over the ranks under mpirun (each integrates its rows of
+  // the evaluation's x0, rank 0 gathers); then rank 0 alone trains or loads the
+  // classifier and scores.
+  std::vector<Tensor> images, labels(o.values.size());
+  for (size_t i = 0; i < o.values.size(); ++i) {
+    EvalOptions e = o.eval;
+    e.guidance = static_cast<float>(o.values[i]);
+    images.push_back(evaluation_samples(model, classes, e, &labels[i], "w = " + fmt(o.values[i], "%g"),
+                                        /*over_ranks=*/true));
+  }
+  if (!dist::is_root()) return nlohmann::json();
   ImageScorer scorer(o.dataset, test, o.eval);
   nlohmann::json out;
   out["dataset"] = o.dataset;
@@ -72,17 +75,14 @@ nlohmann::json write_guidance_sweep(nn::UNet& model, const data::ImageDataset& t
   std::vector<Tensor> rows;
   std::vector<std::string> row_labels;
   std::vector<double> ws, accuracy, distance;
-  for (double w : o.values) {
-    EvalOptions e = o.eval;
-    e.guidance = static_cast<float>(w);
-    Tensor labels;
-    Tensor images = evaluation_samples(model, classes, e, &labels, "w = " + fmt(w, "%g"));
+  for (size_t i = 0; i < o.values.size(); ++i) {
+    const double w = o.values[i];
     ws.push_back(w);
-    accuracy.push_back(scorer.conditional_accuracy(images, labels));
-    distance.push_back(scorer.frechet_distance(images));
+    accuracy.push_back(scorer.conditional_accuracy(images[i], labels[i]));
+    distance.push_back(scorer.frechet_distance(images[i]));
     out["rows"].push_back(
         {{"guidance", w}, {"conditional_accuracy", accuracy.back()}, {"frechet_distance", distance.back()}});
-    rows.push_back(slice(images, 0, 0, std::min(classes, o.eval.samples)));  // labels 0, 1, ..., classes - 1
+    rows.push_back(slice(images[i], 0, 0, std::min(classes, o.eval.samples)));  // labels 0, 1, ..., classes - 1
     row_labels.push_back("w = " + fmt(w, "%g"));
   }
   write_json(o.stem + ".json", out.dump(2));

@@ -23,6 +23,8 @@ struct GuidanceSweepOptions {
   EvalOptions eval;                // samples, solver, sampling path, seed, classifier (its guidance unused)
 };
 
+// Under mpirun every rank calls it: the ranks split each w's images, rank 0 scores,
+// writes and returns the table (the others an empty object).
 nlohmann::json write_guidance_sweep(nn::UNet& model, const data::ImageDataset& test,
                                     const GuidanceSweepOptions& options);
 

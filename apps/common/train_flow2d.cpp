@@ -86,7 +86,9 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     PairBatch p = pairs(o.batch, rows, gen);
     p.x0 = p.x0.to(o.device);  // (2-D points are drawn on the host; a teacher's are on the device)
     p.x1 = p.x1.to(o.device);
-    Tensor t = gen.uniform(Shape{o.batch, 1}, 0.f, 1.f, o.device);
+    // t is drawn on the host (the same numbers as on the device): the paths' per-row
+    // coefficients are computed from it there, with no wait for the device.
+    Tensor t = gen.uniform(Shape{o.batch, 1}, 0.f, 1.f);
     if (split) t = slice(t, 0, rows.begin, rows.end);
     Tensor xt, target;
     if (o.bridge_sigma > 0) {
@@ -98,7 +100,7 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
       xt = flow::affine_interpolate(p.x0, p.x1, t, o.path);
       target = flow::affine_target(p.x0, p.x1, t, o.path);
     }
-    return mse_loss(mlp.forward(concat({xt, t}, 1)), target);
+    return mse_loss(mlp.forward(concat({xt, flow::times_on(t, o.device)}, 1)), target);
   };
   TrainLoopOptions to;
   to.iterations = o.iterations;
@@ -111,6 +113,7 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
   to.program = o.program;
   to.checkpoint = o.checkpoint;
   to.losses_csv = o.losses_csv;
+  to.host_waits = o.host_waits;
   double smooth = 0;
   if (!train_loop(mlp, opt, nullptr, state, loss, to, save, &smooth)) return false;
   if (dist::is_root()) save();

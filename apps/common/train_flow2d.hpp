@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "apps/common/device.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/train_state.hpp"
 #include "engine/dist.hpp"
@@ -64,6 +65,7 @@ struct FlowTrainOptions {
   Device device = Device::CPU;      // where mlp lives: batches are moved there
   std::string program;              // names the program in messages
   std::string checkpoint, losses_csv;
+  HostWaits* host_waits = nullptr;  // if set: the host's waits for the device in steady steps
 };
 
 // Trains mlp from state.iteration to options.iterations on

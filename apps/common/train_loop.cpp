@@ -5,20 +5,11 @@
 #include "apps/common/flow2d.hpp"
 #include "apps/common/interrupt.hpp"
 #include "apps/common/loss_reader.hpp"
+#include "apps/common/number_text.hpp"
 #include "apps/common/progress.hpp"
 #include "nn/data_parallel.hpp"
 
 namespace fc::app {
-
-namespace {
-
-std::string fmt(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.4g", v);
-  return b;
-}
-
-}  // namespace
 
 bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& state, const LossFn& loss_fn,
                 const TrainLoopOptions& o, const std::function<void()>& save, double* smooth_loss) {
@@ -29,6 +20,7 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
   LossReader losses(state, split);  // read from the device every LossReader::kEvery steps
   const int64_t epochs = o.per_epoch > 0 ? (o.iterations + o.per_epoch - 1) / o.per_epoch : 0;
   nn::check_replicas_agree(model, state.iteration);
+  const Device device = model.parameters().empty() ? Device::CPU : model.parameters().front()->device();
   for (; state.iteration < o.iterations; ++state.iteration) {
     // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
     if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
@@ -43,6 +35,7 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
       }
       return false;
     }
+    const uint64_t waits_before = host_waits(device);
     Tensor loss = loss_fn(state.iteration, rows);
     opt.zero_grad();
     nn::backward_and_average(model, loss, o.bucket_bytes);  // the ranks' all-reduce overlaps backward
@@ -53,14 +46,19 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
     losses.add(loss);
     const bool saving = o.checkpoint_every > 0 && (state.iteration + 1) % o.checkpoint_every == 0 &&
                         state.iteration + 1 < o.iterations;
-    if (losses.due() || saving || state.iteration + 1 == o.iterations) losses.flush(state.iteration + 1);
+    const bool read_losses = losses.due() || saving || state.iteration + 1 == o.iterations;
+    if (read_losses) losses.flush(state.iteration + 1);
     std::string status = losses.any() ? "loss " + fmt(losses.smooth()) : "";
     if (epochs > 0)
       status = "epoch " + std::to_string(state.iteration / o.per_epoch + 1) + "/" + std::to_string(epochs) + "  " +
                status;
     bar.update(state.iteration + 1, status);
-    if (o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0)
-      nn::check_replicas_agree(model, state.iteration + 1);
+    const bool replica_check = o.replica_check_every > 0 && (state.iteration + 1) % o.replica_check_every == 0;
+    if (o.host_waits && !read_losses && !saving && !replica_check) {
+      ++o.host_waits->steps;
+      o.host_waits->waits += static_cast<int64_t>(host_waits(device) - waits_before);
+    }
+    if (replica_check) nn::check_replicas_agree(model, state.iteration + 1);
     if (saving && dist::is_root()) {
       ++state.iteration;  // the checkpoint records the iterations done
       save();

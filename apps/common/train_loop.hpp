@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "apps/common/device.hpp"
 #include "apps/common/train_state.hpp"
 #include "engine/dist.hpp"
 #include "engine/tensor.hpp"
@@ -25,6 +26,7 @@ struct TrainLoopOptions {
   double clip = 1.0;                // gradient-norm clipping, 0: off
   int64_t bucket_bytes = nn::kDefaultBucketBytes;  // under mpirun: the all-reduce's buckets, 0: one after backward
   std::string program, checkpoint, losses_csv, label = "train";
+  HostWaits* host_waits = nullptr;  // if set: the host's waits for the model's device in steady steps
 };
 
 // This rank's loss at `iteration`, on its rows of the batch of options.batch.

@@ -48,8 +48,8 @@ void attention_backward(const float* qkv, const float* out, const float* lse, co
                         float* gqkv, int64_t bh, int64_t d, int64_t t);
 void upsample2x(const float* x, float* y, int64_t planes, int64_t h, int64_t w, float scale);
 void pool2x_sum(const float* x, float* y, int64_t planes, int64_t h, int64_t w, float scale);
-void gather_rows(const float* table, const float* ids, float* y, int64_t n, int64_t d);
-void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t n, int64_t d);
+void gather_rows(const float* table, int64_t rows, const float* ids, float* y, int64_t n, int64_t d);
+void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t rows, int64_t n, int64_t d);
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s);
 void rand_uniform(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
 void rand_normal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);

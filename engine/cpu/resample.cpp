@@ -1,6 +1,9 @@
 // Nearest 2x upsampling, 2x2 block sums (average pooling, and upsampling's adjoint),
 // and the row gather / scatter-add of an embedding lookup.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "engine/cpu/cpu_kernels.hpp"
 #include "engine/parallel.hpp"
@@ -34,14 +37,26 @@ void pool2x_sum(const float* x, float* y, int64_t planes, int64_t h, int64_t w, 
   });
 }
 
-void gather_rows(const float* table, const float* ids, float* y, int64_t n, int64_t d) {
-  for (int64_t i = 0; i < n; ++i)
-    std::memcpy(y + i * d, table + static_cast<int64_t>(ids[i]) * d, sizeof(float) * d);
+namespace {
+// Whether id names a row of a table of `rows` rows (NaN fails every comparison).
+bool valid_row(float id, int64_t rows) {
+  return id >= 0.f && id < static_cast<float>(rows) && id == std::floor(id);
+}
+}  // namespace
+
+void gather_rows(const float* table, int64_t rows, const float* ids, float* y, int64_t n, int64_t d) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (valid_row(ids[i], rows))
+      std::memcpy(y + i * d, table + static_cast<int64_t>(ids[i]) * d, sizeof(float) * d);
+    else
+      std::fill(y + i * d, y + (i + 1) * d, std::numeric_limits<float>::quiet_NaN());
+  }
 }
 
-void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t n, int64_t d) {
+void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t rows, int64_t n, int64_t d) {
   // Serial: two rows with the same id add into the same place.
   for (int64_t i = 0; i < n; ++i) {
+    if (!valid_row(ids[i], rows)) continue;
     float* row = gtable + static_cast<int64_t>(ids[i]) * d;
     const float* g = gy + i * d;
     for (int64_t j = 0; j < d; ++j) row[j] += g[j];

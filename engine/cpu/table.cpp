@@ -1,4 +1,5 @@
 #include "engine/cpu/cpu_kernels.hpp"
+#include "engine/dist.hpp"
 
 namespace fc::cpu {
 
@@ -44,6 +45,7 @@ KernelTable make_table() {
   t.to_host = copy;    // the host is the CPU
   t.from_host = copy;
   t.synchronize = [] {};  // a CPU kernel has finished when it returns
+  t.all_reduce_sum = [](float* data, int64_t n) { dist::all_reduce_sum(data, n); };
   return t;
 }
 

@@ -3,6 +3,7 @@
 // memory. Three variants define these: the real backend (engine/cuda/*.cu built with
 // nvcc), the same sources on the emulated device (built with g++ against
 // engine/cuda/emu/cuda_emu.hpp), and engine/cuda/no_cuda.cpp in a CPU-only build.
+#include <cstdint>
 #include <string>
 
 #include "engine/allocator.hpp"
@@ -23,5 +24,13 @@ std::string device_description();
 // True for the emulated device (engine/cuda/emu): CUDA semantics, CPU speed. The apps'
 // --device auto takes a real GPU only.
 bool emulated();
+// How many times the host has waited for the device so far: each read back to the host,
+// each synchronize(), each upload too large for the pinned ring (engine/cuda/
+// staging_ring.hpp) and each time the ring had to wait for a copy. A steady training
+// step should add none (the apps record the count in metrics.json).
+uint64_t host_waits();
+// How the ranks' gradients travel: "NCCL", "NCCL (emulated, over MPI)", or "MPI through
+// host memory (this build has no NCCL)".
+std::string communicator_name();
 
 }  // namespace fc::cuda

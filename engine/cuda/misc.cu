@@ -9,19 +9,27 @@ namespace fc::cuda {
 
 namespace {
 
-__global__ void gather_rows_kernel(const float* table, const float* ids, float* y, int64_t n, int64_t d) {
+// Whether id names a row of a table of `rows` rows (NaN fails every comparison).
+__device__ __forceinline__ bool valid_row(float id, int64_t rows) {
+  return id >= 0.f && id < static_cast<float>(rows) && id == floorf(id);
+}
+
+__global__ void gather_rows_kernel(const float* table, int64_t rows, const float* ids, float* y, int64_t n,
+                                   int64_t d) {
   FC_GRID_STRIDE(t, n * d) {
     int64_t i = t / d, j = t % d;
-    y[t] = table[static_cast<int64_t>(ids[i]) * d + j];
+    float id = ids[i];
+    y[t] = valid_row(id, rows) ? table[static_cast<int64_t>(id) * d + j] : __int_as_float(0x7fc00000);  // NaN
   }
 }
 
 // Two rows with the same id add into the same place: atomics.
-__global__ void scatter_add_rows_kernel(const float* gy, const float* ids, float* gtable, int64_t n,
+__global__ void scatter_add_rows_kernel(const float* gy, const float* ids, float* gtable, int64_t rows, int64_t n,
                                         int64_t d) {
   FC_GRID_STRIDE(t, n * d) {
     int64_t i = t / d, j = t % d;
-    atomicAdd(gtable + static_cast<int64_t>(ids[i]) * d + j, gy[t]);
+    float id = ids[i];
+    if (valid_row(id, rows)) atomicAdd(gtable + static_cast<int64_t>(id) * d + j, gy[t]);
   }
 }
 
@@ -82,13 +90,14 @@ __global__ void rand_int_kernel(float* y, int64_t n, uint64_t seed, uint64_t off
 
 }  // namespace
 
-void gather_rows(const float* table, const float* ids, float* y, int64_t n, int64_t d) {
-  if (n * d > 0) FC_LAUNCH(gather_rows_kernel, blocks_for(n * d), kThreads, 0, stream(), table, ids, y, n, d);
+void gather_rows(const float* table, int64_t rows, const float* ids, float* y, int64_t n, int64_t d) {
+  if (n * d > 0)
+    FC_LAUNCH(gather_rows_kernel, blocks_for(n * d), kThreads, 0, stream(), table, rows, ids, y, n, d);
 }
 
-void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t n, int64_t d) {
+void scatter_add_rows(const float* gy, const float* ids, float* gtable, int64_t rows, int64_t n, int64_t d) {
   if (n * d > 0)
-    FC_LAUNCH(scatter_add_rows_kernel, blocks_for(n * d), kThreads, 0, stream(), gy, ids, gtable, n, d);
+    FC_LAUNCH(scatter_add_rows_kernel, blocks_for(n * d), kThreads, 0, stream(), gy, ids, gtable, rows, n, d);
 }
 
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {

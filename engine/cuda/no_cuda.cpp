@@ -19,5 +19,7 @@ std::string unavailable_reason() {
 }
 std::string device_description() { return "none"; }
 bool emulated() { return false; }
+uint64_t host_waits() { return 0; }
+std::string communicator_name() { return "none"; }
 
 }  // namespace fc::cuda

@@ -47,6 +47,7 @@ KernelTable make_table() {
   t.to_host = to_host;
   t.from_host = from_host;
   t.synchronize = synchronize;
+  t.all_reduce_sum = all_reduce_sum;
   return t;
 }
 

@@ -16,18 +16,21 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   FC_CHECK(ids.ndim() == 1, "embedding: expected ids [N], got " << ids.shape());
   FC_CHECK(table.device() == ids.device(), "embedding: table and ids on different devices");
   const int64_t v = table.dim(0), d = table.dim(1), n = ids.dim(0);
-  // An id out of range would read outside the table: check them all (they are few).
-  for (float id : ids.to_vector())
-    FC_CHECK(id >= 0 && id < static_cast<float>(v) && id == std::floor(id),
-             "embedding: id " << id << " is not an integer in [0, " << v << ")");
+  // An id out of range names no row: stop on it where the ids are in host memory. On a
+  // device the kernels give its row NaN instead (engine/kernels.hpp), since reading the
+  // ids back would make the host wait for the GPU at every forward.
+  if (ids.device() == Device::CPU)
+    for (float id : ids.to_vector())
+      FC_CHECK(id >= 0 && id < static_cast<float>(v) && id == std::floor(id),
+               "embedding: id " << id << " is not an integer in [0, " << v << ")");
   Tensor y = Tensor::empty(Shape{n, d}, table.device());
-  FC_KERNEL(table.device(), gather_rows, "embedding")(table.data(), ids.data(), y.data(), n, d);
+  FC_KERNEL(table.device(), gather_rows, "embedding")(table.data(), v, ids.data(), y.data(), n, d);
   if (needs_grad({&table})) {
     Tensor is = ids.detach();
     Shape st = table.shape();
-    record(y, "embedding", {&table}, [is, st, n, d](const Tensor& g, const std::vector<bool>&) {
+    record(y, "embedding", {&table}, [is, st, v, n, d](const Tensor& g, const std::vector<bool>&) {
       Tensor gt = Tensor::zeros(st, g.device());
-      FC_KERNEL(g.device(), scatter_add_rows, "embedding")(g.data(), is.data(), gt.data(), n, d);
+      FC_KERNEL(g.device(), scatter_add_rows, "embedding")(g.data(), is.data(), gt.data(), v, n, d);
       return std::vector<Tensor>{gt};
     });
   }

@@ -544,6 +544,25 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }  // all calls are synchronous
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
+struct CUevent_st {};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
+  *e = new CUevent_st;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  return e ? cudaSuccess : fail(cudaErrorInvalidValue, "cudaEventRecord of a null event");
+}
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+  return e ? cudaSuccess : fail(cudaErrorInvalidValue, "cudaEventQuery of a null event");
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  return e ? cudaSuccess : fail(cudaErrorInvalidValue, "cudaEventSynchronize of a null event");
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+
 cudaError_t cudaGetLastError() {
   cudaError_t e = fc::emu::g_last_error;
   fc::emu::g_last_error = cudaSuccess;
