@@ -76,14 +76,18 @@ std::string run_on_both(const std::string& app, const std::string& args, const s
 }
 
 // The number in "PROGRAM: the host waited for the device W times in S steady training
-// steps" (-1 where the line is missing), and S in *steps.
-long host_waits_in(const std::string& err, long* steps) {
+// steps; A device allocations in the L after the first" (-1 where the line is
+// missing), S in *steps, A in *allocs and L in *later (when given).
+long host_waits_in(const std::string& err, long* steps, long* allocs = nullptr, long* later = nullptr) {
   const std::string key = "the host waited for the device ";
   const size_t at = err.find(key);
   if (at == std::string::npos) return -1;
-  long waits = -1;
+  long waits = -1, a = -1, l = -1;
   *steps = -1;
-  std::sscanf(err.c_str() + at + key.size(), "%ld times in %ld steady", &waits, steps);
+  std::sscanf(err.c_str() + at + key.size(), "%ld times in %ld steady training steps; %ld device allocations in the %ld",
+              &waits, steps, &a, &l);
+  if (allocs) *allocs = a;
+  if (later) *later = l;
   return waits;
 }
 
@@ -95,9 +99,12 @@ TEST_CASE("cfm2d --device cuda (emulated) trains as on the CPU; checkpoints cros
   const std::string err = run_on_both("cfm2d", " checkerboard" + kTrain + " --train-only", cpu.path, gpu.path);
   // No step but the one that reads the losses (iteration 20) waits for the device: the
   // batches go up through the pinned ring and nothing comes back.
-  long steps = 0;
-  CHECK(host_waits_in(err, &steps) == 0);
+  long steps = 0, allocs = 0, later = 0;
+  CHECK(host_waits_in(err, &steps, &allocs, &later) == 0);
   CHECK(steps == 19);
+  // And after the first step the caching allocator serves every tensor: no cudaMalloc.
+  CHECK(later == 18);
+  CHECK(allocs == 0);
   // Nor under the other paths and couplings, whose per-row coefficients and pairings
   // are computed on the host.
   for (const char* extra : {" --path cosine", " --coupling sb", " --coupling ot"}) {

@@ -72,10 +72,14 @@ uint64_t host_waits(Device d) { return d == Device::CUDA ? cuda::host_waits() : 
 
 void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d) {
   if (d == Device::CPU) return;
-  metrics["host_waits_in_steady_steps"] = {{"steps", w.steps}, {"waits", w.waits}};
+  metrics["host_waits_in_steady_steps"] = {
+      {"steps", w.steps}, {"waits", w.waits}, {"later_steps", w.later_steps}, {"system_allocs", w.system_allocs}};
   if (dist::is_root())
-    std::fprintf(stderr, "%s: the host waited for the device %lld times in %lld steady training steps\n", program,
-                 static_cast<long long>(w.waits), static_cast<long long>(w.steps));
+    std::fprintf(stderr,
+                 "%s: the host waited for the device %lld times in %lld steady training steps; %lld device "
+                 "allocations in the %lld after the first\n",
+                 program, static_cast<long long>(w.waits), static_cast<long long>(w.steps),
+                 static_cast<long long>(w.system_allocs), static_cast<long long>(w.later_steps));
 }
 
 flow::VelocityFn velocity_on(Device d, const flow::VelocityFn& v) {

@@ -40,13 +40,17 @@ void record_peak_memory(nlohmann::json& metrics, Device d);
 uint64_t host_waits(Device d);
 // The host's waits in the steady steps of a training run: those that read no loss,
 // write no checkpoint and compare no replicas (train_loop counts them). Zero waits in
-// them means the GPU's queue never drains inside a step.
+// them means the GPU's queue never drains inside a step. Also the device allocator's
+// calls to cudaMalloc in the steady steps after the run's first step (which fills its
+// cache): zero when a step reuses its memory.
 struct HostWaits {
   int64_t steps = 0, waits = 0;
+  int64_t later_steps = 0, system_allocs = 0;
 };
-// Where d is not the CPU: metrics.json's "host_waits_in_steady_steps" {steps, waits},
-// and (rank 0) the line "PROGRAM: the host waited for the device W times in S steady
-// training steps".
+// Where d is not the CPU: metrics.json's "host_waits_in_steady_steps" {steps, waits,
+// later_steps, system_allocs}, and (rank 0) the line "PROGRAM: the host waited for the
+// device W times in S steady training steps; A device allocations in the L after the
+// first".
 void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d);
 
 // A velocity that runs on device d for callers that hold CPU tensors (the plots and

@@ -1,10 +1,11 @@
 #pragma once
 // The training loops' losses, read from the device in groups. Reading a number that a
 // GPU computes waits for the GPU, so a loop that read its loss every step would stop
-// the device's queue every step; this keeps the step's loss as a device tensor and
-// reads kEvery of them at once (or sooner, before a checkpoint or the end). The
-// divergence check runs on the values it reads and names the iteration of the first
-// non-finite one.
+// the device's queue every step; this copies each step's loss into a slot of one
+// buffer of kEvery floats on the loss's device (no allocation, no wait) and reads the
+// filled slots in one copy (one wait) every kEvery steps, or sooner, before a
+// checkpoint or the end. The divergence check runs on the values it reads and names
+// the iteration of the first non-finite one.
 #include <cstdint>
 #include <vector>
 
@@ -19,9 +20,9 @@ class LossReader {
   // over_ranks: under mpirun, each loss is the mean over the ranks (every rank reads at
   // the same iterations, so the collectives line up).
   LossReader(TrainState& state, bool over_ranks);
-  // Keeps this step's loss (detached) without reading it.
+  // Keeps this step's loss (a one-element tensor) without reading it.
   void add(const Tensor& loss);
-  bool due() const { return pending_.size() >= kEvery; }
+  bool due() const { return pending_ >= kEvery; }
   // Reads the pending losses into state.losses; `done` counts the iterations finished,
   // the pending ones among them.
   void flush(int64_t done);
@@ -32,7 +33,8 @@ class LossReader {
  private:
   TrainState& state_;
   bool over_ranks_;
-  std::vector<Tensor> pending_;
+  Tensor slots_;        // kEvery floats on the losses' device
+  size_t pending_ = 0;  // slots filled since the last flush
   double smooth_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include "apps/common/loss_reader.hpp"
 #include "apps/common/number_text.hpp"
 #include "apps/common/progress.hpp"
+#include "engine/allocator.hpp"
 #include "nn/data_parallel.hpp"
 
 namespace fc::app {
@@ -21,6 +22,7 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
   const int64_t epochs = o.per_epoch > 0 ? (o.iterations + o.per_epoch - 1) / o.per_epoch : 0;
   nn::check_replicas_agree(model, state.iteration);
   const Device device = model.parameters().empty() ? Device::CPU : model.parameters().front()->device();
+  const int64_t first_iteration = state.iteration;
   for (; state.iteration < o.iterations; ++state.iteration) {
     // (--interrupt-at acts on the last rank alone: the others learn of it as of a Ctrl-C.)
     if (state.iteration == o.interrupt_at && dist::rank() == dist::size() - 1) request_interrupt();
@@ -35,7 +37,8 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
       }
       return false;
     }
-    const uint64_t waits_before = host_waits(device);
+    const uint64_t waits_before = host_waits(device), allocs_before = memory_stats(device).system_allocs;
+    const bool first = state.iteration == first_iteration;
     Tensor loss = loss_fn(state.iteration, rows);
     opt.zero_grad();
     nn::backward_and_average(model, loss, o.bucket_bytes);  // the ranks' all-reduce overlaps backward
@@ -57,6 +60,10 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
     if (o.host_waits && !read_losses && !saving && !replica_check) {
       ++o.host_waits->steps;
       o.host_waits->waits += static_cast<int64_t>(host_waits(device) - waits_before);
+      if (!first) {  // the first step fills the caching allocator
+        ++o.host_waits->later_steps;
+        o.host_waits->system_allocs += static_cast<int64_t>(memory_stats(device).system_allocs - allocs_before);
+      }
     }
     if (replica_check) nn::check_replicas_agree(model, state.iteration + 1);
     if (saving && dist::is_root()) {
