@@ -547,7 +547,7 @@ int run(int argc, char** argv) {
       Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
       Tensor labels =
           app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
-      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), flow::times_on(t, c.device), labels),
+      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t.to(c.device), labels),
                       flow::affine_target(x0, x1, t4, path));
     };
     app::TrainLoopOptions to;

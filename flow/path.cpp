@@ -14,12 +14,10 @@ Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f,
   return Tensor::from_vector(v, t.shape(), on);
 }
 
-Tensor times_on(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
-
 Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& time, float sigma_min) {
   FC_CHECK(x0.shape() == x1.shape(), "cfm path: x0 " << x0.shape() << " and x1 " << x1.shape()
                                                      << " differ");
-  const Tensor t = times_on(time, x0.device());
+  const Tensor t = time.to(x0.device());  // (itself when it is there already)
   // (1 - (1 - σ) t) = 1 + (σ - 1) t
   Tensor w0 = add_scalar(mul_scalar(t, sigma_min - 1.f), 1.f);
   return add(mul(t, x1), mul(w0, x0));

@@ -14,8 +14,6 @@ namespace fc::flow {
 // Every path function below takes t on the host or on x's device; t on the host costs
 // no wait (the training loops draw it there), t on a GPU makes the host wait to read it.
 Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f, Device on);
-// t on device d (itself when it is there already).
-Tensor times_on(const Tensor& t, Device d);
 
 Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, float sigma_min);
 Tensor cfm_target(const Tensor& x0, const Tensor& x1, float sigma_min);

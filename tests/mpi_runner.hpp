@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "app_runner.hpp"
 #include "engine/dist.hpp"
 #include "nn/safetensors.hpp"
 
@@ -72,4 +74,25 @@ inline double relative_l2_difference(const fc::nn::SafetensorsFile& a, const fc:
     }
   }
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+// `./apps/cfm_image --train DS OPTS` as one process into DIR/a and as 2 ranks into
+// DIR/b (both must succeed), their losses equal to 1e-5 relative; the two checkpoints.
+struct OneAndTwoRanks {
+  fc::nn::SafetensorsFile one, two;
+};
+inline OneAndTwoRanks train_cfm_image_on_one_and_two_ranks(const std::string& ds, const std::string& opts,
+                                                           const std::string& dir) {
+  AppRun one = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir + "/a");
+  INFO(one.err);
+  REQUIRE(one.exit_code == 0);
+  AppRun two = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + opts + " --output " + dir + "/b");
+  INFO(two.err);
+  REQUIRE(two.exit_code == 0);
+  OneAndTwoRanks r{fc::nn::load_safetensors(dir + "/a/folder_pics/ckpt.safetensors"),
+                   fc::nn::load_safetensors(dir + "/b/folder_pics/ckpt.safetensors")};
+  std::vector<float> la = r.one.find("train.losses")->to_vector(), lb = r.two.find("train.losses")->to_vector();
+  REQUIRE(la.size() == lb.size());
+  for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]));
+  return r;
 }

@@ -108,22 +108,13 @@ TEST_CASE("mpi: 2 ranks of cfm_image equal one process (each rank its slice of t
   // amplification of rounding noise, equal in neither order.
   const std::string opts = " --iterations 8 --batch-size 4 --channels 64 --res-blocks 1 --threads 1"
                            " --checkpoint-every 0 --class-drop 0.5 --ema-decay 0.9 --clip 0.5";
-  AppRun one = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/a");
-  INFO(one.err);
-  REQUIRE(one.exit_code == 0);
-  AppRun two = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b");
-  INFO(two.err);
-  REQUIRE(two.exit_code == 0);
-  auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
-  auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
-  // The losses to 1e-5 relative, and the weights (with the EMA's) as a whole. Tensor by
+  // The losses to 1e-5 relative (in the helper), and the weights (with the EMA's) as a whole. Tensor by
   // tensor the zero-initialised layers (attention's proj_out, each res block's last
   // conv) differ more: Adam divides each gradient by its own size, so where a
   // gradient is near zero its rounding-level difference (the ranks sum their halves
   // in another order) becomes a step of up to lr; the number is printed.
-  std::vector<float> la = fa.find("train.losses")->to_vector(), lb = fb.find("train.losses")->to_vector();
-  REQUIRE(la.size() == lb.size());
-  for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]));
+  const OneAndTwoRanks runs = train_cfm_image_on_one_and_two_ranks(ds, opts, dir.path);
+  const fc::nn::SafetensorsFile &fa = runs.one, &fb = runs.two;
   double whole = relative_l2_difference(fa, fb, "optim.");
   std::string where;
   double worst = max_relative_difference(fa, fb, &where);

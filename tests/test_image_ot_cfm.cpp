@@ -123,18 +123,8 @@ TEST_CASE("mpi: 2 ranks of cfm_image --coupling ot equal one process (the whole 
   // 64 channels for the reason given in test_cfm_image.cpp's MPI test.
   const std::string opts = " --coupling ot --iterations 4 --batch-size 4 --channels 64 --res-blocks 1 --threads 1"
                            " --checkpoint-every 0 --class-drop 0.5";
-  AppRun one = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/a");
-  INFO(one.err);
-  REQUIRE(one.exit_code == 0);
-  AppRun two = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b");
-  INFO(two.err);
-  REQUIRE(two.exit_code == 0);
-  auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
-  auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
-  std::vector<float> la = fa.find("train.losses")->to_vector(), lb = fb.find("train.losses")->to_vector();
-  REQUIRE(la.size() == lb.size());
-  for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]));
-  CHECK(relative_l2_difference(fa, fb, "optim.") <= 1e-5);
+  const OneAndTwoRanks runs = train_cfm_image_on_one_and_two_ranks(ds, opts, dir.path);
+  CHECK(relative_l2_difference(runs.one, runs.two, "optim.") <= 1e-5);
 }
 
 TEST_CASE("cfm_image --coupling: garbage and misplaced values give one line naming the option",

@@ -100,7 +100,7 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
       xt = flow::affine_interpolate(p.x0, p.x1, t, o.path);
       target = flow::affine_target(p.x0, p.x1, t, o.path);
     }
-    return mse_loss(mlp.forward(concat({xt, flow::times_on(t, o.device)}, 1)), target);
+    return mse_loss(mlp.forward(concat({xt, t.to(o.device)}, 1)), target);
   };
   TrainLoopOptions to;
   to.iterations = o.iterations;
