@@ -3,7 +3,8 @@
 // 1e-3) or one forward pass alone under no-grad, at batch 128 on MNIST's 1x28x28 or
 // CIFAR's 3x32x32, at 32 or 64 base channels. Prints one JSON line (the fields of
 // bench_mlp); bench/run.sh compares it with bench/torch_unet.py. FLOWCPP_PROFILE=1
-// prints where the time of the timed iterations went.
+// prints where the time of the timed iterations went. On CUDA, --attention gemm times
+// the cuBLAS form of attention instead of the tiled kernels (bench/gpu.sh runs both).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "bench/bench_util.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/ops.hpp"
 #include "engine/profiler.hpp"
 #include "engine/random.hpp"
@@ -22,7 +24,7 @@
 using namespace fc;
 
 int run(int argc, char** argv) {
-  std::string mode, dataset, device_choice;
+  std::string mode, dataset, device_choice, attention;
   int64_t batch = 0, channels = 0;
   bench::TimingOptions timing;
   cxxopts::Options o("bench_unet", "One UNet training step or forward pass of the reference recipe, "
@@ -31,12 +33,16 @@ int run(int argc, char** argv) {
       ("mode", "train or forward", cxxopts::value<std::string>(mode)->default_value("train"))
       ("dataset", "mnist (1x28x28) or cifar (3x32x32)", cxxopts::value<std::string>(dataset)->default_value("mnist"))
       ("batch", "images per step", cxxopts::value<int64_t>(batch)->default_value("128"))
-      ("channels", "the UNet's base channels", cxxopts::value<int64_t>(channels)->default_value("64"));
+      ("channels", "the UNet's base channels", cxxopts::value<int64_t>(channels)->default_value("64"))
+      ("attention", "CUDA attention: tiled (online softmax, d <= 64 a head) or gemm (cuBLAS, t x t weights)",
+       cxxopts::value<std::string>(attention)->default_value("tiled"));
   bench::add_timing_options(o, timing, 3, 1);
   app::add_device_option(o, device_choice);
   bench::parse_options(o, timing, argc, argv);
   bench::require_one_of("mode", mode, {"train", "forward"});
   bench::require_one_of("dataset", dataset, {"mnist", "cifar"});
+  bench::require_one_of("attention", attention, {"tiled", "gemm"});
+  cuda::set_attention_kernel(attention == "gemm" ? cuda::AttentionKernel::gemm : cuda::AttentionKernel::tiled);
   app::require_range("batch", batch, 1, 1 << 16);
   app::require_range("channels", channels, 32, 1024);
   const int iters = static_cast<int>(timing.iters), warmup = static_cast<int>(timing.warmup);
@@ -71,11 +77,12 @@ int run(int argc, char** argv) {
   double med = bench::median(ms);
   if (profiler::enabled()) profiler::report(stderr);
   MemoryStats mem = memory_stats(device);
-  std::printf("{\"impl\": \"flowcpp\", \"device\": \"%s\", \"mode\": \"%s\", \"dataset\": \"%s\", \"channels\": %lld, "
+  std::printf("{\"impl\": \"flowcpp\", \"device\": \"%s\", \"mode\": \"%s\", \"dataset\": \"%s\", "
+              "\"attention\": \"%s\", \"channels\": %lld, "
               "\"batch\": %lld, \"threads\": %d, \"params\": %lld, \"median_ms\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"tensor_active_peak_mb\": %.1f, "
               "\"times_ms\": [",
-              app::describe_device(device).c_str(), mode.c_str(), dataset.c_str(), (long long)channels, (long long)batch, num_threads(),
+              app::describe_device(device).c_str(), mode.c_str(), dataset.c_str(), attention.c_str(), (long long)channels, (long long)batch, num_threads(),
               (long long)model.num_parameters(), med, bench::peak_rss_mb(),
               mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ms[i]);

@@ -78,6 +78,14 @@ case_row mlp_sample "$mlp_bin" bench/torch_mlp.py --mode sample $MLP_SAMPLE
 case_row unet_train "$unet_bin" bench/torch_unet.py --mode train --dataset mnist $UNET
 # shellcheck disable=SC2086
 case_row unet_forward "$unet_bin" bench/torch_unet.py --mode forward --dataset mnist $UNET
+# The UNet again with the cuBLAS form of attention (t x t weights in device memory), to
+# choose the default: flowcpp only, its ratio taken against the same PyTorch row.
+for mode in train forward; do
+  log "3. unet_${mode}_gemm_attention"
+  # shellcheck disable=SC2086
+  "$unet_bin" --mode $mode --dataset mnist $UNET --attention gemm --device "$DEV" |
+    sed "s/^{/{\"case\": \"unet_${mode}_gemm_attention\", /" >> "$out/results.jsonl"
+done
 
 image_row="not run (--emulated)"
 if [ "$EMU" = 0 ]; then
@@ -100,11 +108,13 @@ rows = [json.loads(l) for l in open(path) if l.strip()]
 cases = {}
 for r in rows:
     cases.setdefault(r["case"], {})[r["impl"]] = r
-targets = {"mlp_train": "<= 0.5", "mlp_sample": "<= 0.5", "unet_train": "<= 1.0", "unet_forward": "<= 1.0"}
+targets = {"mlp_train": "<= 0.5", "mlp_sample": "<= 0.5", "unet_train": "<= 1.0", "unet_forward": "<= 1.0",
+           "unet_train_gemm_attention": "(cuBLAS attention)", "unet_forward_gemm_attention": "(cuBLAS attention)"}
 print("| case | flowcpp ms | PyTorch ms | ratio | target | flowcpp peak MB | PyTorch peak MB |")
 print("|---|---|---|---|---|---|---|")
 for name, c in cases.items():
-    ours, theirs = c.get("flowcpp"), c.get("pytorch")
+    base = name.replace("_gemm_attention", "")
+    ours, theirs = c.get("flowcpp"), cases.get(base, {}).get("pytorch")
     o = ours["median_ms"] if ours else float("nan")
     t = theirs["median_ms"] if theirs else float("nan")
     ratio = f"{o / t:.2f}" if ours and theirs else "-"

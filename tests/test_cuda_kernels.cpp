@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/allocator.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
 #include "engine/tensor.hpp"
@@ -617,19 +618,38 @@ TEST_CASE("CUDA kernels vs CPU: group norm (+ SiLU) and its backward", "[cuda][k
 }
 
 TEST_CASE("CUDA kernels vs CPU: attention and its backward", "[cuda][kernels]") {
+  // Both CUDA forms (engine/cuda/attention.cu): the tiled online-softmax kernels (d <= 64:
+  // tiles of 32 positions, so t = 31, 32, 33, 70 and 300 cross one, two and ten tile
+  // edges) and cuBLAS around a row softmax (every d; d = 65 and 80 take it in either
+  // mode), and each backward from the other forward's log-sum-exp.
   struct A {
     int64_t bh, d, t;
   };
-  for (const A& a : {A{1, 1, 1}, A{2, 3, 7}, A{3, 8, 49}, A{1, 5, 300}, A{0, 4, 5}}) {
-    Case c("attention bh=" + std::to_string(a.bh) + " d=" + std::to_string(a.d) + " t=" + std::to_string(a.t), 17);
-    int64_t nqkv = a.bh * 3 * a.d * a.t, no = a.bh * a.d * a.t;
-    int qkv = c.input(nqkv), gout = c.input(no), out = c.output(no), lse = c.output(a.bh * a.t),
-        gqkv = c.output(nqkv);
-    c.check(kCancellingTol, [&](const KernelTable& k, const std::vector<float*>& p) {
-      k.attention(p[qkv], p[out], p[lse], a.bh, a.d, a.t);
-      k.attention_backward(p[qkv], p[out], p[lse], p[gout], p[gqkv], a.bh, a.d, a.t);
-    });
-  }
+  struct Mode {
+    const char* name;
+    cuda::AttentionKernel forward, backward;
+  };
+  const Mode modes[] = {{"tiled", cuda::AttentionKernel::tiled, cuda::AttentionKernel::tiled},
+                        {"gemm", cuda::AttentionKernel::gemm, cuda::AttentionKernel::gemm},
+                        {"tiled forward, gemm backward", cuda::AttentionKernel::tiled, cuda::AttentionKernel::gemm},
+                        {"gemm forward, tiled backward", cuda::AttentionKernel::gemm, cuda::AttentionKernel::tiled}};
+  for (const Mode& mode : modes)
+    for (const A& a : {A{1, 1, 1}, A{2, 3, 7}, A{3, 8, 49}, A{1, 5, 300}, A{0, 4, 5}, A{2, 33, 31}, A{1, 64, 32},
+                       A{2, 40, 33}, A{1, 64, 70}, A{1, 65, 33}, A{1, 80, 9}}) {
+      Case c(std::string(mode.name) + " attention bh=" + std::to_string(a.bh) + " d=" + std::to_string(a.d) +
+                 " t=" + std::to_string(a.t),
+             17);
+      int64_t nqkv = a.bh * 3 * a.d * a.t, no = a.bh * a.d * a.t;
+      int qkv = c.input(nqkv), gout = c.input(no), out = c.output(no), lse = c.output(a.bh * a.t),
+          gqkv = c.output(nqkv);
+      c.check(kCancellingTol, [&](const KernelTable& k, const std::vector<float*>& p) {
+        cuda::set_attention_kernel(mode.forward);
+        k.attention(p[qkv], p[out], p[lse], a.bh, a.d, a.t);
+        cuda::set_attention_kernel(mode.backward);
+        k.attention_backward(p[qkv], p[out], p[lse], p[gout], p[gqkv], a.bh, a.d, a.t);
+        cuda::set_attention_kernel(cuda::AttentionKernel::tiled);
+      });
+    }
 }
 
 TEST_CASE("CUDA: the kernel table is complete", "[cuda][kernels]") {

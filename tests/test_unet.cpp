@@ -114,9 +114,9 @@ GradientReport compare_parameter_gradients(nn::Module& net, const nn::Safetensor
 }
 
 // Loads the reference's weights into a UNet built from the fixture's metadata, runs
-// its batch forward and backward, and compares the velocity, the loss and every
-// gradient with PyTorch's.
-void check_against_reference(const std::string& path) {
+// its batch forward and backward on `device`, and compares the velocity, the loss and
+// every gradient with PyTorch's (the same tolerances on both devices).
+void check_against_reference(const std::string& path, Device device = Device::CPU) {
   auto file = nn::load_safetensors(path);
   Generator gen(0);
   nn::UNet net(nn::UNetConfig::from_metadata(file.metadata), gen);
@@ -128,11 +128,13 @@ void check_against_reference(const std::string& path) {
   REQUIRE(ours == theirs);  // the same names, in the same order
   REQUIRE(net.num_parameters() == std::stoll(file.metadata.at("params")));
   nn::load_parameters(net, file, path);
+  net.to(device);
 
-  Tensor x = need(file, "input.x").clone();
+  Tensor x = need(file, "input.x").to(device).clone();
   x.requires_grad_();
-  Tensor v = net.forward(x, need(file, "input.t"), need(file, "input.y"));
-  Tensor loss = mse_loss(v, need(file, "input.target"));
+  Tensor v = net.forward(x, need(file, "input.t").to(device), need(file, "input.y").to(device));
+  REQUIRE(v.device() == device);
+  Tensor loss = mse_loss(v, need(file, "input.target").to(device));
   loss.backward();
 
   Mismatch out = mismatch(v, need(file, "output.v"));
@@ -161,6 +163,17 @@ TEST_CASE("UNet matches the reference on MNIST (fixture)", "[unet][fixture]") {
 
 TEST_CASE("UNet matches the reference on CIFAR-10 (fixture)", "[unet][fixture]") {
   check_against_reference("tests/fixtures/unet_cifar_c32.safetensors");
+}
+
+// The same fixtures on the CUDA backend (the emulated device in make test, a GPU in
+// build/run_tests_gpu): its conv, group norm, tiled attention, embedding and resampling
+// kernels, forward and backward, against PyTorch.
+TEST_CASE("UNet on CUDA matches the reference on MNIST (fixture)", "[unet][fixture][cuda]") {
+  check_against_reference("tests/fixtures/unet_mnist_c32.safetensors", Device::CUDA);
+}
+
+TEST_CASE("UNet on CUDA matches the reference on CIFAR-10 (fixture)", "[unet][fixture][cuda]") {
+  check_against_reference("tests/fixtures/unet_cifar_c32.safetensors", Device::CUDA);
 }
 
 TEST_CASE("UNet parameter counts match the reference recipes", "[unet]") {

@@ -69,17 +69,22 @@ void record_peak_memory(nlohmann::json& metrics, Device d) {
 }
 
 uint64_t host_waits(Device d) { return d == Device::CUDA ? cuda::host_waits() : 0; }
+uint64_t kernel_launches(Device d) { return d == Device::CUDA ? cuda::kernel_launches() : 0; }
 
 void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d) {
   if (d == Device::CPU) return;
-  metrics["host_waits_in_steady_steps"] = {
-      {"steps", w.steps}, {"waits", w.waits}, {"later_steps", w.later_steps}, {"system_allocs", w.system_allocs}};
+  const double per_step = w.later_steps > 0 ? static_cast<double>(w.launches) / w.later_steps : 0.0;
+  metrics["host_waits_in_steady_steps"] = {{"steps", w.steps},
+                                           {"waits", w.waits},
+                                           {"later_steps", w.later_steps},
+                                           {"system_allocs", w.system_allocs},
+                                           {"launches_per_step", per_step}};
   if (dist::is_root())
     std::fprintf(stderr,
                  "%s: the host waited for the device %lld times in %lld steady training steps; %lld device "
-                 "allocations in the %lld after the first\n",
+                 "allocations in the %lld after the first; %.0f kernel launches a step\n",
                  program, static_cast<long long>(w.waits), static_cast<long long>(w.steps),
-                 static_cast<long long>(w.system_allocs), static_cast<long long>(w.later_steps));
+                 static_cast<long long>(w.system_allocs), static_cast<long long>(w.later_steps), per_step);
 }
 
 flow::VelocityFn velocity_on(Device d, const flow::VelocityFn& v) {

@@ -38,6 +38,8 @@ void record_peak_memory(nlohmann::json& metrics, Device d);
 // How often the host waited for the device (engine/cuda/backend.hpp's host_waits(): 0 on
 // the CPU). A GPU runs ahead of the host only while the host does not wait for it.
 uint64_t host_waits(Device d);
+// Kernels launched so far on d (engine/cuda/backend.hpp's kernel_launches(): 0 on the CPU).
+uint64_t kernel_launches(Device d);
 // The host's waits in the steady steps of a training run: those that read no loss,
 // write no checkpoint and compare no replicas (train_loop counts them). Zero waits in
 // them means the GPU's queue never drains inside a step. Also the device allocator's
@@ -46,11 +48,12 @@ uint64_t host_waits(Device d);
 struct HostWaits {
   int64_t steps = 0, waits = 0;
   int64_t later_steps = 0, system_allocs = 0;
+  int64_t launches = 0;  // kernel launches in the later steps (cuda::kernel_launches)
 };
 // Where d is not the CPU: metrics.json's "host_waits_in_steady_steps" {steps, waits,
-// later_steps, system_allocs}, and (rank 0) the line "PROGRAM: the host waited for the
-// device W times in S steady training steps; A device allocations in the L after the
-// first".
+// later_steps, system_allocs, launches_per_step}, and (rank 0) the line "PROGRAM: the
+// host waited for the device W times in S steady training steps; A device allocations
+// in the L after the first; K kernel launches a step".
 void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d);
 
 // A velocity that runs on device d for callers that hold CPU tensors (the plots and

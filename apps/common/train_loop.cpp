@@ -37,7 +37,8 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
       }
       return false;
     }
-    const uint64_t waits_before = host_waits(device), allocs_before = memory_stats(device).system_allocs;
+    const uint64_t waits_before = host_waits(device), allocs_before = memory_stats(device).system_allocs,
+                   launches_before = kernel_launches(device);
     const bool first = state.iteration == first_iteration;
     Tensor loss = loss_fn(state.iteration, rows);
     opt.zero_grad();
@@ -63,6 +64,7 @@ bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& sta
       if (!first) {  // the first step fills the caching allocator
         ++o.host_waits->later_steps;
         o.host_waits->system_allocs += static_cast<int64_t>(memory_stats(device).system_allocs - allocs_before);
+        o.host_waits->launches += static_cast<int64_t>(kernel_launches(device) - launches_before);
       }
     }
     if (replica_check) nn::check_replicas_agree(model, state.iteration + 1);

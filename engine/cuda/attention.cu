@@ -1,10 +1,15 @@
 // Scaled dot-product attention on channels-first q, k, v [d, t] per batch-head, as the
-// CPU kernel computes it: the t x t weights of a chunk of batch-heads in device scratch
-// (strided-batched cuBLAS sgemms around a row-softmax kernel), the log-sum-exp of each
-// row kept in base 2 for backward, which recomputes the weights from it. (A tiled,
-// online-softmax kernel that never holds t x t is the faster form, for later.)
+// CPU kernel computes it, in one of two forms:
+// - tiled (engine/cuda/attention_tiled.cu): an online softmax over tiles of keys, the
+//   t x t weights never in device memory; for d <= kTiledMaxD, and the default there;
+// - cuBLAS (here): the t x t weights of a chunk of batch-heads in device scratch, between
+//   strided-batched sgemms around a row-softmax kernel; any d.
+// Both keep the log-sum-exp of each row in base 2 for backward, which recomputes the
+// weights from it, so either backward takes either forward's lse.
 #include <cmath>
 
+#include "engine/cuda/attention_tiled.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/cuda/block_reduce.hpp"
 #include "engine/cuda/cuda_common.hpp"
 #include "engine/cuda/cuda_kernels.hpp"
@@ -58,12 +63,22 @@ void scores(const float* q, float* p, int64_t nb, int64_t d, int64_t t) {
   gemm(true, false, t, t, d, alpha, q, t, 3 * d * t, q + d * t, t, 3 * d * t, 0.f, p, t, t * t, nb);
 }
 
+AttentionKernel g_attention_kernel = AttentionKernel::tiled;
+
+bool use_tiled(int64_t d) { return g_attention_kernel != AttentionKernel::gemm && tiled_attention_fits(d); }
+
 }  // namespace
+
+void set_attention_kernel(AttentionKernel k) { g_attention_kernel = k; }
 
 void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, int64_t t) {
   if (bh == 0 || t == 0) return;
   if (d == 0) {
     fill(lse, bh * t, std::log2(static_cast<float>(t)));  // scores all 0
+    return;
+  }
+  if (use_tiled(d)) {
+    tiled_attention(qkv, out, lse, bh, d, t);
     return;
   }
   const int64_t chunk = heads_per_chunk(bh, t);
@@ -82,6 +97,13 @@ void attention(const float* qkv, float* out, float* lse, int64_t bh, int64_t d, 
 void attention_backward(const float* qkv, const float* out, const float* lse, const float* gout, float* gqkv,
                         int64_t bh, int64_t d, int64_t t) {
   if (bh == 0 || t == 0 || d == 0) return;
+  if (use_tiled(d)) {
+    Scratch rows(static_cast<size_t>(bh * t) * sizeof(float));
+    float* delta = rows.as<float>();
+    FC_LAUNCH(attention_delta_kernel, blocks_for(bh * t), kThreads, 0, stream(), gout, out, delta, bh, d, t);
+    tiled_attention_backward(qkv, lse, delta, gout, gqkv, bh, d, t);
+    return;
+  }
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
   const int64_t chunk = heads_per_chunk(bh, t);
   Scratch weights(static_cast<size_t>(2 * chunk * t * t + chunk * t) * sizeof(float));

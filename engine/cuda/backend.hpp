@@ -29,6 +29,17 @@ bool emulated();
 // staging_ring.hpp) and each time the ring had to wait for a copy. A steady training
 // step should add none (the apps record the count in metrics.json).
 uint64_t host_waits();
+// How many kernels the backend has launched so far: each of its own, and each cuBLAS
+// call as one. A small model's step is bound by launches, not arithmetic: the count
+// of a steady step is what fusing kernels lowers (the apps print it beside the waits).
+uint64_t kernel_launches();
+// Which form of attention the CUDA kernels run (engine/cuda/attention.cu): `tiled` (the
+// default), the online-softmax kernels that never hold the t x t weights, where they fit
+// (d <= 64 channels a head; larger d takes the other form anyway); or `gemm`, cuBLAS
+// around a row softmax with the weights in device scratch. For the benchmarks and tests
+// that compare the two; both give the same numbers to rounding.
+enum class AttentionKernel { tiled, gemm };
+void set_attention_kernel(AttentionKernel k);
 // How the ranks' gradients travel: "NCCL", "NCCL (emulated, over MPI)", or "MPI through
 // host memory (this build has no NCCL)".
 std::string communicator_name();

@@ -40,8 +40,10 @@ cublasHandle_t blas();
 void require_device();
 // Throws "CUDA: <what>: <error>" unless e is cudaSuccess.
 void check(cudaError_t e, const char* what);
-// After a launch: throws, naming the kernel, if the launch failed.
+// After a launch: throws, naming the kernel, if the launch failed; counts the launch.
 void check_launch(const char* kernel);
+// Counts one launch that FC_LAUNCH did not make (a cuBLAS call): kernel_launches().
+void count_launch();
 
 // Grid-stride loops: kThreads a block, at most kMaxBlocks blocks (the emulator runs
 // fewer, larger blocks' worth of work per thread: each thread costs it a fiber).

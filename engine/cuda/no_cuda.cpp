@@ -20,6 +20,8 @@ std::string unavailable_reason() {
 std::string device_description() { return "none"; }
 bool emulated() { return false; }
 uint64_t host_waits() { return 0; }
+uint64_t kernel_launches() { return 0; }
 std::string communicator_name() { return "none"; }
+void set_attention_kernel(AttentionKernel) {}
 
 }  // namespace fc::cuda

@@ -49,6 +49,7 @@ constexpr size_t kStagingFloats = size_t{1} << 20;  // 4 MiB of pinned memory
 constexpr size_t kRingFloats = size_t{1} << 22;
 
 std::atomic<uint64_t> g_host_waits{0};
+std::atomic<uint64_t> g_launches{0};
 
 struct Runtime {
   cudaStream_t stream = nullptr;
@@ -155,6 +156,7 @@ void check(cudaError_t e, const char* what) {
 }
 
 void check_launch(const char* kernel) {
+  count_launch();
   cudaError_t e = cudaGetLastError();
 #ifdef __CUDACC__
   FC_CHECK(e == cudaSuccess, "CUDA: launch of " << kernel << " failed: " << cudaGetErrorString(e));
@@ -167,6 +169,8 @@ void check_launch(const char* kernel) {
 RawAllocator raw_allocator() { return {device_malloc, device_free}; }
 
 uint64_t host_waits() { return g_host_waits.load(std::memory_order_relaxed); }
+uint64_t kernel_launches() { return g_launches.load(std::memory_order_relaxed); }
+void count_launch() { g_launches.fetch_add(1, std::memory_order_relaxed); }
 
 void synchronize() {
   g_host_waits.fetch_add(1, std::memory_order_relaxed);

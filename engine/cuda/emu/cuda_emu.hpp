@@ -35,7 +35,7 @@
 // Blocks run one at a time on the calling thread, so a function-local static is shared
 // by the threads of a block (and holds the previous block's values, as on a GPU).
 #define __shared__ static
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 
 struct dim3 {
   unsigned x, y, z;
@@ -43,6 +43,10 @@ struct dim3 {
 };
 struct uint3 {
   unsigned x, y, z;
+};
+// The vector type the kernels load four floats of shared memory with (16-byte aligned).
+struct alignas(16) float4 {
+  float x, y, z, w;
 };
 
 // ---- the runtime API
