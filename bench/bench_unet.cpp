@@ -81,10 +81,10 @@ int run(int argc, char** argv) {
               "\"attention\": \"%s\", \"channels\": %lld, "
               "\"batch\": %lld, \"threads\": %d, \"params\": %lld, \"median_ms\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"tensor_active_peak_mb\": %.1f, "
-              "\"times_ms\": [",
+              "\"launches_per_iter\": %.1f, \"times_ms\": [",
               app::describe_device(device).c_str(), mode.c_str(), dataset.c_str(), attention.c_str(), (long long)channels, (long long)batch, num_threads(),
               (long long)model.num_parameters(), med, bench::peak_rss_mb(),
-              mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0);
+              mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0, bench::launches_per_run());
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

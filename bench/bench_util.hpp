@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/common/options.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/kernels.hpp"
 #include "engine/profiler.hpp"
 #include "engine/threads.hpp"
@@ -57,6 +58,12 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// The kernel launches of one timed run of the last time_it on CUDA (0 on the CPU).
+inline double& launches_per_run() {
+  static double v = 0;
+  return v;
+}
+
 // Runs f warmup times, then iters timed times (ms each); the profiler counts only the
 // timed ones. Each timed run ends when the device has finished its work (a GPU runs
 // kernels after the host has queued them).
@@ -67,6 +74,7 @@ std::vector<double> time_it(int warmup, int iters, F f, Device device = Device::
   for (int i = 0; i < warmup; ++i) f();
   sync();
   profiler::reset();
+  const uint64_t launches0 = device == Device::CUDA ? cuda::kernel_launches() : 0;
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
@@ -74,6 +82,8 @@ std::vector<double> time_it(int warmup, int iters, F f, Device device = Device::
     sync();
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
+  launches_per_run() =
+      device == Device::CUDA && iters > 0 ? static_cast<double>(cuda::kernel_launches() - launches0) / iters : 0.0;
   return ms;
 }
 

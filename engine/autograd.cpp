@@ -61,6 +61,20 @@ void record(Tensor& out, const char* op, const std::vector<const Tensor*>& input
 namespace {
 
 thread_local const BackwardHooks* g_hooks = nullptr;
+// The edges of the node whose backward runs now, where the walk accumulates into
+// leaves (for gradient_buffer); null otherwise.
+thread_local const std::vector<Edge>* g_leaf_inputs = nullptr;
+
+// Adds g into the leaf's .grad (or makes g its .grad) unless g is that .grad already:
+// the backward wrote into it (gradient_buffer).
+void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
+  if (!leaf->grad) {
+    leaf->grad = g.clone().impl_ptr();
+  } else if (g.data() != Tensor(leaf->grad).data()) {  // (a reshape of it counts as it)
+    Tensor(leaf->grad).add_(g);
+  }
+  leaf->grad_zeroed = false;
+}
 
 // What a backward walk delivers gradients to.
 struct Targets {
@@ -81,10 +95,7 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
   if (!start) {  // the root is a leaf
     auto it = targets.leaves.find(root.impl());
     if (it != targets.leaves.end()) add_into(targets.found[it->second], grad_root);
-    if (targets.accumulate_leaves && root.impl()->requires_grad) {
-      if (root.grad().defined()) root.grad().add_(grad_root);
-      else root.impl()->grad = grad_root.clone().impl_ptr();
-    }
+    if (targets.accumulate_leaves && root.impl()->requires_grad) accumulate_into_leaf(root.impl(), grad_root);
     return;
   }
 
@@ -153,6 +164,10 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
       for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = wanted(n->inputs[i]);
       {
         profiler::Scope scope(n->op, /*backward=*/true);
+        g_leaf_inputs = targets.accumulate_leaves ? &n->inputs : nullptr;
+        struct Reset {
+          ~Reset() { g_leaf_inputs = nullptr; }
+        } reset;
         input_grads = n->backward(g, which);
       }
       FC_CHECK(input_grads.size() == n->inputs.size(),
@@ -167,10 +182,7 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
       if (e.leaf && gi) {
         auto it = targets.leaves.find(e.leaf.get());
         if (it != targets.leaves.end()) add_into(targets.found[it->second], *gi);
-        if (targets.accumulate_leaves) {
-          if (e.leaf->grad) Tensor(e.leaf->grad).add_(*gi);
-          else e.leaf->grad = gi->clone().impl_ptr();
-        }
+        if (targets.accumulate_leaves) accumulate_into_leaf(e.leaf.get(), *gi);
       }
       if (hooks && e.leaf && --pending_leaf[e.leaf.get()] == 0 && hooks->leaf_done) hooks->leaf_done(e.leaf.get());
       if (e.node) {
@@ -185,6 +197,20 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
 }
 
 }  // namespace
+
+Tensor gradient_buffer(size_t input, const Shape& shape, Device device, bool zeroed) {
+  if (g_leaf_inputs && input < g_leaf_inputs->size()) {
+    TensorImpl* leaf = (*g_leaf_inputs)[input].leaf.get();
+    if (leaf && leaf->grad && leaf->grad_zeroed && leaf->grad->shape == shape) {
+      Tensor g(leaf->grad);
+      if (g.device() == device) {
+        leaf->grad_zeroed = false;  // a second edge into the same leaf adds to it
+        return g;
+      }
+    }
+  }
+  return zeroed ? Tensor::zeros(shape, device) : Tensor::empty(shape, device);
+}
 
 BackwardHooksGuard::BackwardHooksGuard(const BackwardHooks* hooks) : prev_(g_hooks) { g_hooks = hooks; }
 BackwardHooksGuard::~BackwardHooksGuard() { g_hooks = prev_; }

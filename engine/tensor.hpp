@@ -31,6 +31,9 @@ struct TensorImpl {
   Shape shape;
   bool requires_grad = false;          // set on leaves that want a gradient
   std::shared_ptr<TensorImpl> grad;    // accumulated by backward() on leaves
+  // .grad holds zeros (Module::zero_grad set them) and nothing has been added since, so
+  // backward may write the first gradient straight into it (fc::gradient_buffer).
+  bool grad_zeroed = false;
   std::shared_ptr<Node> grad_fn;       // the op that produced this tensor, if recorded
 };
 

@@ -80,12 +80,13 @@ Device Module::device() {
 
 void Module::zero_grad() {
   FC_PROFILE("zero_grad");
-  if (flattened()) {
-    flat_grads_.zero_();
-    return;
-  }
-  for (Tensor* t : parameters())
-    if (t->grad().defined()) t->grad().zero_();
+  auto params = parameters();
+  if (flattened()) flat_grads_.zero_();
+  for (Tensor* t : params)
+    if (t->grad().defined()) {
+      if (!flattened()) t->grad().zero_();
+      t->impl()->grad_zeroed = true;  // backward may write the first gradient over it
+    }
 }
 
 void Module::train(bool on) {

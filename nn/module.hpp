@@ -40,6 +40,8 @@ class Module {
   void to(Device d);
   Device device();
 
+  // Zeroes every gradient and marks it zeroed: the next backward writes each
+  // parameter's first gradient straight into it (fc::gradient_buffer).
   void zero_grad();
   void train(bool on = true);
   bool training() const { return training_; }

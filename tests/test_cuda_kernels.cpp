@@ -552,11 +552,18 @@ TEST_CASE("CUDA kernels vs CPU: conv2d and its backward", "[cuda][kernels]") {
       int64_t nx = g.n * g.c * g.h * g.w, nw = g.o * g.c * g.kh * g.kw, ny = g.n * g.o * g.ho * g.wo;
       int x = c.input(nx), w = c.input(nw), b = c.input(g.o), gy = c.input(ny);
       int y = c.output(ny), gx = c.output(nx), gw = c.output(nw), gb = c.output(g.o), gx2 = c.output(nx);
-      c.check(1e-9, [&](const KernelTable& k, const std::vector<float*>& p) {
-        k.conv2d(p[x], p[w], with_bias ? p[b] : nullptr, p[y], g);
-        k.conv2d_backward(p[x], p[w], p[gy], p[gx], p[gw], p[gb], g);
-        k.conv2d_backward(p[x], p[w], p[gy], p[gx2], nullptr, nullptr, g);
-      });
+      for (int64_t chunk_floats : {int64_t{0}, int64_t{2000}}) {
+        // 2000 floats of columns at a time: one image a chunk for most shapes here (the
+        // weight's gradient summed over chunks); 0: the default, the whole batch at once.
+        INFO("scratch chunk " << chunk_floats << " floats");
+        c.check(1e-9, [&](const KernelTable& k, const std::vector<float*>& p) {
+          cuda::set_scratch_chunk_floats(chunk_floats);
+          k.conv2d(p[x], p[w], with_bias ? p[b] : nullptr, p[y], g);
+          k.conv2d_backward(p[x], p[w], p[gy], p[gx], p[gw], p[gb], g);
+          k.conv2d_backward(p[x], p[w], p[gy], p[gx2], nullptr, nullptr, g);
+          cuda::set_scratch_chunk_floats(0);
+        });
+      }
     }
 }
 
@@ -642,13 +649,19 @@ TEST_CASE("CUDA kernels vs CPU: attention and its backward", "[cuda][kernels]") 
       int64_t nqkv = a.bh * 3 * a.d * a.t, no = a.bh * a.d * a.t;
       int qkv = c.input(nqkv), gout = c.input(no), out = c.output(no), lse = c.output(a.bh * a.t),
           gqkv = c.output(nqkv);
-      c.check(kCancellingTol, [&](const KernelTable& k, const std::vector<float*>& p) {
-        cuda::set_attention_kernel(mode.forward);
-        k.attention(p[qkv], p[out], p[lse], a.bh, a.d, a.t);
-        cuda::set_attention_kernel(mode.backward);
-        k.attention_backward(p[qkv], p[out], p[lse], p[gout], p[gqkv], a.bh, a.d, a.t);
-        cuda::set_attention_kernel(cuda::AttentionKernel::tiled);
-      });
+      for (int64_t chunk_floats : {int64_t{0}, int64_t{100}}) {
+        // The cuBLAS form's weights 100 floats at a time: one or two heads a chunk.
+        INFO("scratch chunk " << chunk_floats << " floats");
+        c.check(kCancellingTol, [&](const KernelTable& k, const std::vector<float*>& p) {
+          cuda::set_scratch_chunk_floats(chunk_floats);
+          cuda::set_attention_kernel(mode.forward);
+          k.attention(p[qkv], p[out], p[lse], a.bh, a.d, a.t);
+          cuda::set_attention_kernel(mode.backward);
+          k.attention_backward(p[qkv], p[out], p[lse], p[gout], p[gqkv], a.bh, a.d, a.t);
+          cuda::set_attention_kernel(cuda::AttentionKernel::tiled);
+          cuda::set_scratch_chunk_floats(0);
+        });
+      }
     }
 }
 

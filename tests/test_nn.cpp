@@ -249,3 +249,89 @@ TEST_CASE("Sequential runs GroupNorm + SiLU fused: same values and gradients as 
   for (size_t k = 0; k < a.size(); ++k)
     for (size_t i = 0; i < a[k].size(); ++i) REQUIRE(a[k][i] == Approx(c[k][i]).margin(1e-5));
 }
+
+namespace {
+
+// One of each layer whose backward writes a parameter's gradient through
+// fc::gradient_buffer (linear with and without SiLU, conv2d, group norm, embedding),
+// the linear weight used twice so that one leaf gets two gradients in one walk, and
+// the bias also through an op that returns a new gradient (added before or after).
+class GradientZoo : public nn::Module {
+ public:
+  explicit GradientZoo(Generator& gen)
+      : lin(register_module("lin", std::make_shared<nn::Linear>(4, 4, gen))),
+        conv(register_module("conv", std::make_shared<nn::Conv2d>(2, 4, 3, 1, 1, gen))),
+        norm(register_module("norm", std::make_shared<nn::GroupNorm>(2, 4))),
+        emb(register_module("emb", std::make_shared<nn::Embedding>(5, 4, gen))) {}
+  Tensor loss(const Tensor& x, const Tensor& pic, const Tensor& ids) {
+    Tensor h = linear(x, lin.weight, lin.bias, Activation::Silu);
+    h = linear(add(h, emb.forward(ids)), lin.weight, lin.bias);  // the same weight again
+    Tensor p = norm.forward(conv.forward(pic));                  // [3, 4, 5, 5]
+    return add(add(sum(square(h)), sum(mul(p, p))), sum(mul(lin.bias, lin.bias)));
+  }
+  nn::Linear& lin;
+  nn::Conv2d& conv;
+  nn::GroupNorm& norm;
+  nn::Embedding& emb;
+};
+
+}  // namespace
+
+TEST_CASE("backward writes the first gradient into a zeroed .grad, and adds what follows", "[nn][autograd]") {
+  Generator gen(3);
+  Tensor x = gen.normal(Shape{3, 4}), pic = gen.normal(Shape{3, 2, 5, 5});
+  Tensor ids = Tensor::from_vector({1, 4, 1}, Shape{3});
+  for (bool flat : {false, true}) {
+    INFO((flat ? "flattened" : "one gradient tensor a parameter"));
+    Generator init(5);
+    GradientZoo zoo(init);
+    if (flat) zoo.flatten_parameters();
+    std::vector<Tensor> inputs;
+    for (Tensor* p : zoo.parameters()) inputs.push_back(*p);
+    // fc::grad returns fresh gradients and never writes into .grad: the reference.
+    std::vector<Tensor> want = fc::grad(zoo.loss(x, pic, ids), inputs);
+    zoo.loss(x, pic, ids).backward();  // the first backward makes the .grad tensors
+    for (int round = 0; round < 2; ++round) {
+      zoo.zero_grad();
+      std::vector<const float*> where;
+      for (Tensor* p : zoo.parameters()) where.push_back(p->grad().data());
+      zoo.loss(x, pic, ids).backward();
+      auto params = zoo.parameters();
+      for (size_t i = 0; i < params.size(); ++i) {
+        CHECK(params[i]->grad().data() == where[i]);  // written in place, not replaced
+        CHECK(max_abs_err_over_scale(params[i]->grad(), want[i]) < 1e-6);
+      }
+    }
+    // Without zero_grad the next backward adds: twice the gradient.
+    zoo.loss(x, pic, ids).backward();
+    auto params = zoo.parameters();
+    for (size_t i = 0; i < params.size(); ++i) CHECK(max_abs_err_over_scale(params[i]->grad(), mul_scalar(want[i], 2.f)) < 1e-6);
+  }
+}
+
+TEST_CASE("gradient_buffer hands out a zeroed .grad once, and only inside backward()", "[nn][autograd]") {
+  Generator gen(1);
+  nn::Linear lin(3, 2, gen);
+  Tensor x = gen.normal(Shape{4, 3});
+  lin.forward(x).backward(Tensor::ones(Shape{4, 2}));  // makes .grad
+  lin.zero_grad();
+  const float* grad = lin.weight.grad().data();
+  std::vector<const float*> handed;
+  Tensor y = mul_scalar(lin.weight, 1.f);
+  // An op whose backward asks twice for input 0's buffer: the .grad, then a new tensor.
+  Tensor out = Tensor::empty(y.shape());
+  out.copy_(y);
+  record(out, "probe", {&lin.weight}, [&](const Tensor& g, const std::vector<bool>&) {
+    Tensor a = gradient_buffer(0, g.shape(), g.device()), b = gradient_buffer(0, g.shape(), g.device());
+    handed = {a.data(), b.data()};
+    a.copy_(g);
+    return std::vector<Tensor>{a};
+  });
+  out.backward(Tensor::full(out.shape(), 2.f));
+  REQUIRE(handed.size() == 2);
+  CHECK(handed[0] == grad);
+  CHECK(handed[1] != grad);
+  for (float v : lin.weight.grad().to_vector()) CHECK(v == 2.f);  // written once, not added to itself
+  // Outside a backward walk (and in fc::grad) it is always a new tensor.
+  CHECK(gradient_buffer(0, lin.weight.shape(), Device::CPU).data() != grad);
+}

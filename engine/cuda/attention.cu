@@ -18,7 +18,6 @@ namespace fc::cuda {
 
 namespace {
 
-constexpr int64_t kMaxWeightFloats = int64_t{1} << 26;  // 256 MiB of weights at a time
 
 // Each row of p (scores in units of log2) becomes its softmax; lse = the row's log2-sum-exp2.
 __global__ void softmax2_rows_kernel(float* p, float* lse, int64_t rows, int64_t t) {
@@ -51,7 +50,7 @@ __global__ void score_grad_kernel(const float* p, float* gp, const float* delta,
 }
 
 int64_t heads_per_chunk(int64_t bh, int64_t t) {
-  int64_t nb = t > 0 ? kMaxWeightFloats / (t * t) : bh;
+  int64_t nb = t > 0 ? scratch_chunk_floats() / (t * t) : bh;  // weights of nb heads at a time
   return nb < 1 ? 1 : (nb > bh ? bh : nb);
 }
 

@@ -40,6 +40,10 @@ uint64_t kernel_launches();
 // that compare the two; both give the same numbers to rounding.
 enum class AttentionKernel { tiled, gemm };
 void set_attention_kernel(AttentionKernel k);
+// Convolution and the cuBLAS form of attention work in chunks of images or heads whose
+// scratch (im2col columns, t x t weights) stays under this many floats (0: the default,
+// 2^26 = 256 MiB). For tests, to run the chunked loops on small shapes.
+void set_scratch_chunk_floats(int64_t floats);
 // How the ranks' gradients travel: "NCCL", "NCCL (emulated, over MPI)", or "MPI through
 // host memory (this build has no NCCL)".
 std::string communicator_name();

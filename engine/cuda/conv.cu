@@ -1,7 +1,10 @@
 // 2-D convolution on the GPU as im2col + one strided-batched cuBLAS sgemm per chunk of
 // images: y_i [o, ho*wo] = W [o, c*kh*kw] @ cols_i (W repeated with a stride of 0).
-// Backward: gw = sum_i gy_i @ cols_i^T (the columns recomputed), gcols_i = W^T @ gy_i
-// gathered back onto the input (col2im as a gather: no atomics), gb = the sums of gy.
+// Backward: gcols_i = W^T @ gy_i gathered back onto the input (col2im as a gather: no
+// atomics), gb = the sums of gy, and gw = sum_i gy_i @ cols_i^T as one sgemm whose inner
+// dimension runs over every image and position of the chunk: the columns recomputed
+// image-minor ([c*kh*kw, images*ho*wo]) and gy brought to [o, images*ho*wo], two
+// kernels instead of a launch per image (a batch of 128 made 128 sgemms a convolution).
 #include "engine/cuda/block_reduce.hpp"
 #include "engine/cuda/cuda_common.hpp"
 #include "engine/cuda/cuda_kernels.hpp"
@@ -10,18 +13,28 @@ namespace fc::cuda {
 
 namespace {
 
-constexpr int64_t kMaxColumnFloats = int64_t{1} << 26;  // 256 MiB of columns at a time
-
-// cols[i, (ci, ky, kx), (oy, ox)] = x[i, ci, oy*stride - pad + ky, ox*stride - pad + kx],
-// 0 outside the image, for nb images.
-__global__ void im2col_kernel(const float* x, float* cols, ConvGeometry g, int64_t nb) {
+// cols[i * image_stride + (ci, ky, kx) * row_stride + (oy, ox)] =
+// x[i, ci, oy*stride - pad + ky, ox*stride - pad + kx], 0 outside the image, for nb
+// images: image-major [nb, c*kh*kw, hw] (image_stride = c*kh*kw*hw, row_stride = hw) or
+// image-minor [c*kh*kw, nb, hw] (image_stride = hw, row_stride = nb*hw).
+__global__ void im2col_kernel(const float* x, float* cols, ConvGeometry g, int64_t nb, int64_t image_stride,
+                              int64_t row_stride) {
   const int64_t hw = g.ho * g.wo, rows = g.c * g.kh * g.kw;
   FC_GRID_STRIDE(t, nb * rows * hw) {
     int64_t p = t % hw, row = t / hw % rows, i = t / (hw * rows);
     int64_t oy = p / g.wo, ox = p % g.wo;
     int64_t kx = row % g.kw, ky = row / g.kw % g.kh, ci = row / (g.kw * g.kh);
     int64_t iy = oy * g.stride - g.pad + ky, ix = ox * g.stride - g.pad + kx;
-    cols[t] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x[((i * g.c + ci) * g.h + iy) * g.w + ix] : 0.f;
+    cols[i * image_stride + row * row_stride + p] =
+        iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x[((i * g.c + ci) * g.h + iy) * g.w + ix] : 0.f;
+  }
+}
+
+// y [o, nb, hw] = x [nb, o, hw]: the channels of nb images brought to the front.
+__global__ void channels_first_kernel(const float* x, float* y, int64_t nb, int64_t o, int64_t hw) {
+  FC_GRID_STRIDE(t, nb * o * hw) {
+    int64_t p = t % hw, oc = t / hw % o, i = t / (hw * o);
+    y[(oc * nb + i) * hw + p] = x[t];
   }
 }
 
@@ -65,13 +78,16 @@ __global__ void channel_sums_kernel(const float* gy, float* gb, int64_t n, int64
 
 int64_t images_per_chunk(const ConvGeometry& g) {
   int64_t per_image = g.c * g.kh * g.kw * g.ho * g.wo;
-  int64_t nb = per_image > 0 ? kMaxColumnFloats / per_image : g.n;
+  int64_t nb = per_image > 0 ? scratch_chunk_floats() / per_image : g.n;  // columns of nb images at a time
   return nb < 1 ? 1 : (nb > g.n ? g.n : nb);
 }
 
-void im2col(const float* x, float* cols, const ConvGeometry& g, int64_t nb) {
-  int64_t total = nb * g.c * g.kh * g.kw * g.ho * g.wo;
-  if (total > 0) FC_LAUNCH(im2col_kernel, blocks_for(total), kThreads, 0, stream(), x, cols, g, nb);
+// image_minor: cols [c*kh*kw, nb, hw] (for the weight's gradient); else [nb, c*kh*kw, hw].
+void im2col(const float* x, float* cols, const ConvGeometry& g, int64_t nb, bool image_minor = false) {
+  const int64_t hw = g.ho * g.wo, rows = g.c * g.kh * g.kw, total = nb * rows * hw;
+  if (total > 0)
+    FC_LAUNCH(im2col_kernel, blocks_for(total), kThreads, 0, stream(), x, cols, g, nb,
+              image_minor ? hw : rows * hw, image_minor ? nb * hw : hw);
 }
 
 }  // namespace
@@ -109,14 +125,17 @@ void conv2d_backward(const float* x, const float* w, const float* gy, float* gx,
   if (g.n == 0 || hw == 0 || ckk == 0) return;
   const int64_t chunk = images_per_chunk(g);
   Scratch cols(static_cast<size_t>(chunk * ckk * hw) * sizeof(float));
+  Scratch gy_by_channel(gw ? static_cast<size_t>(chunk * g.o * hw) * sizeof(float) : 0);
   for (int64_t i0 = 0; i0 < g.n; i0 += chunk) {
     int64_t nb = g.n - i0 < chunk ? g.n - i0 : chunk;
     const float* gyc = gy + i0 * g.o * hw;
-    if (gw) {
-      im2col(x + i0 * g.c * g.h * g.w, cols.as<float>(), g, nb);
-      for (int64_t i = 0; i < nb; ++i)  // gw (+)= gy_i [o, hw] @ cols_i^T [hw, ckk]
-        gemm(false, true, g.o, ckk, hw, 1.f, gyc + i * g.o * hw, hw, 0, cols.as<float>() + i * ckk * hw, hw, 0,
-             i0 + i == 0 ? 0.f : 1.f, gw, ckk, 0, 1);
+    if (gw) {  // gw (+)= gy [o, nb*hw] @ cols^T [nb*hw, ckk]
+      im2col(x + i0 * g.c * g.h * g.w, cols.as<float>(), g, nb, /*image_minor=*/true);
+      if (g.o > 0)
+        FC_LAUNCH(channels_first_kernel, blocks_for(nb * g.o * hw), kThreads, 0, stream(), gyc,
+                  gy_by_channel.as<float>(), nb, g.o, hw);
+      gemm(false, true, g.o, ckk, nb * hw, 1.f, gy_by_channel.as<float>(), nb * hw, 0, cols.as<float>(), nb * hw, 0,
+           i0 == 0 ? 0.f : 1.f, gw, ckk, 0, 1);
     }
     if (gx && g.o > 0) {  // gcols_i [ckk, hw] = W^T [ckk, o] @ gy_i [o, hw], then col2im
       gemm(true, false, ckk, hw, g.o, 1.f, w, ckk, 0, gyc, hw, g.o * hw, 0.f, cols.as<float>(), hw, ckk * hw, nb);

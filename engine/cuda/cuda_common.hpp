@@ -44,6 +44,9 @@ void check(cudaError_t e, const char* what);
 void check_launch(const char* kernel);
 // Counts one launch that FC_LAUNCH did not make (a cuBLAS call): kernel_launches().
 void count_launch();
+// The most floats of device scratch one chunk of an op's work takes (im2col columns,
+// attention weights): 2^26, 256 MiB, unless set_scratch_chunk_floats lowered it.
+int64_t scratch_chunk_floats();
 
 // Grid-stride loops: kThreads a block, at most kMaxBlocks blocks (the emulator runs
 // fewer, larger blocks' worth of work per thread: each thread costs it a fiber).

@@ -23,5 +23,6 @@ uint64_t host_waits() { return 0; }
 uint64_t kernel_launches() { return 0; }
 std::string communicator_name() { return "none"; }
 void set_attention_kernel(AttentionKernel) {}
+void set_scratch_chunk_floats(int64_t) {}
 
 }  // namespace fc::cuda

@@ -169,6 +169,15 @@ void check_launch(const char* kernel) {
 RawAllocator raw_allocator() { return {device_malloc, device_free}; }
 
 uint64_t host_waits() { return g_host_waits.load(std::memory_order_relaxed); }
+namespace {
+constexpr int64_t kDefaultScratchChunkFloats = int64_t{1} << 26;
+std::atomic<int64_t> g_scratch_chunk_floats{kDefaultScratchChunkFloats};
+}  // namespace
+int64_t scratch_chunk_floats() { return g_scratch_chunk_floats.load(std::memory_order_relaxed); }
+void set_scratch_chunk_floats(int64_t floats) {
+  g_scratch_chunk_floats.store(floats > 0 ? floats : kDefaultScratchChunkFloats, std::memory_order_relaxed);
+}
+
 uint64_t kernel_launches() { return g_launches.load(std::memory_order_relaxed); }
 void count_launch() { g_launches.fetch_add(1, std::memory_order_relaxed); }
 

@@ -39,8 +39,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, 
       Tensor gx, gw, gb;
       Device dev = gy.device();
       if (need[0]) gx = Tensor::empty(sx, dev);
-      if (need[1]) gw = Tensor::empty(sw, dev);
-      if (need[2]) gb = Tensor::empty(Shape{g.o}, dev);
+      if (need[1]) gw = gradient_buffer(1, sw, dev);  // a zeroed .grad where there is one
+      if (need[2]) gb = gradient_buffer(2, Shape{g.o}, dev);
       FC_KERNEL(dev, conv2d_backward, "conv2d")(
           xs.defined() ? xs.data() : nullptr, ws.defined() ? ws.data() : nullptr, gy.data(),
           need[0] ? gx.data() : nullptr, need[1] ? gw.data() : nullptr,

@@ -29,7 +29,7 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
     Tensor is = ids.detach();
     Shape st = table.shape();
     record(y, "embedding", {&table}, [is, st, v, n, d](const Tensor& g, const std::vector<bool>&) {
-      Tensor gt = Tensor::zeros(st, g.device());
+      Tensor gt = gradient_buffer(0, st, g.device(), /*zeroed=*/true);  // the kernel adds into it
       FC_KERNEL(g.device(), scatter_add_rows, "embedding")(g.data(), is.data(), gt.data(), v, n, d);
       return std::vector<Tensor>{gt};
     });

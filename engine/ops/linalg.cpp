@@ -77,20 +77,27 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation a
     Shape sx = x.shape();
     record(y, "linear", {&x, &w, &bias},
            [xs, ws, ys, s, sx, rows, in, out, act](const Tensor& g, const std::vector<bool>& need) {
+             const Device dev = g.device();
              Tensor g2 = reshape(g, Shape{rows, out});
              Tensor gx, gw, gb;
+             // The weight's and bias's gradients go straight into a zeroed .grad where there is one.
+             if (need[2]) gb = gradient_buffer(2, Shape{out}, dev);
              if (act == Activation::Silu) {
                // Through the activation first; the bias gradient comes out of the same pass.
-               Tensor gz = Tensor::empty(Shape{rows, out}, g.device());
-               if (need[2]) gb = Tensor::empty(Shape{out}, g.device());
-               FC_KERNEL(g.device(), silu_backward_bias, "linear")(
-                   ys.data(), s.data(), g2.data(), gz.data(), need[2] ? gb.data() : nullptr, rows, out);
+               Tensor gz = Tensor::empty(Shape{rows, out}, dev);
+               FC_KERNEL(dev, silu_backward_bias, "linear")(ys.data(), s.data(), g2.data(), gz.data(),
+                                                            need[2] ? gb.data() : nullptr, rows, out);
                g2 = gz;
              } else if (need[2]) {
-               gb = sum_to(g2, Shape{out});
+               FC_KERNEL(dev, sum_axis, "linear")(g2.data(), gb.data(), 1, rows, out);  // column sums
              }
              if (need[0]) gx = reshape(matmul(g2, ws), sx);
-             if (need[1]) gw = matmul(g2, reshape(xs, Shape{rows, in}), true, false);
+             if (need[1]) {
+               // gw [out, in] = g2^T [out, rows] x [rows, in]
+               gw = gradient_buffer(1, Shape{out, in}, dev);
+               FC_KERNEL(dev, gemm, "linear")(true, false, out, in, rows, 1.f, g2.data(), out, 0, xs.data(), in, 0,
+                                              0.f, gw.data(), in, 0, 1);
+             }
              return std::vector<Tensor>{gx, gw, gb};
            });
   }

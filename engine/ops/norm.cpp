@@ -37,8 +37,8 @@ Tensor group_norm_op(const Tensor& x, int groups, const Tensor& gamma, const Ten
              Device dev = gy.device();
              Tensor gx, gg, gb;
              if (need[0]) gx = Tensor::empty(xs.shape(), dev);
-             if (need[1]) gg = Tensor::empty(Shape{c}, dev);
-             if (need[2]) gb = Tensor::empty(Shape{c}, dev);
+             if (need[1]) gg = gradient_buffer(1, Shape{c}, dev);  // a zeroed .grad where there is one
+             if (need[2]) gb = gradient_buffer(2, Shape{c}, dev);
              FC_KERNEL(dev, group_norm_backward, name)(
                  xs.data(), gs.defined() ? gs.data() : nullptr, bs.defined() ? bs.data() : nullptr,
                  mean.data(), rstd.data(), gy.data(),
