@@ -180,6 +180,14 @@ TEST_CASE("CUDA ops: a module moved to CUDA computes what it computed on the CPU
   double norm = 0;
   for (float v : g) norm += static_cast<double>(v) * v;
   CHECK(norm > 0);
+  // Sampling-sized batches go through in blocks of rows (64K on a device, 4K on the
+  // CPU): 140,000 points cross three of the device's blocks, the last one partial.
+  {
+    NoGradGuard no_grad;
+    Tensor many = Generator(13).normal(Shape{140000, 3});
+    std::vector<float> want_many = cpu.forward(many).to_vector();
+    CHECK(nmse(want_many, cuda.forward(many.to(Device::CUDA)).to_vector()) <= 1e-10);
+  }
   cuda.to(Device::CPU);
   CHECK(cuda.device() == Device::CPU);
   CHECK(nmse(want, cuda.forward(x).to_vector()) <= 1e-10);
