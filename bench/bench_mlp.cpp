@@ -132,10 +132,11 @@ int run(int argc, char** argv) {
   MemoryStats mem = memory_stats(device);
   std::printf("{\"impl\": \"flowcpp\", \"device\": \"%s\", \"mode\": \"%s\", \"batch\": %lld, "
               "\"hidden\": %lld, \"steps\": %lld, \"threads\": %d, \"median_ms\": %.4f, \"gflops\": %.2f, "
-              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"launches_per_iter\": %.1f, \"times_ms\": [",
+              "\"peak_rss_mb\": %.1f, \"tensor_peak_mb\": %.1f, \"tensor_active_peak_mb\": %.1f, "
+              "\"launches_per_iter\": %.1f, \"times_ms\": [",
               app::describe_device(device).c_str(), mode.c_str(), (long long)batch, (long long)hidden,
               (long long)(mode == "sample" ? steps : 0), num_threads(), med, gflop / (med / 1e3), peak_rss_mb(),
-              mem.peak_reserved_bytes / 1048576.0, bench::launches_per_run());
+              mem.peak_reserved_bytes / 1048576.0, mem.peak_active_bytes / 1048576.0, bench::launches_per_run());
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.4f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

@@ -110,8 +110,10 @@ for r in rows:
     cases.setdefault(r["case"], {})[r["impl"]] = r
 targets = {"mlp_train": "<= 0.5", "mlp_sample": "<= 0.5", "unet_train": "<= 1.0", "unet_forward": "<= 1.0",
            "unet_train_gemm_attention": "(cuBLAS attention)", "unet_forward_gemm_attention": "(cuBLAS attention)"}
-print("| case | flowcpp ms | PyTorch ms | ratio | target | flowcpp peak MB | PyTorch peak MB |")
-print("|---|---|---|---|---|---|---|")
+# Peak device memory in tensors, like for like: our allocator's peak of active bytes
+# against torch.cuda.max_memory_allocated (what each caching allocator reserved is larger).
+print("| case | flowcpp ms | PyTorch ms | ratio | target | flowcpp peak MB | PyTorch peak MB | flowcpp launches |")
+print("|---|---|---|---|---|---|---|---|")
 for name, c in cases.items():
     base = name.replace("_gemm_attention", "")
     ours, theirs = c.get("flowcpp"), cases.get(base, {}).get("pytorch")
@@ -119,7 +121,8 @@ for name, c in cases.items():
     t = theirs["median_ms"] if theirs else float("nan")
     ratio = f"{o / t:.2f}" if ours and theirs else "-"
     print(f"| {name} | {o:.3f} | {t:.3f} | {ratio} | {targets.get(name, '')} | "
-          f"{ours['tensor_peak_mb'] if ours else '-'} | {theirs.get('device_peak_mb', '-') if theirs else '-'} |")
+          f"{ours['tensor_active_peak_mb'] if ours else '-'} | {theirs.get('device_peak_mb', '-') if theirs else '-'} | "
+          f"{ours.get('launches_per_iter', '-') if ours else '-'} |")
 dev = rows[0]["device"] if rows else "?"
 print(f"\nflowcpp device: {dev}. PyTorch: {'fp32 eager, same device' if have_torch == '1' else 'not installed here: no PyTorch column'}.")
 print(f"[cuda] tests: {tests}")

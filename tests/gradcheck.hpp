@@ -78,7 +78,8 @@ inline double project(const Tensor& out, const std::vector<float>& w) {
 }
 
 // Compares the autograd gradient of sum(f(inputs) * W) for every input with central
-// differences. The inputs are copied; the caller's tensors are not modified.
+// differences. The inputs are copied; the caller's tensors are not modified. Inputs may
+// live on a device (CUDA): each perturbed copy is uploaded whole, and f runs there.
 inline GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
                                  const GradCheckOptions& opt = GradCheckOptions()) {
   GradCheckResult res;
@@ -97,7 +98,7 @@ inline GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& i
     res.message = "output does not require grad (the op recorded nothing)";
     return res;
   }
-  Tensor w = Generator(opt.weight_seed).normal(out.shape());
+  Tensor w = Generator(opt.weight_seed).normal(out.shape()).to(out.device());
   std::vector<float> wv = w.to_vector();
   const double base = project(out, wv);
   out.backward(w);
@@ -134,14 +135,22 @@ inline GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& i
     }
   }
   for (size_t i = 0; i < xs.size(); ++i) {
-    float* x = xs[i].cpu_data();
+    const Device dev = xs[i].device();
+    std::vector<float> host = xs[i].to_vector();
+    float* x = dev == Device::CPU ? xs[i].cpu_data() : host.data();
+    auto upload = [&] {  // a device input takes the perturbed host copy
+      if (dev != Device::CPU) xs[i].copy_(Tensor::from_vector(host, xs[i].shape()).to(dev));
+    };
     for (int64_t j = 0; j < xs[i].numel(); ++j) {
       const float orig = x[j];
       x[j] = orig + opt.step;
+      upload();
       const double fp = project(f(xs), wv);
       x[j] = orig - opt.step;
+      upload();
       const double fm = project(f(xs), wv);
       x[j] = orig;
+      upload();
       // The step actually taken, after rounding orig +- h to float.
       const double h2 = static_cast<double>(orig + opt.step) - static_cast<double>(orig - opt.step);
       const double numeric = (fp - fm) / h2;
