@@ -184,15 +184,15 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   TempDir dir;
   write_tiny_dataset(dir.path + "/pics");
   const std::string ds = "folder:" + dir.path + "/pics";
-  // Two iterations of the quick recipe's UNet (32 channels) on 12x12 pictures: the
-  // emulator takes about 10 s an iteration.
-  const std::string train = " --train " + ds + " --iterations 2 --batch-size 2 --channels 32 --res-blocks 1"
+  // Five iterations of the quick recipe's UNet (32 channels, one res block a level) on
+  // 12x12 pictures, as issue 15 asks: the emulator takes a few seconds an iteration.
+  const std::string train = " --train " + ds + " --iterations 5 --batch-size 2 --channels 32 --res-blocks 1"
                             " --threads 2 --checkpoint-every 0";
   // (each side's root holds cfm/, and reflow/ beside it)
   const std::string err = run_on_both("cfm_image", train, dir.path + "/cpu/cfm", dir.path + "/cuda/cfm");
   long steps = 0;
   CHECK(host_waits_in(err, &steps) == 0);  // the UNet's forward, backward, clipping, AdamW and EMA
-  CHECK(steps == 1);
+  CHECK(steps == 4);  // every step but the last, which reads the losses
   // OT-CFM (paired on the host before the upload) under the cosine path (coefficients
   // from times drawn on the host): no wait either.
   TempDir other;
@@ -201,7 +201,7 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   INFO(ot.err);
   REQUIRE(ot.exit_code == 0);
   CHECK(host_waits_in(ot.err, &steps) == 0);
-  CHECK(steps == 1);
+  CHECK(steps == 4);
   const std::string a = dir.path + "/cpu/cfm/folder_pics/", b = dir.path + "/cuda/cfm/folder_pics/";
   double rel = max_relative(read_losses(a + "losses.csv"), read_losses(b + "losses.csv"));
   INFO("largest relative loss difference " << rel);
@@ -214,15 +214,15 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   REQUIRE(ea.size() == eb.size());
   // Relative L2 over all weights: AdamW's first steps move a weight by about lr times
   // the sign of its gradient, so a gradient at rounding level (~1e-9) that differs in
-  // sign between the devices moves that one weight differently (measured: 2.6e-5 at
-  // worst for one weight, 1.1e-6 relative over all).
+  // sign between the devices moves that one weight differently, and each step can add
+  // such a weight (measured over all: 1.1e-6 relative after 2 steps, 5.6e-6 after 5).
   double num = 0, den = 0;
   for (size_t i = 0; i < ea.size(); ++i) {
     num += (static_cast<double>(ea[i]) - eb[i]) * (static_cast<double>(ea[i]) - eb[i]);
     den += static_cast<double>(ea[i]) * ea[i];
   }
   INFO("EMA weights: relative L2 difference " << std::sqrt(num / den));
-  CHECK(std::sqrt(num / den) <= 1e-5);
+  CHECK(std::sqrt(num / den) <= 2e-5);
 
   // Rectified flow from that CFM model on both devices (pairs made by each run's teacher
   // on its device): the same losses (measured: 1e-5 relative, the losses being ~1e-6).
