@@ -19,6 +19,7 @@
 #include "engine/random.hpp"
 #include "engine/threads.hpp"
 #include "tests/gradcheck.hpp"
+#include "tests/test_util.hpp"
 
 using namespace fc;
 using fc::test::Gen;
@@ -353,6 +354,7 @@ TEST_CASE("gradcheck: every op in the table", "[ops][gradcheck]") { gradcheck_ev
 // The same finite differences with CUDA tensors: the gradients the CUDA kernels give
 // against the CUDA forward's own differences (the emulated device in make test).
 TEST_CASE("gradcheck: every op in the table with CUDA tensors", "[ops][gradcheck][cuda]") {
+  FC_SKIP_IN_SANITIZER_BUILD("the finite-difference check of every op on the emulated device");
   gradcheck_every_op(Device::CUDA);
 }
 

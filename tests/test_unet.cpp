@@ -173,10 +173,12 @@ TEST_CASE("UNet matches the reference on CIFAR-10 (fixture)", "[unet][fixture]")
 // build/run_tests_gpu): its conv, group norm, tiled attention, embedding and resampling
 // kernels, forward and backward, against PyTorch.
 TEST_CASE("UNet on CUDA matches the reference on MNIST (fixture)", "[unet][fixture][cuda]") {
+  FC_SKIP_IN_SANITIZER_BUILD("the MNIST UNet fixture on the emulated device");
   check_against_reference("tests/fixtures/unet_mnist_c32.safetensors", Device::CUDA);
 }
 
 TEST_CASE("UNet on CUDA matches the reference on CIFAR-10 (fixture)", "[unet][fixture][cuda]") {
+  FC_SKIP_IN_SANITIZER_BUILD("the CIFAR-10 UNet fixture on the emulated device");
   check_against_reference("tests/fixtures/unet_cifar_c32.safetensors", Device::CUDA);
 }
 

@@ -37,3 +37,23 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!f.good()) throw std::runtime_error("cannot write " + path);
 }
+
+// True in the sanitizer build (make check, FC_SANITIZE), where a whole UNet on the
+// emulated device (fibers under AddressSanitizer at -O1) takes many minutes; the test
+// then says it skips, and make test, which CI runs too, runs it. Call it inside a
+// TEST_CASE (it reports through Catch's WARN).
+#define FC_SKIP_IN_SANITIZER_BUILD(what)                                                          \
+  do {                                                                                           \
+    if (fc_sanitizer_build()) {                                                                  \
+      WARN("skipped in the sanitizer build (make check): " << what                               \
+                                                             << " takes minutes there; make test runs it"); \
+      return;                                                                                    \
+    }                                                                                            \
+  } while (0)
+inline bool fc_sanitizer_build() {
+#ifdef FC_SANITIZE
+  return true;
+#else
+  return false;
+#endif
+}
