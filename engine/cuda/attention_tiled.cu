@@ -65,6 +65,16 @@ __device__ inline void load_tile(float (*dst)[kTile], const float* src, int d, i
   }
 }
 
+// p[c * t] = scale * acc[j] for the channels c = warp + 8 j < d this thread holds
+// (one position of a [d, t] tensor: the lanes of a warp write consecutive positions).
+template <int DMAX>
+__device__ inline void store_channels(float* p, const float* acc, float scale, int d, int64_t t, int warp) {
+  for (int j = 0; j < DMAX / kWarps; ++j) {
+    int c = warp + kWarps * j;
+    if (c < d) p[c * t] = acc[j] * scale;
+  }
+}
+
 unsigned tile_blocks(int64_t jobs) { return static_cast<unsigned>(jobs < kMaxBlocks ? jobs : kMaxBlocks); }
 
 // out and lse for one (batch-head, query tile) a job. In the score phase warp w owns
@@ -129,12 +139,7 @@ __global__ void __launch_bounds__(kTileThreads)
       }
     __syncthreads();
     if (r0 + lane < t) {
-      const float inv = 1.f / row_sum[lane];
-      float* o = out + i * d * t + r0 + lane;
-      for (int j = 0; j < DMAX / kWarps; ++j) {
-        int c = warp + kWarps * j;
-        if (c < d) o[c * t] = acc[j] * inv;
-      }
+      store_channels<DMAX>(out + i * d * t + r0 + lane, acc, 1.f / row_sum[lane], d, t, warp);
     }
   }
 }
@@ -192,13 +197,8 @@ __global__ void __launch_bounds__(kTileThreads)
     }
     if (s0 + lane < t) {
       float* gkp = gqkv + i * 3 * d * t + d * t + s0 + lane;
-      for (int j = 0; j < DMAX / kWarps; ++j) {
-        int c = warp + kWarps * j;
-        if (c < d) {
-          gkp[c * t] = gk[j];
-          gkp[d * t + c * t] = gv[j];
-        }
-      }
+      store_channels<DMAX>(gkp, gk, 1.f, d, t, warp);
+      store_channels<DMAX>(gkp + d * t, gv, 1.f, d, t, warp);
     }
   }
 }
@@ -254,11 +254,7 @@ __global__ void __launch_bounds__(kTileThreads)
       }
     }
     if (r0 + lane < t) {
-      float* gqp = gqkv + i * 3 * d * t + r0 + lane;
-      for (int j = 0; j < DMAX / kWarps; ++j) {
-        int c = warp + kWarps * j;
-        if (c < d) gqp[c * t] = gq[j];
-      }
+      store_channels<DMAX>(gqkv + i * 3 * d * t + r0 + lane, gq, 1.f, d, t, warp);
     }
   }
 }
