@@ -1,9 +1,15 @@
 // Catch2 main: runs every test case, then prints one line "N passed, M failed"
-// (test cases) as the last line, which `make test` and CI read.
+// (test cases) as the last line, which `make test` and CI read. `--jobs N` runs the
+// cases N at a time, each in its own process (tests/process_pool.hpp; make test
+// passes the number of cores).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <string>
+#include <vector>
+
+#include "process_pool.hpp"
 
 namespace {
 
@@ -14,14 +20,52 @@ struct TotalsListener : Catch::TestEventListenerBase {
   void testRunEnded(const Catch::TestRunStats& stats) override { g_totals = stats.totals; }
 };
 
+// The names of the test cases this command line selects, as a plain run would pick
+// them; each checked to select itself alone through fc::test::exact_test_spec, so that
+// under --jobs no case runs twice or not at all. Empty, with a message, when not.
+std::vector<std::string> selected_test_names(Catch::Session& session, bool* ok) {
+  const Catch::Config& config = session.config();
+  const auto& all = Catch::getAllTestCasesSorted(config);
+  std::vector<std::string> names;
+  *ok = true;
+  for (const Catch::TestCase& c : Catch::filterTests(all, config.testSpec(), config)) {
+    const Catch::TestSpec spec =
+        Catch::TestSpecParser(Catch::ITagAliasRegistry::get()).parse(fc::test::exact_test_spec(c.name)).testSpec();
+    size_t matched = 0;
+    for (const Catch::TestCase& other : all) matched += Catch::matchTest(other, spec, config) ? 1 : 0;
+    if (matched != 1) {
+      std::fprintf(stderr, "run_tests --jobs: the name \"%s\" selects %zu test cases; rename it\n",
+                   c.name.c_str(), matched);
+      *ok = false;
+    }
+    names.push_back(c.name);
+  }
+  return names;
+}
+
 }  // namespace
 
 CATCH_REGISTER_LISTENER(TotalsListener)
 
 int main(int argc, char** argv) {
   Catch::Session session;
+  int jobs = 1;
+  session.cli(session.cli() |
+              Catch::clara::Opt(jobs, "N")["--jobs"](
+                  "run the test cases N at a time, each in its own process (default 1: all in this one)"));
   int rc = session.applyCommandLine(argc, argv);
   if (rc != 0) return rc;
+  if (jobs < 1) {
+    std::fprintf(stderr, "run_tests: option '--jobs': must be at least 1, got %d\n", jobs);
+    return 2;
+  }
+  const Catch::ConfigData& given = session.configData();
+  const bool listing = given.listTests || given.listTestNamesOnly || given.listTags || given.listReporters;
+  if (jobs > 1 && !listing && !given.showHelp) {
+    bool ok = false;
+    const std::vector<std::string> names = selected_test_names(session, &ok);
+    return ok ? fc::test::run_in_processes(names, jobs, argv[0]) : 2;
+  }
   rc = session.run();
   std::fflush(stdout);
   std::printf("%llu passed, %llu failed\n",

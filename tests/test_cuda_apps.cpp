@@ -91,6 +91,14 @@ long host_waits_in(const std::string& err, long* steps, long* allocs = nullptr, 
   return waits;
 }
 
+// K in "...; K kernel launches a step" (-1 where missing).
+double launches_in(const std::string& err) {
+  const size_t at = err.find(" kernel launches a step");
+  if (at == std::string::npos) return -1;
+  const size_t begin = err.rfind(' ', at - 1);
+  return std::stod(err.substr(begin + 1, at - begin - 1));
+}
+
 }  // namespace
 
 TEST_CASE("cfm2d --device cuda (emulated) trains as on the CPU; checkpoints cross devices",
@@ -105,6 +113,13 @@ TEST_CASE("cfm2d --device cuda (emulated) trains as on the CPU; checkpoints cros
   // And after the first step the caching allocator serves every tensor: no cudaMalloc.
   CHECK(later == 18);
   CHECK(allocs == 0);
+  // A step of this 2-D recipe is launch-bound on a GPU. 28 launches, measured: the batch
+  // built on the host goes up in 2 copies (36 when it was made on the device), then the
+  // MLP's forward, backward and one AdamW kernel. More is a regression.
+  INFO(err);
+  const double launches = launches_in(err);
+  CHECK(launches > 0);
+  CHECK(launches <= 28);
   // Nor under the other paths and couplings, whose per-row coefficients and pairings
   // are computed on the host.
   for (const char* extra : {" --path cosine", " --coupling sb", " --coupling ot"}) {

@@ -84,15 +84,18 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
   LossFn loss = [&](int64_t, const dist::Rows& rows) {
     const bool split = rows.count() != o.batch;
     PairBatch p = pairs(o.batch, rows, gen);
-    p.x0 = p.x0.to(o.device);  // (2-D points are drawn on the host; a teacher's are on the device)
-    p.x1 = p.x1.to(o.device);
+    // The batch is built where its points are. 2-D points are drawn on the host, so the
+    // path's x_t and target are made there too and go to the device as two copies (eight
+    // tiny kernels on a GPU before, in a step that launch overhead dominates); a
+    // teacher's pairs (reflow2d) are on the device already and are combined there.
+    const Device at = p.x0.device();
     // t is drawn on the host (the same numbers as on the device): the paths' per-row
     // coefficients are computed from it there, with no wait for the device.
     Tensor t = gen.uniform(Shape{o.batch, 1}, 0.f, 1.f);
     if (split) t = slice(t, 0, rows.begin, rows.end);
     Tensor xt, target;
     if (o.bridge_sigma > 0) {
-      Tensor eps = gen.normal(Shape{o.batch, 2}, 0.f, 1.f, o.device);  // the whole batch's, as t
+      Tensor eps = gen.normal(Shape{o.batch, 2}, 0.f, 1.f, at);  // the whole batch's, as t
       if (split) eps = slice(eps, 0, rows.begin, rows.end);
       xt = flow::sb_interpolate(p.x0, p.x1, t, eps, o.bridge_sigma);
       target = flow::sb_target(p.x0, p.x1, t, eps, o.bridge_sigma);
@@ -100,7 +103,8 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
       xt = flow::affine_interpolate(p.x0, p.x1, t, o.path);
       target = flow::affine_target(p.x0, p.x1, t, o.path);
     }
-    return mse_loss(mlp.forward(concat({xt, t.to(o.device)}, 1)), target);
+    Tensor input = concat({xt, t.to(at)}, 1).to(o.device);
+    return mse_loss(mlp.forward(input), target.to(o.device));
   };
   TrainLoopOptions to;
   to.iterations = o.iterations;

@@ -170,8 +170,9 @@ void finish_switch(void* save, const void** bottom, size_t* size) {
 }
 #else
 constexpr size_t kStackBytes = 64 << 10;
-void start_switch(void**, const void*, size_t) {}
-void finish_switch(void*, const void**, size_t*) {}
+// (used only on the ucontext path, which this build does not take)
+[[maybe_unused]] void start_switch(void**, const void*, size_t) {}
+[[maybe_unused]] void finish_switch(void*, const void**, size_t*) {}
 // A fiber is entered once with makecontext/swapcontext and switched after that with
 // _setjmp/_longjmp, which do not save the signal mask: glibc's swapcontext makes a
 // sigprocmask system call at every switch, and switches are most of what an emulated
@@ -578,6 +579,7 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotReady: return "device not ready";
   }
   return "unknown error";
 }
