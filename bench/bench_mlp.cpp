@@ -88,11 +88,14 @@ int run(int argc, char** argv) {
 
   if (mode == "train") {
     ms = time_it(warmup, iters, [&] {
-      Tensor x1 = checkerboard(gen, batch).to(device);  // drawn on the host, as cfm2d does
-      Tensor x0 = gen.normal(Shape{batch, 2}, 0.f, 1.f, device);
-      Tensor t = gen.uniform(Shape{batch, 1}, 0.f, 1.f, device);
+      // The batch as cfm2d makes it: drawn on the host, x_t, the target and the input
+      // (x_t with t appended) made there, then two copies up to the device.
+      Tensor x1 = checkerboard(gen, batch);
+      Tensor x0 = gen.normal(Shape{batch, 2}, 0.f, 1.f);
+      Tensor t = gen.uniform(Shape{batch, 1}, 0.f, 1.f);
       Tensor xt = add(mul(rsub_scalar(1.f, t), x0), mul(t, x1));
-      Tensor loss = mse_loss(mlp.forward(concat({xt, t}, 1)), sub(x1, x0));
+      Tensor input = concat({xt, t}, 1).to(device), target = sub(x1, x0).to(device);
+      Tensor loss = mse_loss(mlp.forward(input), target);
       opt.zero_grad();
       loss.backward();
       opt.step();

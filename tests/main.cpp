@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -49,14 +50,17 @@ CATCH_REGISTER_LISTENER(TotalsListener)
 
 int main(int argc, char** argv) {
   Catch::Session session;
-  int jobs = 1;
+  std::string jobs_text = "1";  // (read as text: a bad count is our one line, not Catch's)
   session.cli(session.cli() |
-              Catch::clara::Opt(jobs, "N")["--jobs"](
+              Catch::clara::Opt(jobs_text, "N")["--jobs"](
                   "run the test cases N at a time, each in its own process (default 1: all in this one)"));
   int rc = session.applyCommandLine(argc, argv);
   if (rc != 0) return rc;
-  if (jobs < 1) {
-    std::fprintf(stderr, "run_tests: option '--jobs': must be at least 1, got %d\n", jobs);
+  char* end = nullptr;
+  const long jobs = std::strtol(jobs_text.c_str(), &end, 10);
+  if (end == jobs_text.c_str() || *end != '\0' || jobs < 1 || jobs > 1024) {
+    std::fprintf(stderr, "run_tests: option '--jobs': must be a whole number from 1 to 1024, got '%s'\n",
+                 jobs_text.c_str());
     return 2;
   }
   const Catch::ConfigData& given = session.configData();
@@ -64,7 +68,7 @@ int main(int argc, char** argv) {
   if (jobs > 1 && !listing && !given.showHelp) {
     bool ok = false;
     const std::vector<std::string> names = selected_test_names(session, &ok);
-    return ok ? fc::test::run_in_processes(names, jobs, argv[0]) : 2;
+    return ok ? fc::test::run_in_processes(names, static_cast<int>(jobs), argv[0]) : 2;
   }
   rc = session.run();
   std::fflush(stdout);
