@@ -4,6 +4,7 @@
 // passes the number of cores).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,8 @@ struct TotalsListener : Catch::TestEventListenerBase {
 
 // The names of the test cases this command line selects, as a plain run would pick
 // them; each checked to select itself alone through fc::test::exact_test_spec, so that
-// under --jobs no case runs twice or not at all. Empty, with a message, when not.
+// under --jobs no case runs twice or not at all (*ok false, with a message, when one
+// does not).
 std::vector<std::string> selected_test_names(Catch::Session& session, bool* ok) {
   const Catch::Config& config = session.config();
   const auto& all = Catch::getAllTestCasesSorted(config);
@@ -68,7 +70,11 @@ int main(int argc, char** argv) {
   if (jobs > 1 && !listing && !given.showHelp) {
     bool ok = false;
     const std::vector<std::string> names = selected_test_names(session, &ok);
-    return ok ? fc::test::run_in_processes(names, static_cast<int>(jobs), argv[0]) : 2;
+    // (the children are this very binary, wherever it was started from)
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    const std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+    return ok ? fc::test::run_in_processes(names, static_cast<int>(jobs), path) : 2;
   }
   rc = session.run();
   std::fflush(stdout);

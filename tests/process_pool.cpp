@@ -63,7 +63,7 @@ std::string beyond_the_frame(const std::string& out, const std::string& name) {
         line.rfind("Filters: ", 0) == 0)
       continue;
     unsigned long long p = 0, f = 0;
-    char tail = 0;
+    char tail = 0;  // (2 fields and no third: the line is the totals and nothing more)
     if (std::sscanf(line.c_str(), "%llu passed, %llu failed%c", &p, &f, &tail) == 2) continue;
     kept += "    " + line + "\n";
   }
@@ -74,8 +74,9 @@ std::string beyond_the_frame(const std::string& out, const std::string& name) {
 bool child_passed(const std::string& out) {
   const size_t end = out.find_last_not_of('\n');
   if (end == std::string::npos) return false;
-  const size_t begin = out.rfind('\n', end);
-  const std::string last = out.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+  const size_t newline = out.rfind('\n', end);
+  const size_t begin = newline == std::string::npos ? 0 : newline + 1;
+  const std::string last = out.substr(begin, end + 1 - begin);
   unsigned long long p = 0, f = 0;
   return std::sscanf(last.c_str(), "%llu passed, %llu failed", &p, &f) == 2 && p == 1 && f == 0;
 }
