@@ -4,7 +4,6 @@
 // passes the number of cores).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -70,11 +69,7 @@ int main(int argc, char** argv) {
   if (jobs > 1 && !listing && !given.showHelp) {
     bool ok = false;
     const std::vector<std::string> names = selected_test_names(session, &ok);
-    // (the children are this very binary, wherever it was started from)
-    char self[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    const std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
-    return ok ? fc::test::run_in_processes(names, static_cast<int>(jobs), path) : 2;
+    return ok ? fc::test::run_in_processes(names, static_cast<int>(jobs)) : 2;
   }
   rc = session.run();
   std::fflush(stdout);

@@ -10,10 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <vector>
+
+#include "test_util.hpp"
 
 extern char** environ;
 
@@ -26,6 +27,13 @@ std::string exact_test_spec(const std::string& name) {
     spec += c;
   }
   return spec;
+}
+
+std::string this_executable() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
+  return std::string(path, static_cast<size_t>(n));
 }
 
 namespace {
@@ -44,11 +52,11 @@ struct Finished {
   bool passed = false;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+// Whether `line` is the totals line "N passed, M failed" and nothing more (its numbers
+// in *passed and *failed).
+bool totals_line(const std::string& line, unsigned long long* passed, unsigned long long* failed) {
+  char tail = 0;  // (2 fields and no third: nothing after "failed")
+  return std::sscanf(line.c_str(), "%llu passed, %llu failed%c", passed, failed, &tail) == 2;
 }
 
 // What a passing case printed beyond Catch's own frame (banner, rules, the summary
@@ -63,8 +71,7 @@ std::string beyond_the_frame(const std::string& out, const std::string& name) {
         line.rfind("Filters: ", 0) == 0)
       continue;
     unsigned long long p = 0, f = 0;
-    char tail = 0;  // (2 fields and no third: the line is the totals and nothing more)
-    if (std::sscanf(line.c_str(), "%llu passed, %llu failed%c", &p, &f, &tail) == 2) continue;
+    if (totals_line(line, &p, &f)) continue;
     kept += "    " + line + "\n";
   }
   return kept;
@@ -76,9 +83,8 @@ bool child_passed(const std::string& out) {
   if (end == std::string::npos) return false;
   const size_t newline = out.rfind('\n', end);
   const size_t begin = newline == std::string::npos ? 0 : newline + 1;
-  const std::string last = out.substr(begin, end + 1 - begin);
   unsigned long long p = 0, f = 0;
-  return std::sscanf(last.c_str(), "%llu passed, %llu failed", &p, &f) == 2 && p == 1 && f == 0;
+  return totals_line(out.substr(begin, end + 1 - begin), &p, &f) && p == 1 && f == 0;
 }
 
 pid_t start(const std::string& self, const std::string& name, const std::string& log) {
@@ -103,7 +109,8 @@ pid_t start(const std::string& self, const std::string& name, const std::string&
 
 }  // namespace
 
-int run_in_processes(const std::vector<std::string>& names, int jobs, const std::string& self) {
+int run_in_processes(const std::vector<std::string>& names, int jobs) {
+  const std::string self = this_executable();
   if (names.empty()) {
     std::printf("No test cases matched\n0 passed, 0 failed\n");
     return 2;
@@ -111,12 +118,7 @@ int run_in_processes(const std::vector<std::string>& names, int jobs, const std:
   std::printf("run_tests: %zu test cases, %d at a time, each in its own process\n", names.size(), jobs);
   std::fflush(stdout);
 
-  char dir_template[] = "/tmp/flowcpp_tests_XXXXXX";
-  if (!mkdtemp(dir_template)) {
-    std::perror("run_tests: mkdtemp");
-    return 2;
-  }
-  const std::string dir = dir_template;
+  const TempDir logs;  // the children's outputs, removed at the end
   const Clock::time_point suite_began = Clock::now();
   std::map<pid_t, Running> running;
   std::vector<Finished> done;
@@ -124,7 +126,7 @@ int run_in_processes(const std::vector<std::string>& names, int jobs, const std:
   int width = static_cast<int>(std::to_string(names.size()).size());
   while (next < names.size() || !running.empty()) {
     while (next < names.size() && static_cast<int>(running.size()) < jobs) {
-      const std::string log = dir + "/" + std::to_string(next) + ".log";
+      const std::string log = logs.file(std::to_string(next) + ".log");
       running[start(self, names[next], log)] = {names[next], log, Clock::now()};
       ++next;
     }
@@ -138,8 +140,7 @@ int run_in_processes(const std::vector<std::string>& names, int jobs, const std:
     if (it == running.end()) continue;  // (a process this one did not start)
     const Running r = it->second;
     running.erase(it);
-    const std::string out = read_file(r.log);
-    std::remove(r.log.c_str());
+    const std::string out = read_bytes(r.log);
     Finished f;
     f.name = r.name;
     f.seconds = std::chrono::duration<double>(Clock::now() - r.began).count();
@@ -158,7 +159,6 @@ int run_in_processes(const std::vector<std::string>& names, int jobs, const std:
     }
     std::fflush(stdout);
   }
-  rmdir(dir.c_str());
 
   std::vector<Finished> slowest = done;
   std::sort(slowest.begin(), slowest.end(), [](const Finished& a, const Finished& b) { return a.seconds > b.seconds; });

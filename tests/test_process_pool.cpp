@@ -2,7 +2,6 @@
 // failure or a crash counted against that case alone, warnings shown, the totals line
 // last. The suite runs itself here on three hidden demonstration cases.
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -12,16 +11,8 @@
 
 namespace {
 
-// This test binary (build/run_tests, or build/sanitize/run_tests under make check).
-std::string self_path() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  REQUIRE(n > 0);
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 // What `run_tests ARGS` printed on stdout and stderr, and its exit status.
-AppRun run_suite(const std::string& args) { return run_app("sh -c '" + self_path() + " " + args + " 1>&2'"); }
+AppRun run_suite(const std::string& args) { return run_app("sh -c '" + fc::test::this_executable() + " " + args + " 1>&2'"); }
 
 }  // namespace
 
