@@ -32,6 +32,7 @@
 #include "apps/common/image_train.hpp"
 #include "apps/common/image_plots.hpp"
 #include "apps/common/options.hpp"
+#include "apps/common/thread_count.hpp"
 #include "apps/common/plots2d.hpp"
 #include "apps/common/rank_split.hpp"
 #include "apps/common/train_state.hpp"
@@ -206,8 +207,8 @@ Config parse(int argc, char** argv, Preset& preset) {
   c.resume = r.count("resume") > 0;
   c.hflip = r.count("hflip") > 0;
   c.no_eval = r.count("no-eval") > 0;
+  if (r.count("iterations")) app::require_positive("iterations", c.iterations);
   if (c.iterations == 0 && c.epochs == 0) throw app::UsageError("option '--epochs': must be positive");
-  if (c.iterations < 0) throw app::UsageError("option '--iterations': must be positive");
   if (c.epochs < 0) throw app::UsageError("option '--epochs': must be positive");
   app::require_positive("batch-size", c.batch);
   if (!c.train.empty()) app::require_batch_split("batch-size", c.batch);
@@ -221,7 +222,8 @@ Config parse(int argc, char** argv, Preset& preset) {
   app::require_positive("eval-samples", c.eval_samples);
   app::require_range("nll-images", c.nll_images, 0, 1000000);
   app::require_range("classifier-epochs", c.classifier_epochs, 1, 1000);
-  app::require_range("threads", c.threads, 0, 1024);
+  app::require_thread_count(c.threads);
+  app::require_range("seed", c.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
   app::require_range("checkpoint-every", c.checkpoint_every, 0, INT64_MAX);
   auto real = [](const char* name, double v, double lo, double hi, bool open_hi) {
     if (!(std::isfinite(v) && v >= lo && (open_hi ? v < hi : v <= hi)))

@@ -16,6 +16,7 @@
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
 #include "apps/common/options.hpp"
+#include "apps/common/thread_count.hpp"
 #include "apps/common/plots2d.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/autograd.hpp"
@@ -65,7 +66,8 @@ Config parse(int argc, char** argv) {
   app::require_range("frames", c.frames, 2, 1000);
   app::require_positive("steps", c.steps);
   app::require_range("points", c.points, 2, 1000000);
-  app::require_range("threads", c.threads, 0, 1024);
+  app::require_thread_count(c.threads);
+  app::require_range("seed", c.seed, 0, INT64_MAX);  // used as unsigned: -1 would be 2^64 - 1
   c.device = app::resolve_device(c.device_choice);
   std::string d = app::dataset_dir_name(c.dataset);
   // Explicitly named optional models must exist; the defaults are used when present.

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
+#include "engine/parse_number.hpp"
 #include "flow/path.hpp"
 
 namespace fc::flow {
@@ -15,7 +17,9 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kVpBetaMin = 0.1, kVpBetaMax = 20.0;
 
-const char kForms[] = "condot, poly:N (N > 0), linear-vp, cosine, vp";
+constexpr double kPolyMin = 0.1, kPolyMax = 10.0;
+
+const char kForms[] = "condot, poly:N (0.1 <= N <= 10), linear-vp, cosine, vp";
 
 }  // namespace
 
@@ -32,12 +36,12 @@ Scheduler Scheduler::parse(const std::string& spec, double sigma_min) {
   if (spec == "cosine") return Scheduler(Kind::Cosine);
   if (spec == "vp") return Scheduler(Kind::VP);
   if (spec.rfind("poly:", 0) == 0) {
-    const std::string n = spec.substr(5);
-    char* end = nullptr;
-    double exponent = n.empty() ? 0 : std::strtod(n.c_str(), &end);
-    FC_CHECK(!n.empty() && end && *end == '\0' && exponent > 0 && std::isfinite(exponent),
-             "path '" << spec << "': poly:N needs a positive number N (poly:2)");
-    return Scheduler(Kind::Poly, exponent);
+    // Beyond [1/10, 10] α = t^N is 0 or 1 to float precision over most of [0, 1] and
+    // its derivative overflows near an end: the samples come out NaN (poly:1e-300).
+    const std::optional<double> exponent = parse_decimal(spec.substr(5));
+    FC_CHECK(exponent && *exponent >= kPolyMin && *exponent <= kPolyMax,
+             "path '" << spec << "': poly:N needs a number N from " << kPolyMin << " to " << kPolyMax << " (poly:2)");
+    return Scheduler(Kind::Poly, *exponent);
   }
   FC_THROW("unknown path '" << spec << "'; valid: " << kForms);
 }

@@ -32,7 +32,7 @@ class Scheduler {
 
   // The CFM path with σmin (condot); σmin = 0 is rectified flow's straight line.
   explicit Scheduler(Kind kind = Kind::CondOT, double param = 0);
-  // "condot", "poly:N" (N > 0), "linear-vp", "cosine", "vp"; anything else throws one
+  // "condot", "poly:N" (0.1 <= N <= 10), "linear-vp", "cosine", "vp"; anything else throws one
   // line listing the forms (the name comes from --path). sigma_min applies to condot.
   static Scheduler parse(const std::string& spec, double sigma_min = 0);
   static std::vector<std::string> names();  // for help texts

@@ -14,6 +14,7 @@
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 #include "engine/ops.hpp"
+#include "engine/parse_number.hpp"
 
 namespace fc::app {
 
@@ -26,11 +27,10 @@ std::vector<double> parse_guidance_values(const char* option, const std::string&
   while (true) {
     const size_t comma = text.find(',', start);
     const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    char* end = nullptr;
-    const double w = item.empty() ? NAN : std::strtod(item.c_str(), &end);
-    if (item.empty() || end != item.c_str() + item.size())
-      throw bad("'" + item + "' is not a number");
-    if (!(std::isfinite(w) && std::abs(w) <= 1e3)) throw bad("'" + item + "' must be in [-1000, 1000]");
+    const std::optional<double> parsed = parse_decimal(item);
+    if (!parsed) throw bad("'" + item + "' is not a number");
+    const double w = *parsed;
+    if (std::abs(w) > 1e3) throw bad("'" + item + "' must be in [-1000, 1000]");
     // Each w is a row of the table and a point of the plot: twice is a mistake.
     if (std::find(out.begin(), out.end(), w) != out.end()) throw bad("'" + item + "' is given twice");
     out.push_back(w);

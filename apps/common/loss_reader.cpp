@@ -32,7 +32,7 @@ void LossReader::flush(int64_t done) {
   int64_t it = done - static_cast<int64_t>(pending_);
   for (double v : values) {
     const float l = static_cast<float>(v);
-    FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << it << " (try a lower --lr)");
+    FC_CHECK(std::isfinite(l), "training diverged: loss is " << l << " at iteration " << it + 1 << " (try a lower --lr)");
     state_.losses.push_back(l);
     smooth_ = state_.losses.size() == 1 ? l : 0.98 * smooth_ + 0.02 * l;
     ++it;

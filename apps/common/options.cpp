@@ -1,6 +1,12 @@
 #include "apps/common/options.hpp"
 
 #include <cstdio>
+#include <cstring>
+
+#include <typeinfo>
+
+#include "apps/common/thread_count.hpp"
+#include "engine/parse_number.hpp"
 
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
@@ -8,20 +14,85 @@
 
 namespace fc::app {
 
-cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv) {
+namespace {
+
+// cxxopts matches every argument with std::regex, which recurses once per character:
+// an argument of ~30 kB overflows the stack. No option needs more than a path's length.
+constexpr size_t kMaxArgument = 4096;
+
+void check_argument_lengths(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const size_t n = std::strlen(argv[i]);
+    if (n <= kMaxArgument) continue;
+    const std::string head(argv[i], 24);
+    const bool option = head.rfind("--", 0) == 0, after_option = i > 1 && argv[i - 1][0] == '-';
+    throw UsageError((option ? "an option" : after_option ? "the value of '" + std::string(argv[i - 1]) + "'"
+                                                           : "argument " + std::to_string(i)) +
+                     " ('" + head + "...') is " + std::to_string(n) + " characters long; the longest allowed is " +
+                     std::to_string(kMaxArgument));
+  }
+}
+
+// The bad value's option: "--x v" or "--x=v".
+std::string option_of_value(int argc, char** argv, const std::string& what) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos &&
+        what.find("\u2018" + arg.substr(eq + 1) + "\u2019") != std::string::npos)
+      return arg.substr(0, eq);
+    if (i >= 2 && std::string(argv[i - 1]).rfind("--", 0) == 0 &&
+        what.find("\u2018" + arg + "\u2019") != std::string::npos)
+      return argv[i - 1];
+  }
+  return "";
+}
+
+// Whether the option `key` holds a T (cxxopts keeps its type behind a cast).
+template <typename T>
+bool holds(const cxxopts::ParseResult& r, const std::string& key) {
   try {
-    return options.parse(argc, argv);
+    (void)r[key].as<T>();
+    return true;
+  } catch (const std::bad_cast&) {
+    return false;
+  }
+}
+
+// cxxopts reads a double with a stream (so "2abc" is 2 and "0x10" is 0) and an integer
+// in hex too ("0x10" is 16): every number given is read again here, strictly
+// (engine/parse_number.hpp), and refused unless it is a plain decimal.
+void check_numbers(const cxxopts::ParseResult& r) {
+  for (const cxxopts::KeyValue& kv : r.arguments()) {
+    const std::string& text = kv.value();
+    auto refuse = [&](const std::string& why) {
+      throw UsageError("option '--" + kv.key() + "': '" + text + "' " + why);
+    };
+    if (holds<double>(r, kv.key())) {
+      if (!parse_decimal(text)) refuse("is not a finite decimal number (such as 0.5 or 1e-3)");
+    } else if (holds<int64_t>(r, kv.key())) {
+      if (!parse_integer(text)) refuse("is not a decimal integer");
+    } else if (holds<uint64_t>(r, kv.key())) {
+      if (!parse_unsigned(text)) refuse("is not a decimal integer of 0 or more");
+    }
+  }
+}
+
+}  // namespace
+
+cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv) {
+  check_argument_lengths(argc, argv);
+  cxxopts::ParseResult r;
+  try {
+    r = options.parse(argc, argv);
   } catch (const cxxopts::exceptions::exception& e) {
     // cxxopts says "Argument 'abc' failed to parse" without the option; find the
     // option the bad value was given to.
-    std::string what = e.what();
-    for (int i = 2; i < argc; ++i) {
-      std::string value = argv[i], option = argv[i - 1];
-      if (option.rfind("--", 0) == 0 && what.find("\u2018" + value + "\u2019") != std::string::npos)
-        throw UsageError("option '" + option + "': " + what);
-    }
-    throw UsageError(what);
+    const std::string what = e.what(), option = option_of_value(argc, argv, what);
+    throw UsageError(option.empty() ? what : "option '" + option + "': " + what);
   }
+  check_numbers(r);
+  return r;
 }
 
 cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char** argv) {
@@ -65,6 +136,7 @@ std::string one_line(std::string s) {
 
 int main_guard(const char* program, const std::function<int()>& body) {
   try {
+    check_thread_environment();  // before any parallel region
     int rc = body();
     dist::finalize();
     return rc;

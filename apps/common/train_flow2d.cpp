@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "apps/common/flow2d.hpp"
+#include "apps/common/thread_count.hpp"
 #include "apps/common/train_loop.hpp"
 #include "engine/dist.hpp"
 #include "engine/ops.hpp"
@@ -57,7 +58,8 @@ void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
   run.train_only = given.count("train-only") > 0;
   require_positive("iterations", run.iterations);
   require_positive("batch-size", run.batch);
-  require_range("threads", run.threads, 0, 1024);
+  require_thread_count(run.threads);
+  require_range("seed", run.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
   require_range("checkpoint-every", run.checkpoint_every, 0, INT64_MAX);
   if (!(run.lr > 0 && std::isfinite(run.lr))) throw UsageError("option '--lr': must be positive");
   if (!(run.bucket_mb >= 0 && run.bucket_mb <= 1024))
