@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "apps/common/interrupt.hpp"
+
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
@@ -65,9 +67,13 @@ std::string one_line(std::string s) {
 
 int main_guard(const char* program, const std::function<int()>& body) {
   try {
+    install_interrupt_handler();  // before any work: every phase stops cleanly on a signal
     int rc = body();
     dist::finalize();
     return rc;
+  } catch (const Interrupted& e) {
+    if (dist::is_root()) std::fprintf(stderr, "%s: %s\n", program, one_line(e.what()).c_str());
+    return 130;
   } catch (const UsageError& e) {
     if (dist::is_root())
       std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
