@@ -27,6 +27,7 @@
 #include "datasets/toy2d.hpp"
 #include "engine/allocator.hpp"
 #include "engine/dist.hpp"
+#include "engine/file_io.hpp"
 #include "engine/threads.hpp"
 #include "flow/coupling.hpp"
 #include "flow/scheduler.hpp"
@@ -148,7 +149,7 @@ int run(int argc, char** argv) {
   const Device device = c.device;
   const std::string device_text = app::describe_device(device);
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
-  std::filesystem::create_directories(dir);
+  if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
   std::string ckpt = dir + "/ckpt.safetensors";
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;

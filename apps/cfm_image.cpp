@@ -30,6 +30,7 @@
 #include "apps/common/image_guidance.hpp"
 #include "apps/common/image_reflow.hpp"
 #include "apps/common/image_train.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/image_plots.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/thread_count.hpp"
@@ -43,6 +44,7 @@
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
+#include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 #include "engine/threads.hpp"
 #include "flow/path.hpp"
@@ -295,7 +297,9 @@ void fetch_if_missing(const Config& c) {
   std::fprintf(stderr, "cfm_image: %s is missing; fetching it with %s %s\n", dir.string().c_str(),
                script.string().c_str(), c.dataset.c_str());
   std::string cmd = "bash '" + script.string() + "' " + c.dataset + " --data '" + c.data_root + "'";
-  FC_CHECK(std::system(cmd.c_str()) == 0, "fetching " << c.dataset << " failed (" << cmd << ")");
+  const int rc = std::system(cmd.c_str());
+  app::throw_if_interrupted();  // a SIGTERM waited for the download (system() ignores SIGINT itself)
+  FC_CHECK(rc == 0, "fetching " << c.dataset << " failed (" << cmd << ")");
 }
 
 nn::UNetConfig model_config(const Config& c, const Preset& p, const data::ImageDataset& ds) {
@@ -448,13 +452,28 @@ void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
   if (dist::is_root()) std::fprintf(stderr, "cfm_image: wrote %s.{json,md,png} and %s_samples.png\n", o.stem.c_str(), o.stem.c_str());
 }
 
+// Every folder this run writes in: checked before any work, so that a read-only one is
+// one line now rather than an error after the training. DIR holds the CFM model, its
+// metrics and the pairs made by it.
+std::vector<std::string> output_dirs(const Config& c, const std::string& dir) {
+  std::vector<std::string> out{dir};
+  if (!c.reflow.empty()) out.push_back(sibling_dir(c, "reflow"));
+  if (!c.distill.empty()) out.push_back(sibling_dir(c, "distill"));
+  if (!c.few_step.empty() || !c.guidance_sweep.empty()) out.push_back(sibling_dir(c, "comparisons", false));
+  const bool evaluates = !c.eval.empty() || (!c.sample.empty() && !c.no_eval) || !c.few_step.empty() ||
+                         !c.guidance_sweep.empty();
+  if (evaluates) out.push_back(sibling_dir(c, "classifier"));  // its cached classifier
+  return out;
+}
+
 int run(int argc, char** argv) {
   Preset preset;
   Config c = parse(argc, argv, preset);
   set_num_threads(static_cast<int>(c.threads));
   const std::string dir = c.output + "/" + app::dataset_dir_name(c.dataset);
   const std::string ckpt = dir + "/ckpt.safetensors";
-  std::filesystem::create_directories(dir);
+  if (dist::is_root())
+    for (const std::string& d : output_dirs(c, dir)) io::make_writable_dir(d);
   nlohmann::json metrics;
   if (std::filesystem::exists(dir + "/metrics.json")) {
     try {  // keep what an earlier phase (training, sampling) measured
@@ -590,8 +609,14 @@ int run(int argc, char** argv) {
   }
   // The few-step table, the guidance sweep, --sample and --eval split their images over
   // the ranks; rank 0 scores and writes.
-  if (!c.few_step.empty()) few_step_table(c, ckpt);
-  if (!c.guidance_sweep.empty()) guidance_sweep(c, ckpt);
+  if (!c.few_step.empty()) {
+    app::Phase phase("making the few-step table");
+    few_step_table(c, ckpt);
+  }
+  if (!c.guidance_sweep.empty()) {
+    app::Phase phase("sweeping the guidance");
+    guidance_sweep(c, ckpt);
+  }
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
 
   if (!c.sample.empty() || !c.eval.empty()) {
@@ -606,6 +631,7 @@ int run(int argc, char** argv) {
     ode.step_size = 1.f / static_cast<float>(c.steps);
     const float w = static_cast<float>(c.guidance);
     if (!c.sample.empty()) {
+      app::Phase phase("sampling", "the model is saved in " + ckpt + "; --sample draws the samples from it");
       Generator gen(static_cast<uint64_t>(c.seed) + 1);
       const int64_t classes = m.unet->config().num_classes;
       Tensor labels = app::class_grid_labels(classes, c.per_class);
@@ -651,6 +677,7 @@ int run(int argc, char** argv) {
     eo.data_root = c.data_root;
     // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.
     eo.classifier_dir = sibling_dir(c, "classifier");
+    app::Phase phase("evaluating", "the model is saved in " + ckpt + "; --eval evaluates it");
     metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
   }
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes

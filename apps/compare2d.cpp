@@ -15,6 +15,7 @@
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/options.hpp"
 #include "apps/common/thread_count.hpp"
 #include "apps/common/plots2d.hpp"
@@ -107,6 +108,7 @@ using app::fmt;
 // CFM and reflow from the same x0, midpoint steps, one frame per time. Under mpirun every
 // rank integrates its share of the points and rank 0 writes the GIF.
 void comparison_gif(const Config& c, std::vector<Model>& models, const data::Toy2d& density) {
+  app::Phase phase("making the GIF");
   NoGradGuard no_grad;
   Generator gen(static_cast<uint64_t>(c.seed) + 4000037);
   Tensor x0 = gen.normal(Shape{c.samples, 2});
@@ -142,7 +144,7 @@ int run(int argc, char** argv) {
   if (!c.sinkhorn.empty())
     models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn"));
   app::announce_device("compare2d", c.device);
-  if (dist::is_root()) std::filesystem::create_directories(c.output);
+  if (dist::is_root()) io::make_writable_dir(c.output);
   const std::string d = app::dataset_dir_name(c.dataset);
   const std::string stem = c.output + "/few_step_" + d;
 
@@ -156,6 +158,7 @@ int run(int argc, char** argv) {
   ro.seed = static_cast<uint64_t>(c.seed);
   for (Model& m : models) {
     if (dist::is_root()) std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
+    app::Phase phase("measuring " + m.name);
     nlohmann::json r = app::rectification_metrics(m.velocity, density, ro);
     if (!dist::is_root()) continue;
     r["checkpoint"] = m.path;

@@ -12,22 +12,28 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_outputs.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/options.hpp"
+#include "apps/common/pairs_record.hpp"
 #include "apps/common/progress.hpp"
 #include "apps/common/train_flow2d.hpp"
+#include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
+#include "engine/file_io.hpp"
 #include "engine/ops.hpp"
 #include "engine/threads.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/data_parallel.hpp"
 
 using namespace fc;
 using Clock = std::chrono::steady_clock;
@@ -102,21 +108,56 @@ Tensor teacher_image(nn::MLP& teacher, const Tensor& x0, int64_t steps) {
   return flow::odeint(app::mlp_velocity(teacher), x0, {0.f, 1.f}, ode).states.back();
 }
 
+// The files of round R's --pairs in DIR: STEM_x0.npy, STEM_x1.npy and the record STEM.json.
+std::string pairs_stem(const std::string& dir, int64_t round) { return dir + "/pairs_round" + std::to_string(round); }
+
 // The --pairs variant: N pairs made once per round from their own generator, so a
-// resumed run rebuilds exactly the same set.
-app::PairBatch offline_pairs(nn::MLP& teacher, const Config& c, int64_t round) {
-  Generator g(static_cast<uint64_t>(c.run.seed) + 5000011 + static_cast<uint64_t>(round));
+// resumed run rebuilds exactly the same set. They are written to the output folder with
+// their record (apps/common/pairs_record.hpp) when made, and when a signal stops them:
+// --resume continues an unfinished set and reads a whole one, if its teacher and
+// settings are this run's.
+app::PairBatch offline_pairs(nn::MLP& teacher, const std::string& teacher_path, const Config& c,
+                             const std::string& dir, int64_t round) {
+  const uint64_t seed = static_cast<uint64_t>(c.run.seed) + 5000011 + static_cast<uint64_t>(round);
+  Generator g(seed);
   app::PairBatch all;
   all.x0 = g.normal(Shape{c.pairs, 2}, 0.f, 1.f, c.device);
+  const std::string stem = pairs_stem(dir, round);
+  app::PairsRecord record{teacher_path, nn::parameter_checksum(teacher), c.teacher_steps, 0.0, seed, c.pairs, 0};
   std::vector<Tensor> parts;
-  const int64_t chunk = 1 << 16;
-  app::ProgressBar bar(c.pairs, "pairs");
-  for (int64_t s = 0; s < c.pairs; s += chunk) {
-    int64_t e = std::min(c.pairs, s + chunk);
-    parts.push_back(teacher_image(teacher, slice(all.x0, 0, s, e), c.teacher_steps));
-    bar.update(e);
+  if (c.run.resume) {
+    if (std::optional<app::PairsRecord> found = app::read_pairs_record(stem)) {
+      app::check_pairs_record(stem, *found, record);
+      Tensor x1 = data::load_npy(stem + "_x1.npy");
+      FC_CHECK(x1.ndim() == 2 && x1.dim(0) == found->made && x1.dim(1) == 2,
+               stem << "_x1.npy: holds an array of shape " << x1.shape() << ", not the " << found->made
+                    << " pairs of its record; remove " << stem << "_*.npy and " << stem << ".json");
+      record.made = found->made;
+      if (record.made > 0) parts.push_back(x1.to(c.device));
+    }
+  }
+  auto save = [&] {  // rank 0 writes; every rank made the same pairs
+    if (!dist::is_root() || record.made == 0) return;
+    data::save_npy(stem + "_x0.npy", slice(all.x0, 0, 0, record.made).to(Device::CPU));
+    data::save_npy(stem + "_x1.npy", (parts.size() == 1 ? parts[0] : concat(parts, 0)).to(Device::CPU));
+    app::write_pairs_record(stem, record);
+  };
+  const int64_t chunk = 1 << 16, resumed = record.made;
+  app::Phase phase("making pairs");
+  app::ProgressBar bar(c.pairs, "pairs", resumed);
+  try {
+    for (int64_t s = resumed; s < c.pairs; s += chunk) {
+      int64_t e = std::min(c.pairs, s + chunk);
+      parts.push_back(teacher_image(teacher, slice(all.x0, 0, s, e), c.teacher_steps));
+      record.made = e;
+      bar.update(e);
+    }
+  } catch (const app::Interrupted&) {
+    if (record.made > resumed) save();
+    throw app::interrupted_error(app::kept_pairs(stem, record));
   }
   bar.finish();
+  if (record.made > resumed) save();
   all.x1 = parts.size() == 1 ? parts[0] : concat(parts, 0);
   return all;
 }
@@ -144,21 +185,28 @@ int run(int argc, char** argv) {
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
+    if (dist::is_root()) io::make_writable_dir(dir);
     mlp = app::load_mlp_checkpoint(ckpt).mlp;
     mlp->to(c.device);
     app::announce_device("reflow2d", c.device);
     if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
   } else {
     int64_t first_round = 1;
-    if (c.run.resume) {
-      FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
+    // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
+    // but the pairs' record: --resume then continues the pairs and starts the training.
+    const bool from_checkpoint = c.run.resume && std::filesystem::exists(ckpt);
+    if (c.run.resume && !from_checkpoint) {
+      FC_CHECK(c.pairs > 0 && app::read_pairs_record(pairs_stem(dir, 1)), ckpt << ": nothing to resume (no checkpoint)");
+      if (dist::is_root()) std::fprintf(stderr, "reflow2d: no checkpoint yet: starting the training, on the pairs begun before\n");
+    }
+    if (from_checkpoint) {
       first_round = static_cast<int64_t>(app::metadata_u64(nn::load_safetensors(ckpt), ckpt, "round"));
       FC_CHECK(first_round >= 1 && first_round <= c.rounds,
                ckpt << ": checkpoint is in round " << first_round << " of a run with more --rounds");
     } else {
       load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
     }
-    std::filesystem::create_directories(dir);
+    if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
     app::announce_device("reflow2d", c.device);
     nlohmann::json round_losses = nlohmann::json::array();
     for (int64_t round = first_round; round <= c.rounds; ++round) {
@@ -173,7 +221,7 @@ int run(int argc, char** argv) {
       nn::AdamWOptions ao;
       ao.lr = static_cast<float>(c.run.lr);
       nn::AdamW opt(*mlp, ao);
-      if (c.run.resume && round == first_round) {
+      if (from_checkpoint && round == first_round) {
         app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state);
         if (dist::is_root()) std::fprintf(stderr, "reflow2d: resuming round %lld at iteration %lld of %lld\n",
                      static_cast<long long>(round), static_cast<long long>(state.iteration),
@@ -187,7 +235,7 @@ int run(int argc, char** argv) {
       app::PairSource pairs;
       app::PairBatch fixed;
       if (c.pairs > 0) {
-        fixed = offline_pairs(*teacher.mlp, c, round);
+        fixed = offline_pairs(*teacher.mlp, teacher_path, c, dir, round);
         pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
           Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs, c.device), 0, rows.begin, rows.end);
           return app::PairBatch{embedding(fixed.x0, ids), embedding(fixed.x1, ids)};

@@ -1,11 +1,15 @@
 #include "engine/file_io.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 
 #include "engine/error.hpp"
 
@@ -68,8 +72,51 @@ std::string dir_of(const std::string& path) {
 }
 }  // namespace
 
+int remove_stale_temps(const std::string& dir, const std::string& name) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) return 0;
+  int removed = 0;
+  while (const dirent* e = ::readdir(d.get())) {
+    // NAME.tmp.DIGITS, NAME this file's when given.
+    const std::string file = e->d_name;
+    const size_t at = name.empty() ? file.rfind(".tmp.") : name.size();
+    if (at == std::string::npos || at == 0 || file.size() <= at + 5 || file.compare(at, 5, ".tmp.") != 0 ||
+        file.compare(0, at, name.empty() ? file.substr(0, at) : name) != 0)
+      continue;
+    const std::string digits = file.substr(at + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const long pid = std::stol(digits);
+    // kill(pid, 0) fails with ESRCH only when no process has that id (EPERM: alive).
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (::unlink((dir + "/" + file).c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
+void make_writable_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) FC_FILE_FAIL(dir, "cannot make the output folder: " << ec.message());
+  const std::string probe = dir + "/.write_test.tmp." + std::to_string(::getpid());
+  {
+    Fd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.fd < 0) FC_FILE_FAIL(dir, "cannot write in the output folder: " << errno_text());
+    try {
+      write_all(fd.fd, "ok\n", 3, dir, probe);
+    } catch (...) {
+      ::unlink(probe.c_str());
+      throw;
+    }
+  }
+  if (::unlink(probe.c_str()) != 0) FC_FILE_FAIL(dir, "cannot remove " << probe << ": " << errno_text());
+  remove_stale_temps(dir);
+}
+
 void atomic_write(const std::string& path,
                   const std::function<void(int fd, const std::string& tmp)>& writer) {
+  const size_t slash = path.find_last_of('/');
+  remove_stale_temps(dir_of(path), slash == std::string::npos ? path : path.substr(slash + 1));
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.fd < 0) FC_FILE_FAIL(path, "cannot create " << tmp << ": " << errno_text());

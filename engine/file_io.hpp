@@ -37,10 +37,24 @@ void read_all_at(int fd, void* buf, size_t n, uint64_t at, const std::string& pa
 
 // Writes `path` atomically: `writer` fills PATH.tmp.PID through write_all; then fsync,
 // rename over path, fsync the folder. On failure the temp file is removed and an
-// existing file at path is left as it was.
+// existing file at path is left as it was. Before writing it removes the temps that
+// killed processes left beside path (remove_stale_temps).
 void atomic_write(const std::string& path,
                   const std::function<void(int fd, const std::string& tmp)>& writer);
 void atomic_write_text(const std::string& path, const std::string& text);
+
+// Removes DIR/NAME.tmp.PID files whose PID is no live process: what atomic_write leaves
+// when its process is killed (SIGKILL, a crash) in the middle of a write, 17 MB a
+// UNet checkpoint. Only files named NAME (any name when `name` is empty); a live
+// process's temp, another user's included, is left alone. Returns how many it removed;
+// an unreadable folder removes none.
+int remove_stale_temps(const std::string& dir, const std::string& name = "");
+
+// Makes the folder (and its parents) and checks that a file can be created and written
+// in it, before any work: a read-only, full or misnamed output folder is one line
+// naming it now, not an error at the first checkpoint after hours of training. Also
+// removes the stale temps there.
+void make_writable_dir(const std::string& dir);
 
 }  // namespace fc::io
 

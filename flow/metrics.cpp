@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cancel.hpp"
 #include "engine/error.hpp"
 #include "engine/parallel.hpp"
 
@@ -15,22 +16,28 @@ namespace {
 // x and y are the same sample.
 double mean_distance(const float* x, int64_t n, const float* y, int64_t m, int64_t d, bool same) {
   std::vector<double> row_sums(static_cast<size_t>(n), 0.0);
-  parallel_for(n, 8, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      double acc = 0;
-      const float* xi = x + i * d;
-      for (int64_t j = 0; j < m; ++j) {
-        const float* yj = y + j * d;
-        float sq = 0;
-        for (int64_t k = 0; k < d; ++k) {
-          float diff = xi[k] - yj[k];
-          sq += diff * diff;
+  // In blocks of rows (2^26 / (m d) each) with a cancellation point between them: 20,000 x
+  // 20,000 take a second or more, too long for a signal to wait. The sums are the same.
+  const int64_t block = std::max<int64_t>(64, (int64_t{1} << 26) / std::max<int64_t>(1, m * d));
+  for (int64_t first = 0; first < n; first += block) {
+    cancellation_point();
+    parallel_for(std::min(block, n - first), 8, [&](int64_t s, int64_t e) {
+      for (int64_t i = first + s; i < first + e; ++i) {
+        double acc = 0;
+        const float* xi = x + i * d;
+        for (int64_t j = 0; j < m; ++j) {
+          const float* yj = y + j * d;
+          float sq = 0;
+          for (int64_t k = 0; k < d; ++k) {
+            float diff = xi[k] - yj[k];
+            sq += diff * diff;
+          }
+          acc += std::sqrt(sq);
         }
-        acc += std::sqrt(sq);
+        row_sums[static_cast<size_t>(i)] = acc;
       }
-      row_sums[static_cast<size_t>(i)] = acc;
-    }
-  });
+    });
+  }
   double total = 0;
   for (double r : row_sums) total += r;
   double pairs = same ? static_cast<double>(n) * (n - 1) : static_cast<double>(n) * m;

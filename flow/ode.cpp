@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/cancel.hpp"
 #include "engine/ops.hpp"
 
 namespace fc::flow {
@@ -69,6 +70,7 @@ OdeResult fixed_step(const VelocityFn& v, const Tensor& x0, const std::vector<fl
   r.nfe = 1;
   size_t j = 1;
   for (size_t g = 0; g + 1 < grid.size() && j < times.size(); ++g) {
+    cancellation_point();  // Ctrl-C stops a long integration within a step
     float ta = grid[g], tb = grid[g + 1], h = tb - ta;
     Tensor xb = ode_step(opt.method, v, x, ta, h, f, r.nfe);
     ++r.steps;
@@ -176,6 +178,7 @@ OdeResult dopri5(const VelocityFn& v, const Tensor& x0, const std::vector<float>
   size_t j = 1;
   std::vector<Tensor> k(7);
   while (j < times.size()) {
+    cancellation_point();
     FC_CHECK(r.steps + r.rejected < opt.max_steps,
              "dopri5: gave up after " << opt.max_steps << " steps at t = " << t
                                       << " (tolerances too tight or the field is stiff)");

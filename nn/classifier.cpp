@@ -5,6 +5,7 @@
 #include <deque>
 #include <vector>
 
+#include "engine/cancel.hpp"
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
@@ -60,6 +61,7 @@ void for_each_batch(Classifier& model, const Tensor& images, int64_t batch, cons
   NoGradGuard no_grad;
   EvalMode eval(model);
   for (int64_t b = 0; b < images.dim(0); b += batch) {
+    cancellation_point();  // scoring a test set takes seconds: a signal stops it here
     int64_t e = std::min(images.dim(0), b + batch);
     f(b, e, rows(images, b, e));
   }

@@ -1,10 +1,15 @@
 #pragma once
 // Runs a program of apps/ the way a user would, for end-to-end and bad-input tests:
-// exit code and what it printed on stderr.
+// exit code and what it printed on stderr; or in the background, to signal it.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -33,6 +38,94 @@ inline AppRun run_app(const std::string& command_line) {
   r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   std::filesystem::remove(err_path);
   return r;
+}
+
+// A program started in the background, as `sh -c 'exec COMMAND 2> FILE'`, for the
+// signal tests: wait until its stderr shows a phase has begun, send it a signal, and
+// time how long it takes to exit. A process still running at the end is killed.
+class BackgroundApp {
+ public:
+  explicit BackgroundApp(const std::string& command_line) {
+    static int counter = 0;
+    err_path_ = "/tmp/flowcpp_bg_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".err";
+    const std::string script = "exec " + command_line + " > /dev/null 2> " + err_path_;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    REQUIRE(pid_ > 0);
+  }
+  ~BackgroundApp() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove(err_path_);
+  }
+  BackgroundApp(const BackgroundApp&) = delete;
+  BackgroundApp& operator=(const BackgroundApp&) = delete;
+
+  std::string err() const {
+    std::ifstream f(err_path_);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  // True once stderr holds `text`; false if the program ends first or after `seconds`.
+  bool wait_for(const std::string& text, double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (err().find(text) != std::string::npos) return true;
+      if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+        pid_ = -1;
+        return err().find(text) != std::string::npos;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  // Sends `sig` and waits for the exit: its code (128 + N when signal N killed it) and
+  // stderr, the seconds from the signal to the exit in *seconds.
+  AppRun stop(int sig, double* seconds) {
+    REQUIRE(pid_ > 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(::kill(pid_, sig) == 0);
+    REQUIRE(::waitpid(pid_, &status_, 0) == pid_);
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    pid_ = -1;
+    AppRun r;
+    r.exit_code = WIFEXITED(status_) ? WEXITSTATUS(status_) : WIFSIGNALED(status_) ? 128 + WTERMSIG(status_) : -1;
+    r.err = err();
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  std::string err_path_;
+};
+
+// Runs command_line in the background until its stderr shows `phase_text` (and `after`
+// seconds more), then sends `sig`: the program must exit 130 within 2 s (a solver or
+// training step; slack for a loaded machine). Prints the time as "[signals] WHAT: ...".
+inline AppRun stop_in_phase(const std::string& command_line, const std::string& phase_text, int sig,
+                            const std::string& what, double after = 0) {
+  BackgroundApp app(command_line);
+  REQUIRE(app.wait_for(phase_text, 120));
+  std::this_thread::sleep_for(std::chrono::duration<double>(after));
+  double seconds = 0;
+  AppRun r = app.stop(sig, &seconds);
+  INFO(r.err);
+  std::printf("[signals] %s: stopped by %s in %.3f s\n", what.c_str(), strsignal(sig), seconds);
+  REQUIRE(r.exit_code == 130);
+  CHECK(seconds < 2.0);
+  return r;
+}
+
+// The last line of a program's stderr (its one-line verdict).
+inline std::string last_line(const std::string& s) {
+  const size_t end = s.size() > 0 && s.back() == '\n' ? s.size() - 1 : s.size();
+  const size_t start = s.rfind('\n', end == 0 ? 0 : end - 1);
+  return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
 }
 
 // A program's JSON output (metrics.json, few_step_*.json), which must exist.

@@ -1,9 +1,14 @@
 // apps/cfm2d end to end: a tiny run writes every output file; Ctrl-C (simulated) and
 // --resume give the same model as an uninterrupted run; every option given garbage
-// fails with one line naming it; a corrupt checkpoint is refused.
+// fails with one line naming it; a corrupt checkpoint is refused; an unwritable output
+// folder fails before any work, and the temps of killed runs are removed.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -120,6 +125,53 @@ TEST_CASE("cfm2d: garbage options give one line naming the option", "[app][cfm2d
     CHECK(r.err.find(bad.mention) != std::string::npos);
     CHECK(r.err.find("cfm2d: error:") == 0);
   }
+}
+
+TEST_CASE("cfm2d: an unwritable output folder fails before any work; temps of killed runs are removed",
+          "[app][cfm2d]") {
+  TempDir dir;
+  // 100,000 iterations: minutes of training before the first save, had the folder not
+  // been checked first.
+  const std::string run = "./apps/cfm2d moons --iterations 100000" + kTiny + " --output ";
+  auto require_refused = [&](const AppRun& r, const std::string& folder, const std::string& why) {
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find("cfm2d: error: " + folder + ": " + why) == 0);
+    CHECK(r.err.find("train [") == std::string::npos);
+  };
+  // The tests run as root, which writes into any folder whatever its permission bits; a
+  // path under a regular file (ENOTDIR) and an immutable folder (chattr +i, which binds
+  // root too) are unwritable for root as well.
+  write_bytes(dir.file("file"), "not a folder");
+  require_refused(run_app(run + dir.path + "/file/out"), dir.path + "/file/out/moons",
+                  "cannot make the output folder");
+  const std::string ro = dir.path + "/ro/moons";
+  fs::create_directories(ro);
+  const bool root = ::geteuid() == 0;
+  const std::string lock = root ? "chattr +i " + ro + " 2>/dev/null" : "chmod 555 " + ro;
+  if (std::system(lock.c_str()) != 0) {
+    WARN("skipped the read-only folder: " << lock << " failed here");
+  } else {
+    AppRun r = run_app(run + dir.path + "/ro");
+    std::system((root ? "chattr -i " + ro : "chmod 755 " + ro).c_str());
+    require_refused(r, ro, "cannot write in the output folder");
+  }
+
+  // A checkpoint write killed by SIGKILL left its temp; the next run removes it, and
+  // leaves a live process's (init's, pid 1).
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  const std::string d = dir.path + "/ok/moons/";
+  fs::create_directories(d);
+  write_bytes(d + "ckpt.safetensors.tmp." + std::to_string(dead), std::string(1 << 20, 'x'));
+  write_bytes(d + "samples.npy.tmp.1", "a live process's");
+  AppRun ok = run_app("./apps/cfm2d moons --iterations 5 --train-only" + kTiny + " --output " + dir.path + "/ok");
+  INFO(ok.err);
+  REQUIRE(ok.exit_code == 0);
+  CHECK(!fs::exists(d + "ckpt.safetensors.tmp." + std::to_string(dead)));
+  CHECK(fs::exists(d + "samples.npy.tmp.1"));
 }
 
 TEST_CASE("cfm2d: a corrupt or missing checkpoint is refused", "[app][cfm2d]") {

@@ -1,11 +1,13 @@
 // Rectified flow, one-step distillation and the few-step table on images
 // (cfm_image --reflow / --distill / --few-step, apps/common/image_reflow), end to end
 // on the tiny folder dataset with the smallest UNet: the pairs are written beside the
-// teacher and reused, bad pairs files are refused on one line, the losses go down,
-// the distilled one-step map lands nearer x1 than its start, Ctrl-C + --resume equal
-// an uninterrupted run (over two rounds), and the table has its rows.
+// teacher and reused, bad pairs files and pairs of another teacher or settings are
+// refused on one line, the losses go down, the distilled one-step map lands nearer x1
+// than its start, Ctrl-C + --resume equal an uninterrupted run (over two rounds, and
+// from pairs a SIGTERM stopped), and the table has its rows.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -25,12 +27,6 @@ namespace {
 
 const std::string kModel = " --batch-size 4 --channels 32 --res-blocks 1 --threads 2 --checkpoint-every 0"
                            " --classifier-epochs 1 --eval-samples 4 --teacher-steps 2";
-
-std::string last_line(const std::string& s) {
-  const size_t end = s.size() > 0 && s.back() == '\n' ? s.size() - 1 : s.size();
-  const size_t start = s.rfind('\n', end == 0 ? 0 : end - 1);
-  return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
-}
 
 // A tiny dataset and a CFM model of it under ROOT/out/cfm, trained for 4 iterations.
 struct TinyTeacher {
@@ -189,6 +185,79 @@ TEST_CASE("cfm_image --reflow --rounds 2: interrupt and --resume equal an uninte
   // Round 2's teacher is round 1's model, whose pairs lie beside it.
   CHECK(fa.metadata.at("teacher") == t.dir.path + "/out/reflow/folder_pics/round1.safetensors");
   CHECK(fs::exists(t.dir.path + "/out/reflow/folder_pics/round1_pairs_x1.npy"));
+}
+
+TEST_CASE("cfm_image --reflow: pairs of another teacher or other settings are refused, naming what changed",
+          "[app][cfm_image][reflow]") {
+  TinyTeacher t;
+  const std::string reflow = "./apps/cfm_image --reflow " + t.ds + kModel + " --pairs 8 --reflow-iterations 1" + t.out;
+  AppRun ok = run_app(reflow);
+  INFO(ok.err);
+  REQUIRE(ok.exit_code == 0);
+  const std::string stem = t.cfm + "ckpt_pairs";
+  nlohmann::json record = read_json(stem + ".json");
+  CHECK(record["made"] == 8);
+  CHECK(record["pairs"] == 8);
+  CHECK(record["teacher_steps"] == 2);
+  CHECK(record["teacher"] == t.cfm + "ckpt.safetensors");
+
+  // Another --teacher-steps: the pairs would be another flow's endpoints.
+  AppRun steps = run_app(reflow + " --teacher-steps 3");
+  INFO(steps.err);
+  CHECK(steps.exit_code == 1);
+  CHECK(last_line(steps.err).find("cfm_image: error: " + stem + ".json: ") == 0);
+  CHECK(last_line(steps.err).find("--teacher-steps 2 (this run 3)") != std::string::npos);
+  CHECK(last_line(steps.err).find("remove " + stem + "_*.npy") != std::string::npos);
+  // A teacher trained anew (issue 26: --train after the pairs were made) is another teacher.
+  AppRun retrain = run_app("./apps/cfm_image --train " + t.ds + " --iterations 5" + kModel + t.out);
+  REQUIRE(retrain.exit_code == 0);
+  AppRun stale = run_app(reflow);
+  INFO(stale.err);
+  CHECK(stale.exit_code == 1);
+  CHECK(last_line(stale.err).find("cfm_image: error: " + stem + ".json: ") == 0);
+  CHECK(last_line(stale.err).find("the teacher's weights") != std::string::npos);
+  // Pairs without a record (made before pairs had one) say no teacher: refused too.
+  fs::remove(stem + ".json");
+  AppRun unknown = run_app(reflow);
+  INFO(unknown.err);
+  CHECK(unknown.exit_code == 1);
+  CHECK(last_line(unknown.err).find("cfm_image: error: " + stem + ".json: missing") == 0);
+  // Removing them, as the messages say, makes new ones.
+  for (const char* part : {"_x0.npy", "_x1.npy", "_labels.npy"}) fs::remove(stem + part);
+  AppRun fresh = run_app(reflow);
+  INFO(fresh.err);
+  REQUIRE(fresh.exit_code == 0);
+  CHECK(fresh.err.find("making 8 pairs") != std::string::npos);
+}
+
+TEST_CASE("cfm_image --reflow: SIGTERM while making pairs keeps them; --resume continues to the same pairs",
+          "[app][cfm_image][reflow][signals]") {
+  TinyTeacher t;
+  const std::string b = t.second_root("b");
+  // Two batches of pairs (100 and 50), about a second each; no guidance halves the work.
+  const std::string opts = " --reflow " + t.ds + kModel + " --pairs 150 --guidance 0 --reflow-iterations 1";
+  AppRun whole = run_app("./apps/cfm_image" + opts + t.out);
+  INFO(whole.err);
+  REQUIRE(whole.exit_code == 0);
+  const std::string stem = t.dir.path + "/b/cfm/folder_pics/ckpt_pairs";
+  // Stopped once the first batch is made.
+  AppRun cut = stop_in_phase("./apps/cfm_image" + opts + b, "pairs [", SIGTERM, "cfm_image pairs");
+  INFO(cut.err);
+  CHECK(last_line(cut.err) == "cfm_image: interrupted by SIGTERM while making pairs; kept 100 of 150 pairs in " +
+                                  stem + "_*.npy; --resume continues them");
+  CHECK(read_json(stem + ".json")["made"] == 100);
+  CHECK(fc::data::load_npy(stem + "_x1.npy").shape() == fc::Shape{100, 3, 12, 12});
+  CHECK(!fs::exists(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors"));
+  AppRun rest = run_app("./apps/cfm_image" + opts + b + " --resume");
+  INFO(rest.err);
+  REQUIRE(rest.exit_code == 0);
+  CHECK(rest.err.find("continuing the 150 pairs") != std::string::npos);
+  for (const char* part : {"_x0.npy", "_x1.npy", "_labels.npy"}) {
+    INFO(part);
+    CHECK(read_bytes(stem + part) == read_bytes(t.cfm + "ckpt_pairs" + part));
+  }
+  require_same_tensors(fc::nn::load_safetensors(t.dir.path + "/out/reflow/folder_pics/ckpt.safetensors"),
+                       fc::nn::load_safetensors(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors"));
 }
 
 TEST_CASE("mpi: 2 ranks of cfm_image --reflow --rounds 2 equal one process", "[mpi][cfm_image][reflow]") {

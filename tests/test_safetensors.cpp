@@ -1,4 +1,5 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/file_io.hpp"
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
 
@@ -233,6 +235,26 @@ TEST_CASE("safetensors save is atomic", "[checkpoint]") {
     REQUIRE_THROWS_WITH(save_safetensors(path, {{"u", Tensor()}}), StartsWith(path) && Contains("undefined"));
     REQUIRE(read_bytes(path) == good);
     REQUIRE(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 1);
+  }
+  SECTION("the temps of killed writers are removed by the next write, a live process's are kept") {
+    // A process that has exited: its id names no live process (until the system reuses it).
+    const pid_t dead = ::fork();
+    if (dead == 0) ::_exit(0);
+    REQUIRE(dead > 0);
+    REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+    const std::string killed = path + ".tmp." + std::to_string(dead);  // SIGKILL in a write
+    const std::string live = path + ".tmp.1";                          // init: always alive
+    const std::string other = dir.file("other.npy.tmp." + std::to_string(dead));
+    const std::string not_a_pid = path + ".tmp.x1";
+    for (const std::string& f : {killed, live, other, not_a_pid}) write_bytes(f, "half a file");
+    save_safetensors(path, {{"x", iota({7})}});
+    REQUIRE(!std::filesystem::exists(killed));
+    REQUIRE(std::filesystem::exists(live));
+    REQUIRE(std::filesystem::exists(other));  // another file's: left to its next write
+    REQUIRE(std::filesystem::exists(not_a_pid));
+    REQUIRE(fc::io::remove_stale_temps(dir.path) == 1);  // any name: `other`
+    REQUIRE(!std::filesystem::exists(other));
+    REQUIRE(std::filesystem::exists(live));
   }
 }
 

@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "apps/common/flow2d.hpp"
 #include "apps/common/flow2d_quality.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/plots2d.hpp"
 #include "apps/common/rank_split.hpp"
 #include "datasets/npy.hpp"
@@ -108,15 +110,21 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
                  o.method.c_str(), static_cast<long long>(o.steps),
                  split_over_ranks(o.samples) ? (", over " + std::to_string(dist::size()) + " ranks").c_str() : "");
   auto t0 = Clock::now();
+  // A signal stops any of these phases within a step; the model is on disk already.
+  Phase outputs("writing the outputs", "the model is saved in " + o.dir +
+                                           "/ckpt.safetensors; --sample-only draws the outputs from it");
+  std::optional<Phase> phase(std::in_place, "sampling");
   std::vector<Tensor> strip = sample_flow_over_ranks(v, gen, o.samples, strip_times, ode, &nfe);
   metrics["time_sample_s"] = seconds_since(t0);
   metrics["nfe"] = nfe;
   auto tg = Clock::now();
   std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
   std::vector<Tensor> frames;
+  phase.emplace("sampling the GIF");
   if (o.plots) frames = sample_flow_over_ranks(v, gen, o.gif_samples, frame_times, ode);
   const double gif_sampling_s = seconds_since(tg);
   auto tr = Clock::now();
+  phase.emplace("measuring straightness");
   RectificationOptions ro;
   ro.seed = o.seed;
   ro.points = o.quality_points;
@@ -130,6 +138,7 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
   }
   const Tensor& samples = strip.back();
   data::save_npy(o.dir + "/samples.npy", samples);
+  phase.emplace("plotting");
   if (o.plots) {
     plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", strip, strip_times,
                    "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
@@ -143,6 +152,7 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
   // Quality: energy distance to fresh true samples (the first 20,000 and all of them),
   // in-square fraction, likelihoods, straightness and few-step quality.
   auto tq = Clock::now();
+  phase.emplace("scoring");
   score_all_points(metrics, samples, density, o.seed);
   metrics["time_score_s"] = seconds_since(tq);
   metrics.update(rectification);
@@ -151,6 +161,7 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
   flow::LikelihoodOptions lo;
   lo.ode = ode;
   auto tl = Clock::now();
+  phase.emplace("computing likelihoods");
   {
     Tensor held_out = density.sample(o.eval_points, eval_gen);
     flow::LikelihoodResult lr = flow::log_likelihood(v, held_out, lo);

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "apps/common/image_flow.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/progress.hpp"
 #include "datasets/image_batches.hpp"
 #include "engine/autograd.hpp"
@@ -62,6 +63,7 @@ std::unique_ptr<nn::Classifier> classifier_for(const std::string& dataset, const
                static_cast<long long>(train.size()), static_cast<long long>(steps));
   auto model = std::make_unique<nn::Classifier>(cfg, gen);
   model->flatten_parameters();
+  Phase phase("training the classifier");
   ProgressBar bar(steps, "classifier");
   nn::train_classifier(
       *model,
@@ -95,6 +97,7 @@ double bits_per_dim(nn::UNet& model, const data::ImageDataset& test, const EvalO
   lo.seed = o.seed + 8;
   double sum_log_p = 0;
   const int64_t batch = 50;
+  Phase phase("computing bits/dim");
   ProgressBar bar(n, "likelihood");
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t m = std::min(batch, n - start);

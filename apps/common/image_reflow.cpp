@@ -8,7 +8,10 @@
 #include "apps/common/flow2d.hpp"
 #include "apps/common/image_flow.hpp"
 #include "apps/common/image_train.hpp"
+#include "apps/common/interrupt.hpp"
+#include "apps/common/pairs_record.hpp"
 #include "apps/common/plots2d.hpp"
+#include "apps/common/progress.hpp"
 #include "datasets/npy.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
@@ -16,6 +19,7 @@
 #include "engine/ops.hpp"
 #include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/safetensors.hpp"
 
 namespace fc::app {
@@ -48,17 +52,88 @@ double one_step_endpoint_mse(nn::UNet& model, const ImagePairs& p, int64_t count
   return sum / static_cast<double>(n);
 }
 
+// Makes the pairs of `want` into STEM_*.npy, continues an interrupted set there, or
+// checks that the set there is want's (any teacher's when `reused` and whole). Writes
+// what it made so far when a signal stops it.
+void ensure_image_pairs(nn::UNet& teacher, const std::string& stem, PairsRecord want, bool reused,
+                        const std::string& program, nlohmann::json& metrics) {
+  std::optional<PairsRecord> found = read_pairs_record(stem);
+  FC_CHECK(found || !image_pairs_exist(stem),
+           stem << ".json: missing, so the pairs in " << stem << "_*.npy do not say which teacher made them; remove "
+                << stem << "_*.npy to make them anew");
+  if (found && !(reused && found->complete())) check_pairs_record(stem, *found, want);
+  if (found && found->complete()) {
+    std::fprintf(stderr, "%s: using the pairs in %s_*.npy\n", program.c_str(), stem.c_str());
+    return;
+  }
+  ImagePairs pairs;
+  if (found && found->made > 0) pairs = load_image_pairs(stem, found->made, teacher.config());
+  std::fprintf(stderr, "%s: %s %lld pairs with %s (midpoint, %lld steps, guidance %g) into %s_*.npy%s\n",
+               program.c_str(), pairs.size() ? "continuing the" : "making", static_cast<long long>(want.pairs),
+               want.teacher.c_str(), static_cast<long long>(want.teacher_steps), want.guidance, stem.c_str(),
+               pairs.size() ? (" (" + std::to_string(pairs.size()) + " made)").c_str() : "");
+  Phase phase("making pairs");
+  auto tp = Clock::now();
+  try {
+    make_image_pairs(teacher, want.pairs, want.teacher_steps, static_cast<float>(want.guidance), want.seed, pairs);
+  } catch (const Interrupted&) {
+    want.made = pairs.size();
+    if (want.made > (found ? found->made : 0)) {
+      save_image_pairs(stem, pairs);
+      write_pairs_record(stem, want);
+    }
+    throw interrupted_error(kept_pairs(stem, want));
+  }
+  save_image_pairs(stem, pairs);
+  want.made = want.pairs;
+  write_pairs_record(stem, want);
+  metrics["time_pairs_s"] = std::chrono::duration<double>(Clock::now() - tp).count();
+}
+
 }  // namespace
 
-ImagePairs make_image_pairs(nn::UNet& teacher, int64_t n, int64_t steps, float guidance, uint64_t seed) {
-  const int64_t classes = teacher.config().num_classes;
-  Tensor labels = slice(class_grid_labels(classes, (n + classes - 1) / classes), 0, 0, n);
+void make_image_pairs(nn::UNet& teacher, int64_t n, int64_t steps, float guidance, uint64_t seed,
+                      ImagePairs& pairs) {
+  const nn::UNetConfig& cfg = teacher.config();
+  const int64_t done = pairs.size();
+  FC_CHECK(done % kPairBatch == 0 || done == n, "make_image_pairs: " << done << " pairs are not whole batches");
+  Tensor labels = slice(class_grid_labels(cfg.num_classes, (n + cfg.num_classes - 1) / cfg.num_classes), 0, 0, n);
   flow::OdeOptions ode;
   ode.method = flow::Method::Midpoint;
   ode.step_size = 1.f / static_cast<float>(steps);
   Generator gen(seed);
-  std::vector<Tensor> ends = sample_images(teacher, gen, labels, {0.f, 1.f}, ode, guidance, 100, nullptr, "pairs");
-  return ImagePairs{ends[0], ends[1], labels};
+  std::vector<Tensor> x0s, x1s;
+  if (done > 0) {
+    x0s.push_back(pairs.x0);
+    x1s.push_back(pairs.x1);
+  }
+  int64_t made = done;
+  auto assemble = [&] {
+    if (made == 0) return;
+    pairs.x0 = x0s.size() == 1 ? x0s[0] : concat(x0s, 0);
+    pairs.x1 = x1s.size() == 1 ? x1s[0] : concat(x1s, 0);
+    pairs.labels = slice(labels, 0, 0, made);
+  };
+  ProgressBar bar(n, "pairs", done);
+  try {
+    for (int64_t s = 0; s < n; s += kPairBatch) {
+      const int64_t e = std::min(n, s + kPairBatch);
+      // Drawn for the batches made before too: the numbers of one uninterrupted run.
+      Tensor x0 = gen.normal(Shape{e - s, cfg.in_channels, cfg.image_size, cfg.image_size});
+      if (s < done) continue;
+      std::vector<Tensor> ends = sample_images(teacher, gen, slice(labels, 0, s, e), {0.f, 1.f}, ode, guidance,
+                                               kPairBatch, nullptr, "", x0);
+      x0s.push_back(ends[0]);
+      x1s.push_back(ends[1]);
+      made = e;
+      bar.update(e);  // a signal stops here or in the solver's steps
+    }
+  } catch (const Interrupted&) {
+    assemble();  // the whole batches
+    throw;
+  }
+  bar.finish();
+  assemble();
 }
 
 std::string pairs_stem(const std::string& checkpoint) {
@@ -109,9 +184,25 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
   const std::string ckpt = o.dir + "/ckpt.safetensors";
   const std::string objective = o.distill ? "distill" : "reflow";
   auto round_file = [&](int64_t r) { return o.dir + "/round" + std::to_string(r) + ".safetensors"; };
+  // Distillation fits the pairs its starting model was trained on (a reflowed model's);
+  // everything else makes its pairs with its teacher.
+  auto stem_of = [&](const nn::SafetensorsFile& teacher_file, const std::string& teacher_path) {
+    auto trained_on = teacher_file.metadata.find("pairs");
+    return o.distill && trained_on != teacher_file.metadata.end() ? trained_on->second : pairs_stem(teacher_path);
+  };
+  // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
+  // but the pairs' record: --resume then continues the pairs and starts the training.
+  const bool from_checkpoint = o.resume && std::filesystem::exists(ckpt);
+  if (o.resume && !from_checkpoint) {
+    const bool pairs_begun = std::filesystem::exists(o.teacher) &&
+                             read_pairs_record(stem_of(nn::load_safetensors(o.teacher), o.teacher));
+    FC_CHECK(pairs_begun, ckpt << ": nothing to resume (no checkpoint)");
+    if (dist::is_root())
+      std::fprintf(stderr, "%s: no checkpoint yet: starting the training, on the pairs begun before\n",
+                   o.program.c_str());
+  }
   int64_t first_round = 1;
-  if (o.resume) {
-    FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
+  if (from_checkpoint) {
     first_round = static_cast<int64_t>(metadata_u64(nn::load_safetensors(ckpt), ckpt, "round"));
     FC_CHECK(first_round >= 1 && first_round <= o.rounds,
              ckpt << ": checkpoint is in round " << first_round << " of a run with more --rounds");
@@ -128,27 +219,20 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
              teacher_path << ": the model of round " << round - 1 << " is missing; rerun without --resume");
     const nn::SafetensorsFile teacher_file = nn::load_safetensors(teacher_path);
     const bool teacher_is_cfm = objective_of(teacher_file) == "cfm";
-    // Distillation fits the pairs its starting model was trained on (a reflowed model's);
-    // everything else makes its pairs with its teacher.
-    auto trained_on = teacher_file.metadata.find("pairs");
-    const std::string stem =
-        o.distill && trained_on != teacher_file.metadata.end() ? trained_on->second : pairs_stem(teacher_path);
+    const std::string stem = stem_of(teacher_file, teacher_path);
     const float pair_guidance = teacher_is_cfm ? o.guidance : 0.f;
     std::unique_ptr<nn::UNet> student = load_unet_for_sampling(teacher_path, 0);
     student->to(o.device);
     const nn::UNetConfig cfg = student->config();
     FC_CHECK(o.class_drop == 0 || cfg.null_class,
              teacher_path << ": the model has no null class, so labels cannot be dropped (pass --class-drop 0)");
-    if (!image_pairs_exist(stem) && dist::is_root()) {
-      std::fprintf(stderr, "%s: making %lld pairs with %s (midpoint, %lld steps, guidance %g) into %s_*.npy\n",
-                   o.program.c_str(), static_cast<long long>(o.pairs), teacher_path.c_str(),
-                   static_cast<long long>(o.teacher_steps), static_cast<double>(pair_guidance), stem.c_str());
-      auto tp = Clock::now();
-      save_image_pairs(stem, make_image_pairs(*student, o.pairs, o.teacher_steps, pair_guidance,
-                                              o.seed + 5000011 + static_cast<uint64_t>(round)));
-      metrics["time_pairs_s"] = std::chrono::duration<double>(Clock::now() - tp).count();
-    } else if (dist::is_root()) {
-      std::fprintf(stderr, "%s: using the pairs in %s_*.npy\n", o.program.c_str(), stem.c_str());
+    if (dist::is_root()) {
+      PairsRecord want{teacher_path, nn::parameter_checksum(*student), o.teacher_steps, pair_guidance,
+                       o.seed + 5000011 + static_cast<uint64_t>(round), o.pairs, 0};
+      // (Distillation's pairs, made by the reflowed model's teacher, are checked by the
+      // reflow run that made them; an unfinished set must be this teacher's.)
+      const bool reused = stem != pairs_stem(teacher_path);
+      ensure_image_pairs(*student, stem, want, reused, o.program, metrics);
     }
     dist::barrier();  // every rank reads what rank 0 made
     const ImagePairs pairs = load_image_pairs(stem, o.pairs, cfg);
@@ -161,7 +245,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
     nn::AdamW opt(*student, ao);
     std::unique_ptr<nn::EMA> ema;
     if (o.ema_decay > 0) ema = std::make_unique<nn::EMA>(*student, static_cast<float>(o.ema_decay));
-    if (o.resume && round == first_round) {
+    if (from_checkpoint && round == first_round) {
       resume_unet_training(ckpt, o.dataset, objective, *student, opt, ema.get(), gen, state);
       if (dist::is_root())
         std::fprintf(stderr, "%s: resuming round %lld at iteration %lld of %lld\n", o.program.c_str(),

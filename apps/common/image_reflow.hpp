@@ -3,7 +3,9 @@
 // cfm_image --reflow and --distill. A teacher UNet (the CFM model, or the previous
 // round's) turns N(0, I) noise x0 of balanced class labels into x1 = Φ(x0 | y); the
 // pairs are made once (--pairs N) and kept beside the teacher's checkpoint as
-// STEM_pairs_{x0,x1,labels}.npy, reused by later runs. The student starts from the
+// STEM_pairs_{x0,x1,labels}.npy with their record STEM_pairs.json (apps/common/
+// pairs_record.hpp), reused by later runs of the same teacher and settings; an
+// interrupted run keeps the pairs made so far and the next run continues them. The student starts from the
 // teacher's sampling (EMA) weights and regresses x1 - x0 on the straight line
 //   x_t = t x1 + (1 - t) x0,  t ~ U(0, 1)            (rectified flow), or at t = 0 alone,
 // which is ‖x0 + v(x0, 0 | y) - x1‖², the one-step map's endpoint error (distillation).
@@ -20,12 +22,19 @@ namespace fc::app {
 
 struct ImagePairs {
   Tensor x0, x1, labels;  // [N, C, H, W], [N, C, H, W], [N]
-  int64_t size() const { return labels.numel(); }
+  int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 
-// N pairs of `teacher`: labels i % classes, x0 from seed, x1 by `steps` midpoint steps
-// of the teacher's field with guidance w.
-ImagePairs make_image_pairs(nn::UNet& teacher, int64_t n, int64_t steps, float guidance, uint64_t seed);
+// Pairs of `teacher` are made in batches of this many.
+constexpr int64_t kPairBatch = 100;
+
+// Extends `pairs` (none, or the first whole batches of an interrupted set) to n pairs of
+// `teacher`: labels i % classes, x0 from seed batch by batch (so that a continued set
+// equals one made at once), x1 by `steps` midpoint steps of the teacher's field with
+// guidance w. On a signal it throws Interrupted with `pairs` holding the whole batches
+// made so far.
+void make_image_pairs(nn::UNet& teacher, int64_t n, int64_t steps, float guidance, uint64_t seed,
+                      ImagePairs& pairs);
 
 // The files of the pairs of the checkpoint at `checkpoint` (its path less ".safetensors").
 std::string pairs_stem(const std::string& checkpoint);

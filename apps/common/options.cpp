@@ -8,6 +8,8 @@
 #include "apps/common/thread_count.hpp"
 #include "engine/parse_number.hpp"
 
+#include "apps/common/interrupt.hpp"
+
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
@@ -136,10 +138,14 @@ std::string one_line(std::string s) {
 
 int main_guard(const char* program, const std::function<int()>& body) {
   try {
-    check_thread_environment();  // before any parallel region
+    check_thread_environment();   // before any parallel region
+    install_interrupt_handler();  // before any work: every phase stops cleanly on a signal
     int rc = body();
     dist::finalize();
     return rc;
+  } catch (const Interrupted& e) {
+    if (dist::is_root()) std::fprintf(stderr, "%s: %s\n", program, one_line(e.what()).c_str());
+    return 130;
   } catch (const UsageError& e) {
     if (dist::is_root())
       std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);

@@ -49,7 +49,8 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 void write_json(const std::string& path, const std::string& text);
 
 // Runs body, printing "PROGRAM: error: MESSAGE" on one line for any exception:
-// exit 2 for usage errors, 1 for everything else. Under mpirun a usage error is
+// exit 2 for usage errors, 1 for everything else; "PROGRAM: interrupted ..." and exit
+// 130 for a signal (apps/common/interrupt.hpp, whose handler it installs first). Under mpirun a usage error is
 // printed by rank 0 alone (every rank parses the same command line), other errors by
 // each rank that has one, naming it; MPI is ended when body returns, and not after an
 // error, so that the launcher stops the ranks still waiting for this one.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/cancel.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
 #include "viz/canvas.hpp"
@@ -173,6 +174,7 @@ void write_field_gif(const std::string& path, const flow::VelocityFn& v,
   const int w = 1000, h = 520, top = 44;
   viz::GifWriter gif(path, w, h, 6);
   for (size_t f = 0; f < times.size(); ++f) {
+    cancellation_point();  // a signal stops the frames (apps/common/interrupt.hpp)
     viz::Canvas c(w, h);
     draw_title(c, title + "   " + time_label(times[f]));
     viz::Rect area{10, top, w - 20, h - top - 10};
@@ -197,6 +199,7 @@ void write_comparison_gif(const std::string& path, const std::vector<FlowPanel>&
   // contract), so their paths compare one to one.
   std::vector<std::vector<std::vector<float>>> paths(flows.size());
   for (size_t f = 0; f < times.size(); ++f) {
+    cancellation_point();  // a signal stops the frames (apps/common/interrupt.hpp)
     viz::Canvas c(w, h);
     draw_title(c, title + "   " + time_label(times[f]));
     viz::Rect area{10, top, w - 20, h - top - 10};

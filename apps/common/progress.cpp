@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/common/interrupt.hpp"
 #include "engine/dist.hpp"
 
 namespace fc::app {
@@ -23,6 +24,7 @@ ProgressBar::ProgressBar(int64_t total, std::string label, int64_t start)
       tty_(isatty(STDERR_FILENO) != 0), t0_(std::chrono::steady_clock::now()), last_draw_() {}
 
 void ProgressBar::update(int64_t done, const std::string& extra) {
+  throw_if_interrupted();  // every long phase reports here: a signal stops it here
   auto now = std::chrono::steady_clock::now();
   if (tty_) {
     if (now - last_draw_ < std::chrono::milliseconds(100) && done < total_) return;

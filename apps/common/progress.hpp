@@ -12,7 +12,9 @@ namespace fc::app {
 class ProgressBar {
  public:
   ProgressBar(int64_t total, std::string label, int64_t start = 0);
-  // Reports that `done` of `total` are finished.
+  // Reports that `done` of `total` are finished. Also a cancellation point: after a
+  // signal it throws Interrupted (apps/common/interrupt.hpp) unless the phase saves
+  // its work itself.
   void update(int64_t done, const std::string& extra = "");
   // Draws the final state and ends the line.
   void finish(const std::string& extra = "");

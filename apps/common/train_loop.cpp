@@ -14,7 +14,10 @@ namespace fc::app {
 
 bool train_loop(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, TrainState& state, const LossFn& loss_fn,
                 const TrainLoopOptions& o, const std::function<void()>& save, double* smooth_loss) {
-  install_interrupt_handler();
+  // The loop stops at the top of an iteration on every rank together and checkpoints;
+  // the cancellation points inside a step (the bar, a teacher's solver) must not throw.
+  SavesOnInterrupt saves;
+  Phase phase(o.label);
   ProgressBar bar(o.iterations, o.label, state.iteration);
   const dist::Rows rows = dist::my_rows(o.batch);
   const bool split = rows.count() != o.batch;
