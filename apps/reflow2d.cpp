@@ -141,10 +141,13 @@ int run(int argc, char** argv) {
   Generator gen(static_cast<uint64_t>(c.run.seed));
   std::unique_ptr<nn::MLP> mlp;
   app::TrainState state;
+  nlohmann::json sampled_config;  // --sample-only: the checkpoint's settings
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
-    mlp = app::load_mlp_checkpoint(ckpt).mlp;
+    app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
+    sampled_config = app::checkpoint_config(loaded, ckpt);
+    mlp = std::move(loaded.mlp);
     mlp->to(c.device);
     app::announce_device("reflow2d", c.device);
     if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
@@ -251,10 +254,13 @@ int run(int argc, char** argv) {
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, c.device);
-  metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},
-                       {"teacher_steps", c.teacher_steps}, {"pairs", c.pairs}, {"rounds", c.rounds},
-                       {"method", c.out.method}, {"steps", c.out.steps}, {"samples", c.out.samples},
-                       {"seed", c.run.seed}, {"threads", num_threads()}};
+  nlohmann::json config = c.run.sample_only
+                              ? sampled_config
+                              : nlohmann::json{{"iterations", c.run.iterations}, {"batch_size", c.run.batch},
+                                               {"lr", c.run.lr}, {"teacher_steps", c.teacher_steps},
+                                               {"pairs", c.pairs}, {"rounds", c.rounds}};
+  app::add_sampling_config(config, c.out, c.run.seed);
+  metrics["config"] = config;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "reflow2d: wrote %s/ (straightness %s, energy distance %s)\n", dir.c_str(),
                fmt(metrics["straightness"].get<double>()).c_str(),
