@@ -4,6 +4,7 @@
 //   ./apps/cfm2d checkerboard                 quick preset (a few minutes on 2 cores)
 //   ./apps/cfm2d checkerboard --preset paper  the reference recipe
 //   ./apps/cfm2d checkerboard --sample-only   redraw from outputs/cfm/checkerboard/ckpt
+//                                             (.safetensors, or the reference's ckpt.pth)
 //   ./apps/cfm2d checkerboard --coupling ot   minibatch OT-CFM (outputs/cfm_ot/checkerboard)
 #include <cxxopts.hpp>
 
@@ -149,7 +150,8 @@ int run(int argc, char** argv) {
   const std::string device_text = app::describe_device(device);
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   std::filesystem::create_directories(dir);
-  std::string ckpt = dir + "/ckpt.safetensors";
+  // --sample-only also takes the reference's ckpt.pth when the folder has only that.
+  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
   metrics["device"] = device_text;

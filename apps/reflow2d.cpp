@@ -52,7 +52,8 @@ Config parse(int argc, char** argv) {
   Config c;
   app::add_run_options(o, c.run, kDefaults);
   o.add_options()
-      ("pretrained", "CFM checkpoint to reflow (default outputs/cfm/DATASET/ckpt.safetensors)",
+      ("pretrained", "CFM checkpoint to reflow, safetensors or a PyTorch .pth (default "
+                     "outputs/cfm/DATASET/ckpt.safetensors, or ckpt.pth there)",
        cxxopts::value<std::string>(c.pretrained))
       ("teacher-steps", "midpoint steps that integrate the teacher to make a pair",
        cxxopts::value<int64_t>(c.teacher_steps)->default_value("20"))
@@ -73,8 +74,7 @@ Config parse(int argc, char** argv) {
   app::require_range("rounds", c.rounds, 1, 100);
   app::check_output_options(c.out, r);
   c.device = app::resolve_device(c.device_choice);
-  if (c.pretrained.empty())
-    c.pretrained = "outputs/cfm/" + app::dataset_dir_name(c.dataset) + "/ckpt.safetensors";
+  if (c.pretrained.empty()) c.pretrained = app::checkpoint_in("outputs/cfm/" + app::dataset_dir_name(c.dataset));
   return c;
 }
 
@@ -129,7 +129,7 @@ int run(int argc, char** argv) {
   data::Toy2d density(c.dataset);
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
-  std::string ckpt = dir + "/ckpt.safetensors";
+  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
   auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "apps/common/rank_split.hpp"
@@ -38,7 +39,7 @@ flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata,
 
 LoadedMLP load_mlp_checkpoint(const std::string& path) {
   LoadedMLP out;
-  out.file = nn::load_safetensors(path);
+  out.file = nn::load_state_dict(path);  // safetensors, or the reference's .pth
   nn::MLPConfig cfg;
   try {
     cfg = nn::MLPConfig::from_checkpoint(out.file);  // the metadata's, or the shapes' of a foreign file
@@ -49,6 +50,11 @@ LoadedMLP load_mlp_checkpoint(const std::string& path) {
   out.mlp = std::make_unique<nn::MLP>(cfg, init);
   nn::load_parameters(*out.mlp, out.file, path);
   return out;
+}
+
+std::string checkpoint_in(const std::string& dir) {
+  const std::string ours = dir + "/ckpt.safetensors", reference = dir + "/ckpt.pth";
+  return !std::filesystem::exists(ours) && std::filesystem::exists(reference) ? reference : ours;
 }
 
 void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,

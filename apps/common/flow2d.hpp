@@ -40,6 +40,10 @@ struct LoadedMLP {
 };
 LoadedMLP load_mlp_checkpoint(const std::string& path);
 
+// The checkpoint in an output folder: DIR/ckpt.safetensors, or the reference's
+// DIR/ckpt.pth where only that is there (its outputs/ folder copied in as it is).
+std::string checkpoint_in(const std::string& dir);
+
 // Refuses, in one line naming the path, a model trained on another density. A file
 // without the "dataset" key passes unless `required` (a resumed run must be its own).
 void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
