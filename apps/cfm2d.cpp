@@ -4,6 +4,7 @@
 //   ./apps/cfm2d checkerboard                 quick preset (a few minutes on 2 cores)
 //   ./apps/cfm2d checkerboard --preset paper  the reference recipe
 //   ./apps/cfm2d checkerboard --sample-only   redraw from outputs/cfm/checkerboard/ckpt
+//                                             (.safetensors, or the reference's ckpt.pth)
 //   ./apps/cfm2d checkerboard --coupling ot   minibatch OT-CFM (outputs/cfm_ot/checkerboard)
 #include <cxxopts.hpp>
 
@@ -150,7 +151,8 @@ int run(int argc, char** argv) {
   const std::string device_text = app::describe_device(device);
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
-  std::string ckpt = dir + "/ckpt.safetensors";
+  // --sample-only also takes the reference's ckpt.pth when the folder has only that.
+  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
   metrics["device"] = device_text;
@@ -170,10 +172,12 @@ int run(int argc, char** argv) {
   // The path the model learned: this run's, or the checkpoint's with --sample-only.
   std::string model_path = meta["path"];
   std::map<std::string, std::string> model_meta = meta;  // the checkpoint's with --sample-only
+  nlohmann::json sampled_config;                          // --sample-only: the checkpoint's settings
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
     app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
+    sampled_config = app::checkpoint_config(loaded, ckpt);
     mlp = std::move(loaded.mlp);
     mlp->to(device);
     auto it = loaded.file.metadata.find("path");
@@ -267,10 +271,14 @@ int run(int argc, char** argv) {
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, device);
-  metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"hidden", mlp->config().hidden},
-                       {"lr", c.run.lr}, {"sigma_min", c.sigma_min}, {"method", c.out.method}, {"coupling", c.coupling},
-                       {"path", c.path}, {"sb_sigma", c.sb_sigma}, {"steps", c.out.steps}, {"samples", c.out.samples}, {"seed", c.run.seed},
-                       {"threads", num_threads()}};
+  nlohmann::json config = c.run.sample_only
+                              ? sampled_config
+                              : nlohmann::json{{"iterations", c.run.iterations}, {"batch_size", c.run.batch},
+                                               {"hidden", mlp->config().hidden}, {"lr", c.run.lr},
+                                               {"sigma_min", c.sigma_min}, {"coupling", c.coupling},
+                                               {"path", c.path}, {"sb_sigma", c.sb_sigma}};
+  app::add_sampling_config(config, c.out, c.run.seed);
+  metrics["config"] = config;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm2d: wrote %s/ (straightness %s, energy distance %s%s)\n", dir.c_str(),
                fmt(metrics["straightness"].get<double>()).c_str(),

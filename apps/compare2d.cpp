@@ -43,7 +43,8 @@ Config parse(int argc, char** argv) {
                          data::toy2d_help());
   Config c;
   o.add_options()
-      ("cfm", "CFM checkpoint (default outputs/cfm/DATASET/ckpt.safetensors)", cxxopts::value<std::string>(c.cfm))
+      ("cfm", "CFM checkpoint, safetensors or a PyTorch .pth (default outputs/cfm/DATASET/ckpt.safetensors, "
+              "or ckpt.pth there; the same for the others)", cxxopts::value<std::string>(c.cfm))
       ("reflow", "reflow checkpoint (default outputs/reflow/DATASET/ckpt.safetensors)",
        cxxopts::value<std::string>(c.reflow))
       ("ot", "OT-CFM checkpoint, added to the table when present (default "
@@ -77,12 +78,12 @@ Config parse(int argc, char** argv) {
       if (!std::filesystem::exists(path))
         throw app::UsageError(std::string("option '--") + option + "': " + path + " does not exist");
     } else {
-      path = root + "/" + d + "/ckpt.safetensors";
+      path = app::checkpoint_in(root + "/" + d);
       if (!std::filesystem::exists(path)) path.clear();
     }
   };
-  if (c.cfm.empty()) c.cfm = "outputs/cfm/" + d + "/ckpt.safetensors";
-  if (c.reflow.empty()) c.reflow = "outputs/reflow/" + d + "/ckpt.safetensors";
+  if (c.cfm.empty()) c.cfm = app::checkpoint_in("outputs/cfm/" + d);
+  if (c.reflow.empty()) c.reflow = app::checkpoint_in("outputs/reflow/" + d);
   optional_model(c.ot, "ot", "outputs/cfm_ot");
   optional_model(c.sinkhorn, "sinkhorn", "outputs/cfm_sinkhorn");
   return c;

@@ -58,7 +58,8 @@ Config parse(int argc, char** argv) {
   Config c;
   app::add_run_options(o, c.run, kDefaults);
   o.add_options()
-      ("pretrained", "CFM checkpoint to reflow (default outputs/cfm/DATASET/ckpt.safetensors)",
+      ("pretrained", "CFM checkpoint to reflow, safetensors or a PyTorch .pth (default "
+                     "outputs/cfm/DATASET/ckpt.safetensors, or ckpt.pth there)",
        cxxopts::value<std::string>(c.pretrained))
       ("teacher-steps", "midpoint steps that integrate the teacher to make a pair",
        cxxopts::value<int64_t>(c.teacher_steps)->default_value("20"))
@@ -79,8 +80,7 @@ Config parse(int argc, char** argv) {
   app::require_range("rounds", c.rounds, 1, 100);
   app::check_output_options(c.out, r);
   c.device = app::resolve_device(c.device_choice);
-  if (c.pretrained.empty())
-    c.pretrained = "outputs/cfm/" + app::dataset_dir_name(c.dataset) + "/ckpt.safetensors";
+  if (c.pretrained.empty()) c.pretrained = app::checkpoint_in("outputs/cfm/" + app::dataset_dir_name(c.dataset));
   return c;
 }
 
@@ -170,7 +170,7 @@ int run(int argc, char** argv) {
   data::Toy2d density(c.dataset);
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
-  std::string ckpt = dir + "/ckpt.safetensors";
+  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
   auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
@@ -182,11 +182,14 @@ int run(int argc, char** argv) {
   Generator gen(static_cast<uint64_t>(c.run.seed));
   std::unique_ptr<nn::MLP> mlp;
   app::TrainState state;
+  nlohmann::json sampled_config;  // --sample-only: the checkpoint's settings
   if (c.run.sample_only) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
     if (dist::is_root()) io::make_writable_dir(dir);
-    mlp = app::load_mlp_checkpoint(ckpt).mlp;
+    app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
+    sampled_config = app::checkpoint_config(loaded, ckpt);
+    mlp = std::move(loaded.mlp);
     mlp->to(c.device);
     app::announce_device("reflow2d", c.device);
     if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
@@ -299,10 +302,13 @@ int run(int argc, char** argv) {
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, c.device);
-  metrics["config"] = {{"iterations", c.run.iterations}, {"batch_size", c.run.batch}, {"lr", c.run.lr},
-                       {"teacher_steps", c.teacher_steps}, {"pairs", c.pairs}, {"rounds", c.rounds},
-                       {"method", c.out.method}, {"steps", c.out.steps}, {"samples", c.out.samples},
-                       {"seed", c.run.seed}, {"threads", num_threads()}};
+  nlohmann::json config = c.run.sample_only
+                              ? sampled_config
+                              : nlohmann::json{{"iterations", c.run.iterations}, {"batch_size", c.run.batch},
+                                               {"lr", c.run.lr}, {"teacher_steps", c.teacher_steps},
+                                               {"pairs", c.pairs}, {"rounds", c.rounds}};
+  app::add_sampling_config(config, c.out, c.run.seed);
+  metrics["config"] = config;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "reflow2d: wrote %s/ (straightness %s, energy distance %s)\n", dir.c_str(),
                fmt(metrics["straightness"].get<double>()).c_str(),

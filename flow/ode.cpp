@@ -79,7 +79,9 @@ OdeResult fixed_step(const VelocityFn& v, const Tensor& x0, const std::vector<fl
     auto velocity_at_end = [&]() -> const Tensor& {
       if (!fb.defined()) {
         fb = v(xb, tb);
-        ++r.nfe;
+        // Before the last grid point fb is the next step's first evaluation; at it,
+        // only output times inside the step need it.
+        ++(last ? r.output_nfe : r.nfe);
       }
       return fb;
     };

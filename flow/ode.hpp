@@ -39,7 +39,12 @@ struct OdeOptions {
 
 struct OdeResult {
   std::vector<Tensor> states;  // states[i] at times[i] (states[0] is x0)
-  int64_t nfe = 0;             // velocity evaluations
+  // Velocity evaluations of the solver: what integrating to the end costs (Euler with
+  // one step: 1), the number a sampler reports.
+  int64_t nfe = 0;
+  // Evaluations made only to interpolate output times inside the last step (the
+  // velocity at its end, which nothing after it uses): not part of the sampling cost.
+  int64_t output_nfe = 0;
   int64_t steps = 0;           // solver steps taken (accepted)
   int64_t rejected = 0;        // dopri5 steps rejected
 };

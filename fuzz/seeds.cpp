@@ -19,6 +19,7 @@
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
 #include "nn/unet.hpp"
+#include "tests/pth_writer.hpp"  // the .pth layout, byte for byte
 #include "viz/png.hpp"
 
 namespace fc::fuzz {
@@ -193,6 +194,22 @@ void train_state_seeds() {
   app::save_train_checkpoint(seed_path("train_state", "three_steps.safetensors"), mlp, &opt, gen, state, meta);
 }
 
+// .pth files as torch.save writes them (tests/pth_writer.hpp): the reference's MLP
+// shape at width 8, and a two-tensor state_dict under another archive name.
+void pth_seeds() {
+  nn::MLPConfig c;
+  c.hidden = 8;
+  Generator init(4);
+  nn::MLP mlp(c, init);
+  std::vector<pth::TensorSpec> specs;
+  for (auto& [name, t] : mlp.named_parameters()) specs.push_back({name, t->shape().vec(), t->to_vector()});
+  write("pth", "mlp.pth", pth::pth_bytes(specs));
+  write("pth", "archive.pth",
+        pth::pth_bytes({{"layers.0.weight", {2, 3}, {1, 2, 3, 4, 5, 6}}, {"layers.0.bias", {2}, {0.5f, -0.5f}},
+                        {"layers.2.weight", {2, 2}, {1, 0, 0, 1}}, {"layers.2.bias", {2}, {0, 0}}},
+                       "archive"));
+}
+
 }  // namespace
 
 void write_seeds(const std::string& dir) {
@@ -205,6 +222,7 @@ void write_seeds(const std::string& dir) {
   points_seeds();
   unet_seeds();
   train_state_seeds();
+  pth_seeds();
 }
 
 }  // namespace fc::fuzz

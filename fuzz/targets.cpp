@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "apps/common/flow2d.hpp"
@@ -367,6 +368,31 @@ void target_train_state(Bytes in) {
   });
 }
 
+// ---- PyTorch .pth ------------------------------------------------------------------
+
+// As cfm2d --sample-only reads the reference's ckpt.pth: the state_dict out of the ZIP
+// and its pickle, then the MLP its shapes describe, built and loaded.
+void target_pth(Bytes in) {
+  const std::string path = write_input("ckpt.pth", in.str());
+  refused_or_checked([&] {
+    nn::SafetensorsFile f = nn::load_state_dict(path);
+    FUZZ_EXPECT(f.metadata.empty(), "a .pth gave metadata");
+    std::set<std::string> names;
+    for (const nn::NamedTensor& t : f.tensors) {
+      FUZZ_EXPECT(!t.name.empty() && names.insert(t.name).second, "tensor name '" << t.name << "' empty or repeated");
+      // Every value came out of a storage member of the file.
+      FUZZ_EXPECT(static_cast<uint64_t>(t.tensor.numel()) * 4 <= in.size,
+                  "tensor '" << t.name << "' of " << t.tensor.numel() << " values from " << in.size << " bytes");
+    }
+  });
+  refused_or_checked([&] {
+    app::LoadedMLP m = app::load_mlp_checkpoint(path);
+    nn::SafetensorsFile f = nn::load_state_dict(path);
+    for (auto& [name, t] : m.mlp->named_parameters())
+      FUZZ_EXPECT(same_bits(*t, *f.find(name)), "parameter '" << name << "' differs from the file");
+  });
+}
+
 // ---- the registry ------------------------------------------------------------------
 
 using Target = void (*)(Bytes);
@@ -384,6 +410,7 @@ const std::vector<std::pair<std::string, Target>>& targets() {
       FUZZ_TARGET(points),
       FUZZ_TARGET(unet_config),
       FUZZ_TARGET(train_state),
+      FUZZ_TARGET(pth),
   };
   return all;
 }

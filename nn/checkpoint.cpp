@@ -2,6 +2,8 @@
 
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
+#include "engine/file_io.hpp"
+#include "nn/pth.hpp"
 
 namespace fc::nn {
 
@@ -12,6 +14,19 @@ void save_checkpoint(const std::string& path, Module& module,
   for (auto& [name, t] : module.named_parameters()) tensors.push_back({name, t->detach().to(Device::CPU)});
   for (const NamedTensor& e : extra) tensors.push_back({e.name, e.tensor.detach().to(Device::CPU)});
   save_safetensors(path, tensors, metadata);
+}
+
+SafetensorsFile load_state_dict(const std::string& path) {
+  uint64_t size = 0;
+  unsigned char magic[4] = {0, 0, 0, 0};
+  {
+    io::Fd fd(io::open_for_reading(path, &size));
+    if (size >= 4) io::read_all_at(fd.fd, magic, 4, 0, path);
+  }
+  // "PK\3\4": a ZIP's first local header. A safetensors file starts with its header
+  // length, which would have to be about 67 MB for these bytes.
+  if (magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return load_pth(path);
+  return load_safetensors(path);
 }
 
 void load_parameters(Module& module, const SafetensorsFile& file, const std::string& path,

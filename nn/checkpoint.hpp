@@ -15,6 +15,11 @@ void save_checkpoint(const std::string& path, Module& module,
                      const std::map<std::string, std::string>& metadata,
                      const std::vector<NamedTensor>& extra = {});
 
+// The tensors and metadata of a checkpoint: a safetensors file, or a PyTorch .pth
+// (nn/pth.hpp: a ZIP, told by its first bytes, whatever the file is called) as a file
+// without metadata. Errors are one line that starts with the path.
+SafetensorsFile load_state_dict(const std::string& path);
+
 // Copies every parameter of `module` from `file` (`prefix` + name), checking that
 // each is present with the right shape; throws one line naming `path` otherwise.
 void load_parameters(Module& module, const SafetensorsFile& file, const std::string& path,

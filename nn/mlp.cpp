@@ -1,6 +1,7 @@
 #include "nn/mlp.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
@@ -82,6 +83,61 @@ MLPConfig MLPConfig::from_metadata(const std::map<std::string, std::string>& met
   c.hidden = get("hidden");
   c.out_dim = get("out_dim");
   c.hidden_layers = get("hidden_layers");
+  return c;
+}
+
+MLPConfig MLPConfig::infer_from_parameters(const SafetensorsFile& file) {
+  // The Linear layers sit at the even indices of the Sequential (SiLU between them):
+  // walk them while layers.<i>.weight exists, each [out, in] with a bias [out].
+  std::vector<std::pair<int64_t, int64_t>> chain;  // (out, in) of each Linear
+  int64_t index = 0;
+  for (;; index += 2) {
+    const std::string w = "layers." + std::to_string(index) + ".weight";
+    const std::string b = "layers." + std::to_string(index) + ".bias";
+    const Tensor* wt = file.find(w);
+    if (!wt) break;
+    FC_CHECK(wt->ndim() == 2 && wt->dim(0) > 0 && wt->dim(1) > 0,
+             "not an MLP checkpoint: '" << w << "' has shape " << wt->shape() << ", want [out, in]");
+    const Tensor* bt = file.find(b);
+    FC_CHECK(bt, "not an MLP checkpoint: '" << w << "' has no '" << b << "'");
+    FC_CHECK(bt->ndim() == 1 && bt->dim(0) == wt->dim(0),
+             "not an MLP checkpoint: '" << b << "' has shape " << bt->shape() << ", want [" << wt->dim(0) << "]");
+    if (!chain.empty())
+      FC_CHECK(wt->dim(1) == chain.back().first, "not an MLP checkpoint: '" << w << "' takes " << wt->dim(1)
+                                                     << " inputs, the layer before gives " << chain.back().first);
+    // Every layer but the last is a hidden one, of the first layer's width.
+    if (chain.size() >= 2)
+      FC_CHECK(chain.back().first == chain.front().first,
+               "not an MLP checkpoint: 'layers." << index - 2 << ".weight' has width " << chain.back().first
+                                                 << ", the first layer " << chain.front().first);
+    chain.emplace_back(wt->dim(0), wt->dim(1));
+  }
+  FC_CHECK(!chain.empty(), "not an MLP checkpoint: no 'layers.0.weight' (and no metadata naming a model)");
+  FC_CHECK(chain.size() >= 2, "not an MLP checkpoint: 'layers.0.weight' is its only Linear layer");
+  // A layers.* tensor outside the chain (a Linear where a SiLU belongs, one after a gap)
+  // would be dropped silently: another architecture, refused.
+  std::set<std::string> chain_names;
+  for (int64_t i = 0; i < index; i += 2)
+    for (const char* p : {".weight", ".bias"}) chain_names.insert("layers." + std::to_string(i) + p);
+  for (const NamedTensor& t : file.tensors)
+    FC_CHECK(t.name.compare(0, 7, "layers.") != 0 || chain_names.count(t.name),
+             "not an MLP checkpoint: '" << t.name << "' is not a parameter of the Linear layers layers.0 ... layers."
+                                        << index - 2);
+  MLPConfig c;
+  c.in_dim = chain.front().second;
+  c.hidden = chain.front().first;
+  c.out_dim = chain.back().first;
+  c.hidden_layers = static_cast<int64_t>(chain.size()) - 1;
+  return c;
+}
+
+MLPConfig MLPConfig::from_checkpoint(const SafetensorsFile& file) {
+  MLPConfig c = file.metadata.count("model") ? from_metadata(file.metadata) : infer_from_parameters(file);
+  double values = 0;
+  for (const NamedTensor& t : file.tensors) values += static_cast<double>(t.tensor.numel());
+  FC_CHECK(c.num_parameters() <= values, "checkpoint metadata describes an MLP of "
+                                             << c.num_parameters() << " parameters, the file holds only " << values
+                                             << " values");
   return c;
 }
 

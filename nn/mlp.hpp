@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nn/layers.hpp"
+#include "nn/safetensors.hpp"
 
 namespace fc::nn {
 
@@ -17,6 +18,16 @@ struct MLPConfig {
   std::map<std::string, std::string> to_metadata() const;
   // Reads a config back from checkpoint metadata; throws naming the bad key.
   static MLPConfig from_metadata(const std::map<std::string, std::string>& meta);
+  // The architecture read off the shapes of layers.0.weight, layers.2.weight, ... (a
+  // Linear at every even index of the Sequential, SiLU between), for a state_dict saved
+  // without our metadata: the reference's checkpoints, converted or as .pth. Throws one
+  // line naming the tensor when the chain is not such an MLP (a missing bias, widths
+  // that do not follow on, hidden layers of different widths).
+  static MLPConfig infer_from_parameters(const SafetensorsFile& file);
+  // What a checkpoint holds: from_metadata when its metadata names a model, else
+  // infer_from_parameters. A config needing more parameters than the file holds values
+  // is refused (metadata claiming 10^12 parameters in a small file is a memory bomb).
+  static MLPConfig from_checkpoint(const SafetensorsFile& file);
   // The parameters of the MLP this config builds, as a double so that absurd sizes (a
   // corrupt checkpoint's) cannot overflow.
   double num_parameters() const;

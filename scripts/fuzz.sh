@@ -33,6 +33,7 @@ dict_of() {
     npy) echo fuzz/dict/npy.dict ;;
     idx | idx_gz) echo fuzz/dict/idx.dict ;;
     points) echo fuzz/dict/csv.dict ;;
+    pth) echo fuzz/dict/pth.dict ;;
   esac
 }
 

@@ -18,6 +18,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nn/checkpoint.hpp"
+#include "nn/mlp.hpp"
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
 
@@ -149,4 +151,14 @@ inline void require_same_tensors(const fc::nn::SafetensorsFile& a, const fc::nn:
     REQUIRE(a.tensors[i].name == b.tensors[i].name);
     REQUIRE(a.tensors[i].tensor.to_vector() == b.tensors[i].tensor.to_vector());
   }
+}
+
+// A velocity MLP [x, t] -> 16 -> 16 -> 16 -> 2 saved as a bare state_dict, no metadata:
+// what the reference's checkpoints are once converted (safetensors.torch.save_file).
+inline void write_plain_mlp(const std::string& path, uint64_t seed = 3) {
+  fc::Generator gen(seed);
+  fc::nn::MLPConfig c;
+  c.hidden = 16;
+  fc::nn::MLP mlp(c, gen);
+  fc::nn::save_checkpoint(path, mlp, {});
 }

@@ -259,3 +259,62 @@ TEST_CASE("cfm2d --coupling sb: Schrödinger-bridge CFM trains and samples", "[a
   CHECK(s.err.find("SB-CFM") != std::string::npos);
   CHECK(count_lines(s.err) == 1);
 }
+
+namespace {
+
+const std::string kSampleOnly = " --sample-only --samples 300 --no-plots --eval-points 50 --quality-points 200 --threads 2";
+
+}  // namespace
+
+TEST_CASE("cfm2d --sample-only: a checkpoint without metadata samples, reporting its own settings",
+          "[app][cfm2d][checkpoint]") {
+  TempDir dir;
+  fs::create_directories(dir.path + "/moons");
+  write_plain_mlp(dir.path + "/moons/ckpt.safetensors");
+  // One Euler step: one evaluation; the likelihood still by the reference's solver.
+  AppRun r = run_app("./apps/cfm2d moons --method euler --steps 1" + kSampleOnly + " --output " + dir.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  nlohmann::json m = read_json(dir.path + "/moons/metrics.json");
+  const nlohmann::json& c = m["config"];
+  INFO(c.dump());
+  CHECK(c["architecture_from"] == "parameter shapes");
+  CHECK(c["hidden"] == 16);
+  CHECK(c["hidden_layers"] == 3);
+  CHECK(c["path"] == "condot");
+  CHECK(c["sigma_min"] == 0.0);
+  CHECK(c["iterations"].is_null());  // not the quick preset's 12000
+  CHECK(c["batch_size"].is_null());
+  CHECK(c["lr"].is_null());
+  CHECK(c["method"] == "euler");
+  CHECK(c["steps"] == 1);
+  CHECK(m["nfe"] == 1);
+  CHECK(m["likelihood_solver"] == "midpoint, 20 steps");
+  const double few_step_likelihood = m["heldout_mean_log_likelihood"].get<double>();
+
+  AppRun mid = run_app("./apps/cfm2d moons" + kSampleOnly + " --output " + dir.path);
+  INFO(mid.err);
+  REQUIRE(mid.exit_code == 0);
+  m = read_json(dir.path + "/moons/metrics.json");
+  CHECK(m["nfe"] == 40);  // midpoint, 20 steps
+  CHECK(m["heldout_mean_log_likelihood"].get<double>() == Approx(few_step_likelihood).epsilon(1e-9));
+}
+
+TEST_CASE("cfm2d --sample-only reports the training settings of its own checkpoint", "[app][cfm2d][checkpoint]") {
+  TempDir dir;
+  AppRun r = run_app("./apps/cfm2d moons --iterations 30 --batch-size 64 --hidden 16 --train-only --threads 2 --output " +
+                     dir.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  AppRun s = run_app("./apps/cfm2d moons" + kSampleOnly + " --output " + dir.path);
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  const nlohmann::json c = read_json(dir.path + "/moons/metrics.json")["config"];
+  INFO(c.dump());
+  CHECK(c["architecture_from"] == "metadata");
+  CHECK(c["iterations"] == 30.0);
+  CHECK(c["hidden"] == 16);
+  CHECK(c["coupling"] == "independent");
+  CHECK(c["dataset"] == "moons");
+  CHECK(c["batch_size"].is_null());  // the checkpoint does not record it
+}

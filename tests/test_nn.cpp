@@ -14,6 +14,7 @@
 #include "nn/layers.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
+#include "test_util.hpp"
 
 using namespace fc;
 
@@ -206,6 +207,82 @@ TEST_CASE("checkpoint round trip restores parameters and config", "[nn][checkpoi
   REQUIRE_THROWS_WITH(nn::MLPConfig::from_metadata({{"model", "mlp"}, {"in_dim", "x3"}}),
                       Catch::Contains("in_dim"));
   std::remove(path.c_str());
+}
+
+namespace {
+
+// A state_dict as a file holds it: named tensors, no metadata (the reference's
+// checkpoints, converted with safetensors.torch.save_file or read from a .pth).
+nn::SafetensorsFile state_dict(const std::vector<std::pair<std::string, Shape>>& shapes) {
+  nn::SafetensorsFile f;
+  for (const auto& [name, shape] : shapes) f.tensors.push_back({name, Tensor::zeros(shape)});
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("MLPConfig reads the architecture off a state_dict without metadata", "[nn][checkpoint]") {
+  Generator gen(5);
+  nn::MLPConfig c;
+  c.in_dim = 3;
+  c.hidden = 24;
+  c.out_dim = 2;
+  c.hidden_layers = 2;
+  nn::MLP a(c, gen);
+  TempDir dir;
+  const std::string path = dir.file("plain.safetensors");
+  nn::save_checkpoint(path, a, {});  // no metadata at all
+  nn::SafetensorsFile file = nn::load_safetensors(path);
+  REQUIRE(file.metadata.empty());
+  nn::MLPConfig back = nn::MLPConfig::from_checkpoint(file);
+  CHECK(back.to_metadata() == c.to_metadata());
+  nn::MLP b(back, gen);
+  nn::load_parameters(b, file, path);
+  Tensor x = gen.normal(Shape{7, 3});
+  CHECK(b.forward(x).to_vector() == a.forward(x).to_vector());
+  // The reference's shape: [x, t] -> 512 -> 512 -> 512 -> 2.
+  nn::MLPConfig ref = nn::MLPConfig::infer_from_parameters(
+      state_dict({{"layers.0.weight", Shape{512, 3}}, {"layers.0.bias", Shape{512}},
+                  {"layers.2.weight", Shape{512, 512}}, {"layers.2.bias", Shape{512}},
+                  {"layers.4.weight", Shape{512, 512}}, {"layers.4.bias", Shape{512}},
+                  {"layers.6.weight", Shape{2, 512}}, {"layers.6.bias", Shape{2}}}));
+  CHECK(ref.to_metadata() == nn::MLPConfig{}.to_metadata());
+  // Metadata naming a model still decides (our own checkpoints).
+  file.metadata = {{"model", "unet"}};
+  CHECK_THROWS_WITH(nn::MLPConfig::from_checkpoint(file), Catch::Contains("not an MLP"));
+}
+
+TEST_CASE("MLPConfig refuses a state_dict that is not a chain of Linear layers, naming the tensor",
+          "[nn][checkpoint]") {
+  using Catch::Contains;
+  const std::pair<std::string, Shape> w0{"layers.0.weight", Shape{8, 3}}, b0{"layers.0.bias", Shape{8}},
+      w2{"layers.2.weight", Shape{8, 8}}, b2{"layers.2.bias", Shape{8}}, w4{"layers.4.weight", Shape{2, 8}},
+      b4{"layers.4.bias", Shape{2}};
+  struct Case {
+    const char* what;
+    std::vector<std::pair<std::string, Shape>> tensors;
+    const char* names;  // the tensor the message must name
+  };
+  const Case cases[] = {
+      {"no layers at all", {{"weight", Shape{2, 3}}}, "layers.0.weight"},
+      {"one Linear", {w0, b0}, "layers.0.weight"},
+      {"a missing bias", {w0, b0, w2, w4, b4}, "layers.2.bias"},
+      {"a bias of the wrong size", {w0, b0, w2, {"layers.2.bias", Shape{9}}, w4, b4}, "layers.2.bias"},
+      {"a weight that is not a matrix", {w0, b0, {"layers.2.weight", Shape{64}}, b2, w4, b4}, "layers.2.weight"},
+      {"widths that do not follow on", {w0, b0, w2, b2, {"layers.4.weight", Shape{2, 7}}, b4}, "layers.4.weight"},
+      {"hidden layers of different widths",
+       {w0, b0, {"layers.2.weight", Shape{6, 8}}, {"layers.2.bias", Shape{6}}, {"layers.4.weight", Shape{2, 6}}, b4},
+       "layers.2.weight"},
+      {"a Linear where a SiLU belongs", {w0, b0, w2, b2, w4, b4, {"layers.3.weight", Shape{8, 8}}}, "layers.3.weight"},
+      {"a layer after a gap", {w0, b0, w2, b2, w4, b4, {"layers.8.weight", Shape{2, 2}}}, "layers.8.weight"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    CHECK_THROWS_WITH(nn::MLPConfig::from_checkpoint(state_dict(c.tensors)),
+                      Contains("not an MLP checkpoint") && Contains(c.names));
+  }
+  // Other tensors beside the chain (a foreign file's extras) are left alone.
+  CHECK(nn::MLPConfig::from_checkpoint(state_dict({w0, b0, w2, b2, w4, b4, {"step", Shape{1}}})).hidden_layers == 2);
 }
 
 TEST_CASE("fused linear + SiLU equals the two ops, forward and backward", "[nn]") {

@@ -67,6 +67,30 @@ TEST_CASE("NFE counts: midpoint with 20 steps takes 40 evaluations", "[ode]") {
   REQUIRE(odeint(rotation, x0, {0.f, 1.f}, o).nfe == 80);
 }
 
+TEST_CASE("NFE counts the solver's evaluations; output times inside the last step cost output_nfe", "[ode]") {
+  // The evolution strip asks for 10 times on [0, 1]: the ones inside the last step are
+  // interpolated with the velocity at t = 1, which sampling alone never evaluates.
+  Tensor x0 = Tensor::ones(Shape{4, 2});
+  std::vector<float> strip;
+  for (int i = 0; i < 10; ++i) strip.push_back(static_cast<float>(i) / 9);
+  OdeOptions o;
+  o.method = Method::Euler;
+  o.step_size = 1.f;
+  OdeResult one = odeint(rotation, x0, strip, o);
+  CHECK(one.nfe == 1);  // one Euler step is one evaluation
+  CHECK(one.output_nfe == 1);
+  CHECK(odeint(rotation, x0, {0.f, 1.f}, o).output_nfe == 0);
+  // The end state does not depend on the output times.
+  CHECK(one.states.back().to_vector() == odeint(rotation, x0, {0.f, 1.f}, o).states.back().to_vector());
+  o.method = Method::Midpoint;
+  o.step_size = 0.05f;
+  OdeResult mid = odeint(rotation, x0, strip, o);
+  CHECK(mid.nfe == 40);
+  CHECK(mid.output_nfe == 0);  // no output time inside (0.95, 1)
+  o.method = Method::Heun;  // its second stage is at x + h f0, not at the step's end: both count
+  CHECK(odeint(rotation, x0, strip, o).nfe == 40);
+}
+
 TEST_CASE("dopri5 meets its tolerance, at the end and at output times", "[ode]") {
   Tensor x0 = Tensor::from_vector({1.f, 0.f, 0.3f, -2.f}, Shape{2, 2});
   for (float tol : {1e-3f, 1e-5f}) {

@@ -133,6 +133,28 @@ TEST_CASE("reflow2d: a missing or mismatched pretrained model gives one line", "
   CHECK(cmp.err.find("./apps/reflow2d moons") != std::string::npos);
 }
 
+TEST_CASE("reflow2d and compare2d take checkpoints without metadata (the reference's, converted)",
+          "[app][reflow2d][checkpoint]") {
+  TempDir dir;
+  const std::string teacher = dir.file("teacher.safetensors");
+  write_plain_mlp(teacher);
+  AppRun r = run_app("./apps/reflow2d moons --iterations 20 --batch-size 64" + kNoPlots + " --pretrained " + teacher +
+                     " --output " + dir.path + "/reflow");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string student = dir.path + "/reflow/moons/ckpt.safetensors";
+  auto f = fc::nn::load_safetensors(student);
+  CHECK(f.metadata.at("hidden") == "16");  // the teacher's width, read off its shapes
+  CHECK(f.metadata.at("teacher_path") == "condot");
+  AppRun cmp = run_app("./apps/compare2d moons --no-gif --points 200 --threads 2 --cfm " + teacher + " --reflow " +
+                       student + " --output " + dir.path + "/cmp");
+  INFO(cmp.err);
+  REQUIRE(cmp.exit_code == 0);
+  nlohmann::json out = read_json(dir.path + "/cmp/few_step_moons.json");
+  CHECK(out["models"]["CFM"]["checkpoint"] == teacher);
+  CHECK(out["models"]["Reflow"]["few_step"].size() == 5);
+}
+
 TEST_CASE("reflow2d and compare2d: garbage options give one line naming the option", "[app][reflow2d]") {
   struct Bad {
     std::string program, args, mention;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "apps/common/rank_split.hpp"
@@ -38,23 +39,22 @@ flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata,
 
 LoadedMLP load_mlp_checkpoint(const std::string& path) {
   LoadedMLP out;
-  out.file = nn::load_safetensors(path);
+  out.file = nn::load_state_dict(path);  // safetensors, or the reference's .pth
   nn::MLPConfig cfg;
   try {
-    cfg = nn::MLPConfig::from_metadata(out.file.metadata);
+    cfg = nn::MLPConfig::from_checkpoint(out.file);  // the metadata's, or the shapes' of a foreign file
   } catch (const Error& e) {
     FC_THROW(path << ": " << e.what());
   }
-  // The metadata must not describe a bigger model than the file holds (a memory bomb).
-  double values = 0;
-  for (const nn::NamedTensor& t : out.file.tensors) values += static_cast<double>(t.tensor.numel());
-  FC_CHECK(cfg.num_parameters() <= values, path << ": checkpoint metadata describes an MLP of "
-                                                 << cfg.num_parameters() << " parameters, the file holds only "
-                                                 << values << " values");
   Generator init(0);
   out.mlp = std::make_unique<nn::MLP>(cfg, init);
   nn::load_parameters(*out.mlp, out.file, path);
   return out;
+}
+
+std::string checkpoint_in(const std::string& dir) {
+  const std::string ours = dir + "/ckpt.safetensors", reference = dir + "/ckpt.pth";
+  return !std::filesystem::exists(ours) && std::filesystem::exists(reference) ? reference : ours;
 }
 
 void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
@@ -63,6 +63,40 @@ void check_trained_on(const LoadedMLP& model, const std::string& path, const std
   bool known = it != model.file.metadata.end();
   FC_CHECK(known ? it->second == dataset : !required,
            path << ": trained on '" << (known ? it->second : "?") << "', not '" << dataset << "'");
+}
+
+nlohmann::json checkpoint_config(const LoadedMLP& model, const std::string& path) {
+  const auto& meta = model.file.metadata;
+  auto text = [&](const char* key) -> nlohmann::json {
+    auto it = meta.find(key);
+    return it == meta.end() ? nlohmann::json() : nlohmann::json(it->second);
+  };
+  auto number = [&](const char* key) -> nlohmann::json {
+    auto it = meta.find(key);
+    if (it == meta.end()) return nlohmann::json();
+    try {
+      return std::stod(it->second);
+    } catch (const std::exception&) {
+      FC_THROW(path << ": checkpoint metadata '" << key << "' is not a number: '" << it->second << "'");
+    }
+  };
+  const nn::MLPConfig& mc = model.mlp->config();
+  nlohmann::json c = {{"checkpoint", path},
+                      {"architecture_from", meta.count("model") ? "metadata" : "parameter shapes"},
+                      {"dataset", text("dataset")},
+                      {"objective", text("objective")},
+                      {"iterations", number("iteration")},
+                      {"batch_size", nullptr},  // no checkpoint records them
+                      {"lr", nullptr},
+                      {"hidden", mc.hidden},
+                      {"hidden_layers", mc.hidden_layers},
+                      {"coupling", text("coupling")},
+                      {"path", meta.count("path") ? meta.at("path") : "condot"},
+                      {"sigma_min", meta.count("sigma_min") ? number("sigma_min") : nlohmann::json(0.0)}};
+  if (meta.count("sb_sigma")) c["sb_sigma"] = number("sb_sigma");
+  for (const char* key : {"round", "teacher", "teacher_path"})  // reflow2d's
+    if (meta.count(key)) c[key] = text(key);
+  return c;
 }
 
 namespace {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/common/train_state.hpp"
 #include "engine/random.hpp"
 #include "flow/ode.hpp"
@@ -38,10 +40,20 @@ struct LoadedMLP {
 };
 LoadedMLP load_mlp_checkpoint(const std::string& path);
 
+// The checkpoint in an output folder: DIR/ckpt.safetensors, or the reference's
+// DIR/ckpt.pth where only that is there (its outputs/ folder copied in as it is).
+std::string checkpoint_in(const std::string& dir);
+
 // Refuses, in one line naming the path, a model trained on another density. A file
 // without the "dataset" key passes unless `required` (a resumed run must be its own).
 void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
                       bool required = false);
+
+// The "config" of a --sample-only run's metrics.json: the training settings are the
+// checkpoint's (its metadata; null where it records none, as in a foreign state_dict:
+// then the path is condot with σmin 0, as trained_path reads it), not this run's options,
+// which trained nothing. The caller adds the sampling settings.
+nlohmann::json checkpoint_config(const LoadedMLP& model, const std::string& path);
 
 // Integrates `count` standard-normal points from t = 0 to 1 in batches, returning the
 // states at `times` (concatenated over batches) and adding the NFE of one batch.

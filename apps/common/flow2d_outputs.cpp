@@ -1,6 +1,7 @@
 #include "apps/common/flow2d_outputs.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
 #include "engine/ops.hpp"
+#include "engine/threads.hpp"
 #include "flow/likelihood.hpp"
 
 namespace fc::app {
@@ -93,6 +95,14 @@ void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& gi
   }
 }
 
+void add_sampling_config(nlohmann::json& config, const Flow2dOutputOptions& o, int64_t seed) {
+  config["method"] = o.method;
+  config["steps"] = o.steps;
+  config["samples"] = o.samples;
+  config["seed"] = seed;
+  config["threads"] = num_threads();
+}
+
 void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
                           const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
   const std::string name = dataset_dir_name(o.dataset);
@@ -158,8 +168,12 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
   metrics.update(rectification);
   metrics["time_rectification_metrics_s"] = rectification_s;
   Generator eval_gen(o.seed + 2000003);
+  // The likelihood is integrated with the reference's solver (midpoint, 20 steps)
+  // whatever solver sampled: a few-step sampler (--method euler --steps 1) is a
+  // question about samples, and its likelihood would measure its own truncation error.
   flow::LikelihoodOptions lo;
-  lo.ode = ode;
+  metrics["likelihood_solver"] =
+      flow::method_name(lo.ode.method) + ", " + std::to_string(std::lround(1 / lo.ode.step_size)) + " steps";
   auto tl = Clock::now();
   phase.emplace("computing likelihoods");
   {

@@ -34,6 +34,9 @@ void add_output_options(cxxopts::Options& options, Flow2dOutputOptions& o);
 std::vector<PresetValue> output_presets(Flow2dOutputOptions& o);
 void check_output_options(Flow2dOutputOptions& o, const cxxopts::ParseResult& given);
 
+// The sampling settings of metrics.json's "config" (method, steps, samples, seed, threads).
+void add_sampling_config(nlohmann::json& config, const Flow2dOutputOptions& options, int64_t seed);
+
 // Writes the files into options.dir and adds their numbers to metrics. `losses` may be
 // empty (sampling only: no loss curve). `gen` draws the sampling noise. v is the model's
 // velocity (app::mlp_velocity, or sampling_velocity under another path). Under mpirun
