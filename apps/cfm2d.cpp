@@ -93,13 +93,12 @@ Config parse(int argc, char** argv) {
   app::require_positive("hidden", c.hidden);
   app::check_output_options(c.out, r);
   c.device = app::resolve_device(c.device_choice);
-  if (!(c.sigma_min >= 0 && c.sigma_min < 1))
-    throw app::UsageError("option '--sigma-min': must be in [0, 1)");
+  app::require_real("sigma-min", c.sigma_min, 0, 1, app::Interval::OpenAbove);
   app::require_range("ot-block", c.ot_block, 1, 4096);
-  if (!(c.sinkhorn_reg > 0 && std::isfinite(c.sinkhorn_reg)))
-    throw app::UsageError("option '--sinkhorn-reg': must be positive");
-  if (!(c.sb_sigma > 0 && std::isfinite(c.sb_sigma)))
-    throw app::UsageError("option '--sb-sigma': must be positive");
+  // Sinkhorn's kernel exp(-cost / reg) underflows to 0 below about 1e-4 of the mean cost
+  // and is flat above 1e4; the bridge's reg is 2 S², so S lives in [1e-3, 100].
+  app::require_real("sinkhorn-reg", c.sinkhorn_reg, 1e-4, 1e4);
+  app::require_real("sb-sigma", c.sb_sigma, 1e-3, 100);
   auto check = [](const char* option, const std::function<void()>& f) {
     try {
       f();
@@ -140,6 +139,7 @@ int run(int argc, char** argv) {
     Tensor samples = data::load_npy(c.score);
     FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.dim(0) >= 2,
              c.score << ": expected N x 2 samples, got shape " << samples.shape());
+    app::require_finite_points(samples, c.score);
     nlohmann::json m;
     m["file"] = c.score;
     m["points"] = samples.dim(0);
@@ -169,6 +169,8 @@ int run(int argc, char** argv) {
                                              {"coupling", c.coupling},
                                              {"path", bridge ? "sb" : c.path}};
   if (bridge) meta["sb_sigma"] = fmt(c.sb_sigma, 9);
+  if (c.coupling == "sinkhorn") meta["sinkhorn_reg"] = fmt(c.sinkhorn_reg, 9);
+  if (c.coupling != "independent") meta["ot_block"] = std::to_string(c.ot_block);
   // The path the model learned: this run's, or the checkpoint's with --sample-only.
   std::string model_path = meta["path"];
   std::map<std::string, std::string> model_meta = meta;  // the checkpoint's with --sample-only
@@ -177,6 +179,7 @@ int run(int argc, char** argv) {
     FC_CHECK(std::filesystem::exists(ckpt),
              ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
     app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
+    app::check_trained_on(loaded, ckpt, c.dataset);  // a foreign file without metadata is taken on trust
     sampled_config = app::checkpoint_config(loaded, ckpt);
     mlp = std::move(loaded.mlp);
     mlp->to(device);
@@ -197,7 +200,17 @@ int run(int argc, char** argv) {
     ao.lr = static_cast<float>(c.run.lr);
     nn::AdamW opt(*mlp, ao);
     if (c.run.resume) {
-      app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state, meta["path"]);
+      // Checkpoints written before a key was recorded were trained with its default.
+      std::vector<app::ObjectiveSetting> objective = {
+          {"objective", "the objective", "cfm", "cfm"},
+          {"coupling", "--coupling", c.coupling, "independent"},
+          {"path", "--path", meta["path"], "condot"},
+          {"sigma_min", "--sigma-min", meta["sigma_min"], "0"}};
+      if (bridge) objective.push_back({"sb_sigma", "--sb-sigma", meta["sb_sigma"], "1"});
+      if (c.coupling == "sinkhorn")
+        objective.push_back({"sinkhorn_reg", "--sinkhorn-reg", meta["sinkhorn_reg"], "0.05"});
+      if (c.coupling != "independent") objective.push_back({"ot_block", "--ot-block", meta["ot_block"], "256"});
+      app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state, objective);
       if (dist::is_root())
         std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
                    static_cast<long long>(state.iteration), static_cast<long long>(c.run.iterations));

@@ -227,10 +227,9 @@ Config parse(int argc, char** argv, Preset& preset) {
   app::require_thread_count(c.threads);
   app::require_range("seed", c.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
   app::require_range("checkpoint-every", c.checkpoint_every, 0, INT64_MAX);
+  using app::Interval;
   auto real = [](const char* name, double v, double lo, double hi, bool open_hi) {
-    if (!(std::isfinite(v) && v >= lo && (open_hi ? v < hi : v <= hi)))
-      throw app::UsageError(std::string("option '--") + name + "': must be in [" + std::to_string(lo) + ", " +
-                            std::to_string(hi) + (open_hi ? ")" : "]"));
+    app::require_real(name, v, lo, hi, open_hi ? Interval::OpenAbove : Interval::Closed);
   };
   if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
   real("clip", c.clip, 0, 1e9, false);
@@ -387,7 +386,7 @@ Model load_for_sampling(const std::string& path, const Config& c, int64_t image_
   FC_CHECK(std::filesystem::exists(path),
            path << ": no checkpoint; train first with ./apps/cfm_image --train " << c.dataset);
   Model m;
-  m.unet = app::load_unet_for_sampling(path, image_size);
+  m.unet = app::load_unet_for_sampling(path, image_size, c.dataset);
   m.unet->to(c.device);
   return m;
 }
@@ -517,15 +516,12 @@ int run(int argc, char** argv) {
     app::TrainState state;
     if (c.resume) {
       FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
-      nn::SafetensorsFile f = nn::load_safetensors(ckpt);
-      auto was = f.metadata.find("path");
-      const std::string was_path = was == f.metadata.end() ? "condot" : was->second;
-      FC_CHECK(was_path == c.path, ckpt << ": trained under path '" << was_path << "', this run '" << c.path
-                                        << "' (pass the same --path to --resume)");
-      auto was_c = f.metadata.find("coupling");
-      const std::string was_coupling = was_c == f.metadata.end() ? "independent" : was_c->second;
-      FC_CHECK(was_coupling == c.coupling, ckpt << ": trained with coupling '" << was_coupling << "', this run '"
-                                                << c.coupling << "' (pass the same --coupling to --resume)");
+      // Checkpoints written before a key was recorded were trained with its default.
+      app::require_same_objective(nn::load_safetensors(ckpt), ckpt,
+                                  {{"path", "--path", c.path, "condot"},
+                                   {"coupling", "--coupling", c.coupling, "independent"},
+                                   {"sigma_min", "--sigma-min", app::fmt(c.sigma_min, 9), "0"},
+                                   {"class_drop", "--class-drop", app::fmt(c.class_drop, 9), "0"}});
       app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
       if (dist::is_root())
         std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",

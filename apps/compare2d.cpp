@@ -95,10 +95,23 @@ struct Model {
   flow::VelocityFn velocity;  // on the run's device, for host tensors
 };
 
-Model load_model(const std::string& name, const std::string& path, const Config& c, const std::string& make_it) {
+// The model of a table row: trained on this run's density, with the row's objective
+// ("cfm" or "reflow") and coupling, as its metadata says (a file without metadata, such
+// as the reference's ckpt.pth, is taken on trust), so that a row's label is what it holds.
+Model load_model(const std::string& name, const std::string& path, const Config& c, const std::string& make_it,
+                 const std::string& objective, const std::string& coupling) {
   FC_CHECK(std::filesystem::exists(path), path << ": no " << name << " model; make it with " << make_it);
   Model m{name, path, app::load_mlp_checkpoint(path), {}};
   app::check_trained_on(m.loaded, path, c.dataset);
+  const auto& meta = m.loaded.file.metadata;
+  auto expect = [&](const char* key, const std::string& want) {
+    auto it = meta.find(key);
+    FC_CHECK(want.empty() || it == meta.end() || it->second == want,
+             path << ": its " << key << " is '" << it->second << "', not the " << name << " row's '" << want
+                  << "' (make it with " << make_it << ")");
+  };
+  expect("objective", objective);
+  expect("coupling", coupling);
   m.loaded.mlp->to(c.device);
   m.velocity = app::velocity_on(c.device, app::mlp_velocity(*m.loaded.mlp));
   return m;
@@ -139,11 +152,11 @@ int run(int argc, char** argv) {
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   data::Toy2d density(c.dataset);
   std::vector<Model> models;
-  models.push_back(load_model("CFM", c.cfm, c, "./apps/cfm2d " + c.dataset));
-  models.push_back(load_model("Reflow", c.reflow, c, "./apps/reflow2d " + c.dataset));
-  if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c, "./apps/cfm2d --coupling ot"));
+  models.push_back(load_model("CFM", c.cfm, c, "./apps/cfm2d " + c.dataset, "cfm", "independent"));
+  models.push_back(load_model("Reflow", c.reflow, c, "./apps/reflow2d " + c.dataset, "reflow", ""));
+  if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c, "./apps/cfm2d --coupling ot", "cfm", "ot"));
   if (!c.sinkhorn.empty())
-    models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn"));
+    models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn", "cfm", "sinkhorn"));
   app::announce_device("compare2d", c.device);
   if (dist::is_root()) io::make_writable_dir(c.output);
   const std::string d = app::dataset_dir_name(c.dataset);
@@ -160,7 +173,12 @@ int run(int argc, char** argv) {
   for (Model& m : models) {
     if (dist::is_root()) std::fprintf(stderr, "compare2d: measuring %s (%s)\n", m.name.c_str(), m.path.c_str());
     app::Phase phase("measuring " + m.name);
-    nlohmann::json r = app::rectification_metrics(m.velocity, density, ro);
+    nlohmann::json r;
+    try {
+      r = app::rectification_metrics(m.velocity, density, ro);
+    } catch (const Error& e) {  // name the model whose flow blew up
+      FC_THROW(m.path << " (" << m.name << "): " << e.what());
+    }
     if (!dist::is_root()) continue;
     r["checkpoint"] = m.path;
     out["models"][m.name] = r;

@@ -188,6 +188,7 @@ int run(int argc, char** argv) {
              ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
     if (dist::is_root()) io::make_writable_dir(dir);
     app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
+    app::check_trained_on(loaded, ckpt, c.dataset);  // a foreign file without metadata is taken on trust
     sampled_config = app::checkpoint_config(loaded, ckpt);
     mlp = std::move(loaded.mlp);
     mlp->to(c.device);
@@ -224,8 +225,16 @@ int run(int argc, char** argv) {
       nn::AdamWOptions ao;
       ao.lr = static_cast<float>(c.run.lr);
       nn::AdamW opt(*mlp, ao);
+      // What this round learns: the flow of this teacher, integrated so, on these pairs.
+      const std::string teacher_weights = std::to_string(nn::parameter_checksum(*teacher.mlp));
       if (from_checkpoint && round == first_round) {
-        app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state);
+        const std::string teacher_option =
+            round == 1 ? "--pretrained weights (checksum)" : "the teacher " + teacher_path + " (checksum)";
+        app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state,
+                             {{"objective", "the objective", "reflow", "cfm"},
+                              {"teacher_weights", teacher_option, teacher_weights, "not recorded"},
+                              {"teacher_steps", "--teacher-steps", std::to_string(c.teacher_steps), "20"},
+                              {"pairs", "--pairs", std::to_string(c.pairs), "0"}});
         if (dist::is_root()) std::fprintf(stderr, "reflow2d: resuming round %lld at iteration %lld of %lld\n",
                      static_cast<long long>(round), static_cast<long long>(state.iteration),
                      static_cast<long long>(c.run.iterations));
@@ -264,7 +273,9 @@ int run(int argc, char** argv) {
         std::map<std::string, std::string> m = {{"dataset", c.dataset},      {"objective", "reflow"},
                                                 {"round", std::to_string(round)},
                                                 {"teacher", teacher_path}, {"sigma_min", "0"},
-                                                {"path", "condot"}};
+                                                {"path", "condot"}, {"teacher_weights", teacher_weights},
+                                                {"teacher_steps", std::to_string(c.teacher_steps)},
+                                                {"pairs", std::to_string(c.pairs)}};
         // Whatever path the teacher learned, its pairs are the endpoints of its own flow
         // and the student regresses the straight line between them.
         auto tp = teacher.file.metadata.find("path");

@@ -139,9 +139,12 @@ VelocityFn schedule_transformed_velocity(const VelocityFn& v, const Scheduler& t
            "sampling under another path needs sigma_min = 0 (got " << trained.sigma_min() << " and "
                                                                    << target.sigma_min() << ")");
   return [v, trained, target](const Tensor& x, float time) {
-    // A hair short of 1, where linear-vp's σ' is infinite (its s(r) has a square-root
-    // singularity there, so the hair must be thin: 1e-12 leaves 1.4e-6 of s untravelled).
-    const double r = std::min(static_cast<double>(time), 1 - 1e-12);
+    // A hair inside (0, 1): at 1 linear-vp's σ' is infinite (its s(r) has a square-root
+    // singularity there, so the hair must be thin: 1e-12 leaves 1.4e-6 of s untravelled),
+    // and at 0 a path with α'(0) = 0 (poly:N, N > 1) as the trained one has s(r) ~ r^(1/N),
+    // an infinite ṡ times a velocity that is 0 there: 0 x inf = NaN at the solvers' start,
+    // while the product's limit is finite. poly:N with N < 1 has α'(0) infinite itself.
+    const double r = std::clamp(static_cast<double>(time), 1e-12, 1 - 1e-12);
     const SchedulerValues b = target.at(r);
     const double s = trained.snr_inverse(b.sigma > 0 ? b.alpha / b.sigma : HUGE_VAL);
     const SchedulerValues a = trained.at(s);

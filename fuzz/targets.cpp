@@ -353,7 +353,8 @@ void target_train_state(Bytes in) {
     nn::AdamW opt(mlp);
     Generator gen(2);
     app::TrainState state;
-    app::resume_flow_mlp(path, "checkerboard", mlp, opt, gen, state);
+    app::resume_flow_mlp(path, "checkerboard", mlp, opt, gen, state,
+                         {{"objective", "the objective", "cfm", "cfm"}, {"path", "--path", "condot", "condot"}});
     nn::SafetensorsFile f = nn::load_safetensors(path);
     FUZZ_EXPECT(opt.steps() >= 0 && state.iteration >= 0, "step " << opt.steps() << ", iteration " << state.iteration);
     FUZZ_EXPECT(static_cast<int64_t>(state.losses.size()) == state.iteration,

@@ -1,5 +1,7 @@
 #include "nn/checkpoint.hpp"
 
+#include <cmath>
+
 #include "engine/autograd.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
@@ -37,8 +39,16 @@ void load_parameters(Module& module, const SafetensorsFile& file, const std::str
     FC_CHECK(src->shape() == t->shape(), path << ": tensor '" << prefix + name << "' has shape "
                                               << src->shape() << ", the model expects "
                                               << t->shape());
+    require_finite(*src, path, prefix + name);
     t->detach().copy_(src->to(t->device()));
   }
+}
+
+void require_finite(const Tensor& t, const std::string& path, const std::string& name) {
+  const std::vector<float> v = t.to_vector();
+  for (size_t i = 0; i < v.size(); ++i)
+    FC_CHECK(std::isfinite(v[i]), path << ": tensor '" << name << "' holds " << v[i] << " at element " << i
+                                       << " (a damaged file, or weights saved after training diverged)");
 }
 
 }  // namespace fc::nn

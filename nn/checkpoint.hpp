@@ -21,7 +21,11 @@ void save_checkpoint(const std::string& path, Module& module,
 SafetensorsFile load_state_dict(const std::string& path);
 
 // Copies every parameter of `module` from `file` (`prefix` + name), checking that
-// each is present with the right shape; throws one line naming `path` otherwise.
+// each is present with the right shape and finite; throws one line naming `path`
+// otherwise. (A model with a NaN weight samples NaN everywhere: better refused at the
+// door, naming the file, than reported as a diverged run or a table of nulls.)
+// Throws one line naming `path` and `name` if `t` holds a NaN or an infinity.
+void require_finite(const Tensor& t, const std::string& path, const std::string& name);
 void load_parameters(Module& module, const SafetensorsFile& file, const std::string& path,
                      const std::string& prefix = "");
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -161,4 +162,21 @@ inline void write_plain_mlp(const std::string& path, uint64_t seed = 3) {
   c.hidden = 16;
   fc::nn::MLP mlp(c, gen);
   fc::nn::save_checkpoint(path, mlp, {});
+}
+
+// A copy of the checkpoint SRC at DST with element 0 of tensor `name` set to `value`:
+// NaN is what a damaged file or weights saved after a divergence look like; a huge
+// finite value, a model that loads and then blows up.
+inline void write_poisoned_checkpoint(const std::string& src, const std::string& dst, const std::string& name,
+                                      float value = std::nanf("")) {
+  fc::nn::SafetensorsFile f = fc::nn::load_safetensors(src);
+  bool found = false;
+  for (fc::nn::NamedTensor& t : f.tensors)
+    if (t.name == name) {
+      t.tensor.data()[0] = value;
+      found = true;
+    }
+  REQUIRE(found);
+  std::filesystem::create_directories(std::filesystem::path(dst).parent_path());
+  fc::nn::save_safetensors(dst, f.tensors, f.metadata);
 }

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "app_runner.hpp"
+#include "apps/common/flow2d.hpp"
 #include "engine/dist.hpp"
 #include "nn/safetensors.hpp"
 
@@ -89,8 +90,8 @@ inline OneAndTwoRanks train_cfm_image_on_one_and_two_ranks(const std::string& ds
   AppRun two = run_app(mpirun(2) + "./apps/cfm_image --train " + ds + opts + " --output " + dir + "/b");
   INFO(two.err);
   REQUIRE(two.exit_code == 0);
-  OneAndTwoRanks r{fc::nn::load_safetensors(dir + "/a/folder_pics/ckpt.safetensors"),
-                   fc::nn::load_safetensors(dir + "/b/folder_pics/ckpt.safetensors")};
+  OneAndTwoRanks r{fc::nn::load_safetensors(dir + "/a/" + fc::app::dataset_dir_name(ds) + "/ckpt.safetensors"),
+                   fc::nn::load_safetensors(dir + "/b/" + fc::app::dataset_dir_name(ds) + "/ckpt.safetensors")};
   std::vector<float> la = r.one.find("train.losses")->to_vector(), lb = r.two.find("train.losses")->to_vector();
   REQUIRE(la.size() == lb.size());
   for (size_t i = 0; i < la.size(); ++i) CHECK(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]));

@@ -33,7 +33,7 @@ TEST_CASE("cfm_image: a tiny run trains, samples and evaluates, writing every ou
   AppRun r = run_app("./apps/cfm_image --train " + ds + " --sample " + ds + kTiny + out);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  std::string d = dir.path + "/out/folder_pics/";
+  std::string d = dir.path + "/out/" + pics_folder(dir.path) + "/";
   for (const char* f : {"ckpt.safetensors", "losses.csv", "losses.png", "final_samples.png", "trajectory.gif",
                         "samples.npy", "labels.npy", "metrics.json"}) {
     INFO(f);
@@ -71,7 +71,7 @@ TEST_CASE("cfm_image: a one-iteration run draws its loss curve", "[app][cfm_imag
                      "--channels 32 --res-blocks 1 --threads 2 --output " + dir.path + "/out");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(fs::exists(dir.path + "/out/folder_pics/losses.png"));
+  CHECK(fs::exists(dir.path + "/out/" + pics_folder(dir.path) + "/losses.png"));
 }
 
 TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app][cfm_image]") {
@@ -89,8 +89,8 @@ TEST_CASE("cfm_image: interrupt and --resume equal an uninterrupted run", "[app]
   AppRun rest = run_app("./apps/cfm_image --train " + ds + opts + " --output " + dir.path + "/b --resume");
   INFO(rest.err);
   REQUIRE(rest.exit_code == 0);
-  auto fa = fc::nn::load_safetensors(dir.path + "/a/folder_pics/ckpt.safetensors");
-  auto fb = fc::nn::load_safetensors(dir.path + "/b/folder_pics/ckpt.safetensors");
+  auto fa = fc::nn::load_safetensors(dir.path + "/a/" + pics_folder(dir.path) + "/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(dir.path + "/b/" + pics_folder(dir.path) + "/ckpt.safetensors");
   require_same_tensors(fa, fb);
   CHECK(fa.metadata.at("iteration") == "7");
 }
@@ -127,7 +127,7 @@ TEST_CASE("mpi: 2 ranks of cfm_image equal one process (each rank its slice of t
   // gathers, scores (with the classifier the first run trained) and writes.
   const std::string sample = "./apps/cfm_image --sample " + ds + " --steps 3 --frames 3 --samples-per-class 2 --eval-samples 12"
                              " --classifier-epochs 1 --nll-images 0 --threads 1 --output " + dir.path + "/a";
-  const std::string out = dir.path + "/a/folder_pics/";
+  const std::string out = dir.path + "/a/" + pics_folder(dir.path) + "/";
   AppRun s1 = run_app(sample);
   INFO(s1.err);
   REQUIRE(s1.exit_code == 0);
@@ -165,17 +165,51 @@ TEST_CASE("cfm_image --path: trains under the cosine path, records it, resumes o
   AppRun r = run_app("./apps/cfm_image --train " + ds + opts + " --path cosine");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  auto f = fc::nn::load_safetensors(dir.path + "/folder_pics/ckpt.safetensors");
+  auto f = fc::nn::load_safetensors(dir.path + "/" + pics_folder(dir.path) + "/ckpt.safetensors");
   CHECK(f.metadata.at("path") == "cosine");
   AppRun wrong = run_app("./apps/cfm_image --train " + ds + opts + " --resume --iterations 4");
   CHECK(wrong.exit_code == 1);
   // (after the dataset's one-line summary) one line naming the checkpoint's path
   const std::string last = wrong.err.substr(wrong.err.rfind('\n', wrong.err.size() - 2) + 1);
   CHECK(last.find("cfm_image: error:") == 0);
-  CHECK(last.find("trained under path 'cosine'") != std::string::npos);
+  CHECK(last.find("trained with --path 'cosine'") != std::string::npos);
+  // Every setting of the objective is checked, not the path alone.
+  for (const auto& [option, mention] : std::vector<std::pair<std::string, std::string>>{
+           {" --sigma-min 0.1", "--sigma-min '0', this run '0.1'"},
+           {" --class-drop 0.3", "--class-drop '0.1', this run '0.3'"}}) {  // the quick preset's 0.1
+    AppRun changed = run_app("./apps/cfm_image --train " + ds + opts + " --resume --iterations 4 --path cosine" + option);
+    INFO(changed.err);
+    CHECK(changed.exit_code == 1);
+    CHECK(last_line(changed.err).find(mention) != std::string::npos);
+  }
   AppRun right = run_app("./apps/cfm_image --train " + ds + opts + " --resume --iterations 4 --path cosine");
   INFO(right.err);
   CHECK(right.exit_code == 0);
+}
+
+TEST_CASE("cfm_image --sample refuses a model of another dataset and NaN weights, naming the file",
+          "[app][cfm_image][hostile]") {
+  TempDir dir, other;
+  write_tiny_dataset(dir.path + "/pics");
+  write_tiny_dataset(other.path + "/pics");
+  const std::string opts = " --iterations 2 --batch-size 4 --channels 32 --res-blocks 1 --threads 2"
+                           " --checkpoint-every 0 --output " + dir.path + "/out";
+  AppRun train = run_app("./apps/cfm_image --train folder:" + dir.path + "/pics" + opts);
+  INFO(train.err);
+  REQUIRE(train.exit_code == 0);
+  const std::string ckpt = dir.path + "/out/" + pics_folder(dir.path) + "/ckpt.safetensors",
+                    foreign = dir.path + "/out/" + pics_folder(other.path) + "/ckpt.safetensors";
+  fs::create_directories(fs::path(foreign).parent_path());
+  fs::copy_file(ckpt, foreign);
+  AppRun wrong = run_app("./apps/cfm_image --sample folder:" + other.path + "/pics" + opts);
+  INFO(wrong.err);
+  CHECK(wrong.exit_code == 1);
+  CHECK(last_line(wrong.err).find(foreign + ": trained on 'folder:" + dir.path + "/pics', not") != std::string::npos);
+  write_poisoned_checkpoint(ckpt, ckpt, "ema.parameters");
+  AppRun nan = run_app("./apps/cfm_image --sample folder:" + dir.path + "/pics" + opts);
+  INFO(nan.err);
+  CHECK(nan.exit_code == 1);
+  CHECK(last_line(nan.err).find(ckpt + ": tensor 'ema.parameters' holds nan") != std::string::npos);
 }
 
 TEST_CASE("cfm_image: garbage options give one line naming the option", "[app][cfm_image]") {

@@ -217,7 +217,7 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   REQUIRE(ot.exit_code == 0);
   CHECK(host_waits_in(ot.err, &steps) == 0);
   CHECK(steps == 4);
-  const std::string a = dir.path + "/cpu/cfm/folder_pics/", b = dir.path + "/cuda/cfm/folder_pics/";
+  const std::string a = dir.path + "/cpu/cfm/" + pics_folder(dir.path) + "/", b = dir.path + "/cuda/cfm/" + pics_folder(dir.path) + "/";
   double rel = max_relative(read_losses(a + "losses.csv"), read_losses(b + "losses.csv"));
   INFO("largest relative loss difference " << rel);
   CHECK(rel <= 1e-4);
@@ -248,26 +248,26 @@ TEST_CASE("cfm_image --device cuda (emulated) trains as on the CPU, and samples 
   INFO(ra.err << rb.err);
   REQUIRE(ra.exit_code == 0);
   REQUIRE(rb.exit_code == 0);
-  double rrel = max_relative(read_losses(dir.path + "/cpu/reflow/folder_pics/losses.csv"),
-                             read_losses(dir.path + "/cuda/reflow/folder_pics/losses.csv"));
+  double rrel = max_relative(read_losses(dir.path + "/cpu/reflow/" + pics_folder(dir.path) + "/losses.csv"),
+                             read_losses(dir.path + "/cuda/reflow/" + pics_folder(dir.path) + "/losses.csv"));
   INFO("reflow: largest relative loss difference " << rrel);
   CHECK(rrel <= 1e-3);
 
   // The CUDA checkpoint sampled on the CPU and on the device: the same pictures.
   const std::string sample = " --sample " + ds + " --samples-per-class 1 --frames 2 --steps 1 --no-eval --threads 2";
   TempDir copy;
-  std::filesystem::create_directories(copy.path + "/folder_pics");
-  std::filesystem::copy_file(b + "ckpt.safetensors", copy.path + "/folder_pics/ckpt.safetensors");
+  std::filesystem::create_directories(copy.path + "/" + pics_folder(dir.path));
+  std::filesystem::copy_file(b + "ckpt.safetensors", copy.path + "/" + pics_folder(dir.path) + "/ckpt.safetensors");
   AppRun sa = run_app("./apps/cfm_image" + sample + " --device cpu --output " + copy.path);
   INFO(sa.err);
   REQUIRE(sa.exit_code == 0);
-  std::filesystem::copy_file(copy.path + "/folder_pics/samples.npy", copy.path + "/cpu_samples.npy");
+  std::filesystem::copy_file(copy.path + "/" + pics_folder(dir.path) + "/samples.npy", copy.path + "/cpu_samples.npy");
   AppRun sb = run_app(kEmulated + "cfm_image" + sample + " --device cuda --output " + copy.path);
   INFO(sb.err);
   REQUIRE(sb.exit_code == 0);
-  CHECK(read_json(copy.path + "/folder_pics/metrics.json")["device"].get<std::string>().rfind("CUDA: emulated", 0) == 0);
+  CHECK(read_json(copy.path + "/" + pics_folder(dir.path) + "/metrics.json")["device"].get<std::string>().rfind("CUDA: emulated", 0) == 0);
   std::vector<float> xa = fc::data::load_npy(copy.path + "/cpu_samples.npy").to_vector();
-  std::vector<float> xb = fc::data::load_npy(copy.path + "/folder_pics/samples.npy").to_vector();
+  std::vector<float> xb = fc::data::load_npy(copy.path + "/" + pics_folder(dir.path) + "/samples.npy").to_vector();
   REQUIRE(xa.size() == xb.size());
   REQUIRE(!xa.empty());
   double diff = 0;

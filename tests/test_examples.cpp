@@ -54,7 +54,7 @@ TEST_CASE("examples: sample_class draws one class from a cfm_image checkpoint", 
                          " --threads 2 --checkpoint-every 0 --no-eval");
   INFO(train.err);
   REQUIRE(train.exit_code == 0);
-  std::string ckpt = dir.path + "/out/folder_pics/ckpt.safetensors";
+  std::string ckpt = dir.path + "/out/" + pics_folder(dir.path) + "/ckpt.safetensors";
   REQUIRE(fs::exists(ckpt));
 
   std::string png = dir.file("rights.png");

@@ -31,7 +31,7 @@ TEST_CASE("cfm_image --guidance-sweep: one row per w, the w = 0 row is the evalu
   AppRun s = run_app("./apps/cfm_image --guidance-sweep " + ds + " --guidance-values 0,2,0.5" + common);
   INFO(s.err);
   REQUIRE(s.exit_code == 0);
-  const std::string stem = dir.path + "/comparisons/guidance_folder_pics";
+  const std::string stem = dir.path + "/comparisons/guidance_" + pics_folder(dir.path);
   for (const char* ext : {".json", ".md", ".png", "_samples.png"}) {
     INFO(ext);
     REQUIRE(fs::exists(stem + ext));
@@ -66,7 +66,7 @@ TEST_CASE("cfm_image --guidance-sweep: one row per w, the w = 0 row is the evalu
   AppRun e = run_app("./apps/cfm_image --eval " + ds + " --guidance 0 --nll-images 0" + common);
   INFO(e.err);
   REQUIRE(e.exit_code == 0);
-  const nlohmann::json m = nlohmann::json::parse(read_bytes(dir.path + "/cfm/folder_pics/metrics.json"));
+  const nlohmann::json m = nlohmann::json::parse(read_bytes(dir.path + "/cfm/" + pics_folder(dir.path) + "/metrics.json"));
   CHECK(m["eval"]["conditional_accuracy"].get<double>() == j["rows"][0]["conditional_accuracy"].get<double>());
   CHECK(m["eval"]["frechet_distance"].get<double>() == j["rows"][0]["frechet_distance"].get<double>());
   CHECK(m["eval"]["frechet_distance_test_vs_test"].get<double>() ==
@@ -124,18 +124,18 @@ TEST_CASE("mpi: the guidance sweep and the few-step table over 2 ranks equal one
   AppRun one = run_app("./apps/cfm_image" + modes + common);
   INFO(one.err);
   REQUIRE(one.exit_code == 0);
-  const nlohmann::json g1 = nlohmann::json::parse(read_bytes(stem + "guidance_folder_pics.json"));
-  const nlohmann::json f1 = nlohmann::json::parse(read_bytes(stem + "few_step_folder_pics.json"));
-  fs::remove(stem + "guidance_folder_pics.json");
-  fs::remove(stem + "few_step_folder_pics.json");
+  const nlohmann::json g1 = nlohmann::json::parse(read_bytes(stem + "guidance_" + pics_folder(dir.path) + ".json"));
+  const nlohmann::json f1 = nlohmann::json::parse(read_bytes(stem + "few_step_" + pics_folder(dir.path) + ".json"));
+  fs::remove(stem + "guidance_" + pics_folder(dir.path) + ".json");
+  fs::remove(stem + "few_step_" + pics_folder(dir.path) + ".json");
   // The second run loads the classifier the first one trained: the scores differ only
   // by the images, each rank integrating its rows (10 images: 5 a rank).
   AppRun two = run_app(mpirun(2) + "./apps/cfm_image" + modes + common);
   INFO(two.err);
   REQUIRE(two.exit_code == 0);
-  CHECK(two.err.find("wrote " + stem + "few_step_folder_pics") == two.err.rfind("wrote " + stem + "few_step"));
-  const nlohmann::json g2 = nlohmann::json::parse(read_bytes(stem + "guidance_folder_pics.json"));
-  const nlohmann::json f2 = nlohmann::json::parse(read_bytes(stem + "few_step_folder_pics.json"));
+  CHECK(two.err.find("wrote " + stem + "few_step_" + pics_folder(dir.path)) == two.err.rfind("wrote " + stem + "few_step"));
+  const nlohmann::json g2 = nlohmann::json::parse(read_bytes(stem + "guidance_" + pics_folder(dir.path) + ".json"));
+  const nlohmann::json f2 = nlohmann::json::parse(read_bytes(stem + "few_step_" + pics_folder(dir.path) + ".json"));
   double worst = 0;
   auto same = [&](const nlohmann::json& a, const nlohmann::json& b, const std::string& what) {
     INFO(what << ": 1 process " << a << ", 2 ranks " << b);

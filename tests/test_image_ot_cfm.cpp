@@ -86,7 +86,7 @@ TEST_CASE("cfm_image --coupling ot: trains into outputs/ot_cfm, resumes only as 
   AppRun ot = run_app(in_dir + " --train " + ds + " --coupling ot" + opts);
   INFO(ot.err);
   REQUIRE(ot.exit_code == 0);
-  const std::string ot_ckpt = dir.path + "/outputs/ot_cfm/folder_pics/ckpt.safetensors";
+  const std::string ot_ckpt = dir.path + "/outputs/ot_cfm/" + pics_folder(dir.path) + "/ckpt.safetensors";
   REQUIRE(fs::exists(ot_ckpt));
   CHECK(fc::nn::load_safetensors(ot_ckpt).metadata.at("coupling") == "ot");
   CHECK(fc::nn::load_safetensors(ot_ckpt).find("train.losses")->numel() == 3);
@@ -101,17 +101,17 @@ TEST_CASE("cfm_image --coupling ot: trains into outputs/ot_cfm, resumes only as 
   AppRun cfm = run_app(in_dir + " --train " + ds + opts);
   INFO(cfm.err);
   REQUIRE(cfm.exit_code == 0);
-  CHECK(fc::nn::load_safetensors(dir.path + "/outputs/cfm/folder_pics/ckpt.safetensors").metadata.at("coupling") ==
+  CHECK(fc::nn::load_safetensors(dir.path + "/outputs/cfm/" + pics_folder(dir.path) + "/ckpt.safetensors").metadata.at("coupling") ==
         "independent");
   AppRun table = run_app(in_dir + " --few-step " + ds + " --eval-samples 4 --classifier-epochs 1 --threads 2");
   INFO(table.err);
   REQUIRE(table.exit_code == 0);
-  const nlohmann::json j = nlohmann::json::parse(read_bytes(dir.path + "/outputs/comparisons/few_step_folder_pics.json"));
+  const nlohmann::json j = nlohmann::json::parse(read_bytes(dir.path + "/outputs/comparisons/few_step_" + pics_folder(dir.path) + ".json"));
   REQUIRE(j["models"].contains("CFM"));
   REQUIRE(j["models"].contains("OT-CFM"));
   CHECK(j["models"]["OT-CFM"]["checkpoint"].get<std::string>().find("ot_cfm") != std::string::npos);
   CHECK(j["models"]["OT-CFM"]["few_step"].size() == 5);
-  CHECK(read_bytes(dir.path + "/outputs/comparisons/few_step_folder_pics.md").find("| OT-CFM |") != std::string::npos);
+  CHECK(read_bytes(dir.path + "/outputs/comparisons/few_step_" + pics_folder(dir.path) + ".md").find("| OT-CFM |") != std::string::npos);
 }
 
 TEST_CASE("mpi: 2 ranks of cfm_image --coupling ot equal one process (the whole batch paired on every rank)",

@@ -36,7 +36,7 @@ struct TinyTeacher {
     write_tiny_dataset(dir.path + "/pics");
     ds = "folder:" + dir.path + "/pics";
     out = " --output " + dir.path + "/out/cfm";
-    cfm = dir.path + "/out/cfm/folder_pics/";
+    cfm = dir.path + "/out/cfm/" + pics_folder(dir.path) + "/";
     AppRun r = run_app("./apps/cfm_image --train " + ds + " --iterations 4" + kModel + out);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -44,8 +44,8 @@ struct TinyTeacher {
   // A second output root ROOT/NAME/cfm with the same CFM model (and no pairs yet), for a
   // run to compare with; returns its --output option.
   std::string second_root(const std::string& name) const {
-    fs::create_directories(dir.path + "/" + name + "/cfm/folder_pics");
-    fs::copy_file(cfm + "ckpt.safetensors", dir.path + "/" + name + "/cfm/folder_pics/ckpt.safetensors");
+    fs::create_directories(dir.path + "/" + name + "/cfm/" + pics_folder(dir.path));
+    fs::copy_file(cfm + "ckpt.safetensors", dir.path + "/" + name + "/cfm/" + pics_folder(dir.path) + "/ckpt.safetensors");
     return " --output " + dir.path + "/" + name + "/cfm";
   }
 };
@@ -65,7 +65,7 @@ TEST_CASE("cfm_image --reflow/--distill/--few-step: pairs written then reused, l
   CHECK(x0.shape() == fc::Shape{8, 3, 12, 12});
   CHECK(x1.shape() == x0.shape());
   CHECK(labels.to_vector() == std::vector<float>{0, 1, 0, 1, 0, 1, 0, 1});  // balanced
-  const std::string rdir = t.dir.path + "/out/reflow/folder_pics/";
+  const std::string rdir = t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/";
   auto ck = fc::nn::load_safetensors(rdir + "ckpt.safetensors");
   CHECK(ck.metadata.at("objective") == "reflow");
   CHECK(ck.metadata.at("pairs") == t.cfm + "ckpt_pairs");
@@ -90,7 +90,7 @@ TEST_CASE("cfm_image --reflow/--distill/--few-step: pairs written then reused, l
                      t.out);
   INFO(d.err);
   REQUIRE(d.exit_code == 0);
-  nlohmann::json dm = read_json(t.dir.path + "/out/distill/folder_pics/metrics.json");
+  nlohmann::json dm = read_json(t.dir.path + "/out/distill/" + pics_folder(t.dir.path) + "/metrics.json");
   CHECK(dm["rounds"][0]["teacher"] == rdir + "ckpt.safetensors");
   const double mse0 = dm["rounds"][0]["one_step_endpoint_mse_before"], mse1 = dm["rounds"][0]["one_step_endpoint_mse_after"];
   std::printf("[reflow] tiny distillation: one-step endpoint MSE %.4g -> %.4g\n", mse0, mse1);
@@ -100,7 +100,7 @@ TEST_CASE("cfm_image --reflow/--distill/--few-step: pairs written then reused, l
   AppRun f = run_app("./apps/cfm_image --few-step " + t.ds + kModel + t.out);
   INFO(f.err);
   REQUIRE(f.exit_code == 0);
-  const std::string stem = t.dir.path + "/out/comparisons/few_step_folder_pics";
+  const std::string stem = t.dir.path + "/out/comparisons/few_step_" + pics_folder(t.dir.path);
   nlohmann::json j = read_json(stem + ".json");
   for (const char* m : {"CFM", "Reflow", "Distilled"}) {
     INFO(m);
@@ -178,13 +178,13 @@ TEST_CASE("cfm_image --reflow --rounds 2: interrupt and --resume equal an uninte
   INFO(rest.err);
   REQUIRE(rest.exit_code == 0);
   CHECK(rest.err.find("resuming round 2 at iteration 1") != std::string::npos);
-  auto fa = fc::nn::load_safetensors(t.dir.path + "/out/reflow/folder_pics/ckpt.safetensors");
-  auto fb = fc::nn::load_safetensors(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors");
+  auto fa = fc::nn::load_safetensors(t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(t.dir.path + "/b/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors");
   require_same_tensors(fa, fb);
   CHECK(fa.metadata.at("round") == "2");
   // Round 2's teacher is round 1's model, whose pairs lie beside it.
-  CHECK(fa.metadata.at("teacher") == t.dir.path + "/out/reflow/folder_pics/round1.safetensors");
-  CHECK(fs::exists(t.dir.path + "/out/reflow/folder_pics/round1_pairs_x1.npy"));
+  CHECK(fa.metadata.at("teacher") == t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/round1.safetensors");
+  CHECK(fs::exists(t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/round1_pairs_x1.npy"));
 }
 
 TEST_CASE("cfm_image --reflow: pairs of another teacher or other settings are refused, naming what changed",
@@ -239,7 +239,7 @@ TEST_CASE("cfm_image --reflow: SIGTERM while making pairs keeps them; --resume c
   AppRun whole = run_app("./apps/cfm_image" + opts + t.out);
   INFO(whole.err);
   REQUIRE(whole.exit_code == 0);
-  const std::string stem = t.dir.path + "/b/cfm/folder_pics/ckpt_pairs";
+  const std::string stem = t.dir.path + "/b/cfm/" + pics_folder(t.dir.path) + "/ckpt_pairs";
   // Stopped once the first batch is made.
   AppRun cut = stop_in_phase("./apps/cfm_image" + opts + b, "pairs [", SIGTERM, "cfm_image pairs");
   INFO(cut.err);
@@ -247,7 +247,7 @@ TEST_CASE("cfm_image --reflow: SIGTERM while making pairs keeps them; --resume c
                                   stem + "_*.npy; --resume continues them");
   CHECK(read_json(stem + ".json")["made"] == 100);
   CHECK(fc::data::load_npy(stem + "_x1.npy").shape() == fc::Shape{100, 3, 12, 12});
-  CHECK(!fs::exists(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors"));
+  CHECK(!fs::exists(t.dir.path + "/b/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors"));
   AppRun rest = run_app("./apps/cfm_image" + opts + b + " --resume");
   INFO(rest.err);
   REQUIRE(rest.exit_code == 0);
@@ -256,8 +256,8 @@ TEST_CASE("cfm_image --reflow: SIGTERM while making pairs keeps them; --resume c
     INFO(part);
     CHECK(read_bytes(stem + part) == read_bytes(t.cfm + "ckpt_pairs" + part));
   }
-  require_same_tensors(fc::nn::load_safetensors(t.dir.path + "/out/reflow/folder_pics/ckpt.safetensors"),
-                       fc::nn::load_safetensors(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors"));
+  require_same_tensors(fc::nn::load_safetensors(t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors"),
+                       fc::nn::load_safetensors(t.dir.path + "/b/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors"));
 }
 
 TEST_CASE("mpi: 2 ranks of cfm_image --reflow --rounds 2 equal one process", "[mpi][cfm_image][reflow]") {
@@ -271,8 +271,8 @@ TEST_CASE("mpi: 2 ranks of cfm_image --reflow --rounds 2 equal one process", "[m
   AppRun two = run_app(mpirun(2) + "./apps/cfm_image" + opts + b);
   INFO(two.err);
   REQUIRE(two.exit_code == 0);
-  auto fa = fc::nn::load_safetensors(t.dir.path + "/out/reflow/folder_pics/ckpt.safetensors");
-  auto fb = fc::nn::load_safetensors(t.dir.path + "/b/reflow/folder_pics/ckpt.safetensors");
+  auto fa = fc::nn::load_safetensors(t.dir.path + "/out/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors");
+  auto fb = fc::nn::load_safetensors(t.dir.path + "/b/reflow/" + pics_folder(t.dir.path) + "/ckpt.safetensors");
   // Each rank regresses its rows of the same batch; the gradients are averaged (see the
   // cfm_image MPI test for why the comparison is of the whole weights).
   const double whole = relative_l2_difference(fa, fb, "optim.");
@@ -282,7 +282,7 @@ TEST_CASE("mpi: 2 ranks of cfm_image --reflow --rounds 2 equal one process", "[m
   CHECK(fa.metadata.at("rng_offset") == fb.metadata.at("rng_offset"));
   // The pairs were made once, by rank 0, the same as one process's.
   CHECK(read_bytes(t.cfm + "ckpt_pairs_x1.npy") ==
-        read_bytes(t.dir.path + "/b/cfm/folder_pics/ckpt_pairs_x1.npy"));
+        read_bytes(t.dir.path + "/b/cfm/" + pics_folder(t.dir.path) + "/ckpt_pairs_x1.npy"));
 }
 
 TEST_CASE("cfm_image: garbage reflow options and a missing teacher give one line", "[app][cfm_image][reflow]") {

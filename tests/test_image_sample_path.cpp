@@ -79,7 +79,7 @@ TEST_CASE("cfm_image --sample-path cosine on a condot model: the same images; th
   AppRun t = run_app("./apps/cfm_image --train " + ds + " --iterations 20 --batch-size 4 --lr 5e-3" + common);
   INFO(t.err);
   REQUIRE(t.exit_code == 0);
-  const std::string d = dir.path + "/out/folder_pics/";
+  const std::string d = dir.path + "/out/" + pics_folder(dir.path) + "/";
   auto sample = [&](const std::string& opts) {
     AppRun r = run_app("./apps/cfm_image --sample " + ds + " --no-eval" + opts + common);
     INFO(opts << ": " << r.err);

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"
@@ -49,6 +50,23 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
   return m;
+}
+
+// A velocity MLP [x, t] -> 16 -> 16 -> 16 -> 2 with every weight drawn from N(0, 0.5²)
+// (its output layer would start at zero), as a model whose field is not trivial.
+struct RandomMlp {
+  std::shared_ptr<nn::MLP> mlp;
+  VelocityFn velocity;
+};
+RandomMlp random_mlp(uint64_t seed) {
+  Generator init(seed);
+  nn::MLPConfig cfg;
+  cfg.hidden = 16;
+  auto mlp = std::make_shared<nn::MLP>(cfg, init);
+  for (Tensor* p : mlp->parameters()) p->copy_(init.normal(p->shape(), 0.f, 0.5f));
+  return {mlp, [mlp](const Tensor& x, float t) {
+            return mlp->forward(concat({x, Tensor::full(Shape{x.dim(0), 1}, t)}, 1));
+          }};
 }
 
 }  // namespace
@@ -170,15 +188,8 @@ TEST_CASE("schedule transform: a condot model sampled under another path lands o
   }
 
   SECTION("a random MLP as the model: same x1 from the same x0 under cosine") {
-    Generator init(3);
-    nn::MLPConfig cfg;
-    cfg.hidden = 16;
-    nn::MLP mlp(cfg, init);
-    // The MLP's output layer starts at zero: give every weight a value.
-    for (Tensor* p : mlp.parameters()) p->copy_(init.normal(p->shape(), 0.f, 0.5f));
-    VelocityFn v = [&mlp](const Tensor& x, float t) {
-      return mlp.forward(concat({x, Tensor::full(Shape{x.dim(0), 1}, t)}, 1));
-    };
+    RandomMlp model = random_mlp(3);
+    const VelocityFn& v = model.velocity;
     NoGradGuard no_grad;
     Generator gen(4);
     Tensor x0 = gen.normal(Shape{32, 2});
@@ -201,6 +212,35 @@ TEST_CASE("schedule transform: a condot model sampled under another path lands o
   CHECK_THROWS_AS(schedule_transformed_velocity(VelocityFn(), Scheduler::parse("condot", 0.1),
                                                 Scheduler::parse("cosine")),
                   Error);
+}
+
+TEST_CASE("schedule transform: finite at both ends for every pair of paths, also from a path with α'(0) = 0",
+          "[scheduler]") {
+  // Trained under poly:2 (α' = 2t: s(r) grows like sqrt(r) from 0) and sampled under
+  // cosine, the transform was 0 x inf = NaN at r = 0, where every solver starts: all
+  // samples NaN with exit 0 (issue 26).
+  RandomMlp model = random_mlp(5);
+  const VelocityFn& v = model.velocity;
+  NoGradGuard no_grad;
+  Tensor x = Generator(6).normal(Shape{16, 2});
+  OdeOptions midpoint;
+  midpoint.method = Method::Midpoint;
+  midpoint.step_size = 0.05f;
+  auto finite = [](const Tensor& t) {
+    for (float e : t.to_vector())
+      if (!std::isfinite(e)) return false;
+    return true;
+  };
+  for (const char* from : {"condot", "poly:2", "poly:0.5", "linear-vp", "cosine", "vp"})
+    for (const char* to : {"condot", "poly:2", "poly:0.5", "linear-vp", "cosine", "vp"}) {
+      INFO(from << " -> " << to);
+      VelocityFn vt = schedule_transformed_velocity(v, Scheduler::parse(from), Scheduler::parse(to));
+      for (float r : {0.f, 1e-7f, 0.5f, 1.f - 1e-7f, 1.f}) {
+        INFO("r = " << r);
+        CHECK(finite(vt(x, r)));
+      }
+      CHECK(finite(odeint(vt, x, {0.f, 1.f}, midpoint).states.back()));
+    }
 }
 
 TEST_CASE("Schrödinger bridge: mean t x1 + (1-t) x0, variance S² t (1-t), velocity d x_t / dt",

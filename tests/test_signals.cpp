@@ -169,7 +169,7 @@ TEST_CASE("cfm_image: a signal while sampling or evaluating stops it with exit 1
   const std::string run = "./apps/cfm_image --batch-size 4 --channels 32 --res-blocks 1 --threads 2 --steps 2"
                           " --guidance 0 --samples-per-class 1 --classifier-epochs 1 --eval-samples 4 --nll-images 2"
                           " --output " + dir.path + "/out/cfm";
-  const std::string ds = " folder:" + dir.path + "/pics", d = dir.path + "/out/cfm/folder_pics";
+  const std::string ds = " folder:" + dir.path + "/pics", d = dir.path + "/out/cfm/" + pics_folder(dir.path);
   AppRun trained = run_app(run + " --iterations 2 --train" + ds);
   INFO(trained.err);
   REQUIRE(trained.exit_code == 0);

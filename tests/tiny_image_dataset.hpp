@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "apps/common/flow2d.hpp"
 #include "viz/canvas.hpp"
 #include "viz/png.hpp"
 
@@ -23,3 +24,6 @@ inline void write_tiny_dataset(const std::string& root) {
     }
 }
 
+
+// The output folder the image programs write for the dataset "folder:DIR/pics".
+inline std::string pics_folder(const std::string& dir) { return fc::app::dataset_dir_name("folder:" + dir + "/pics"); }

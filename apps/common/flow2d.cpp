@@ -94,8 +94,10 @@ nlohmann::json checkpoint_config(const LoadedMLP& model, const std::string& path
                       {"path", meta.count("path") ? meta.at("path") : "condot"},
                       {"sigma_min", meta.count("sigma_min") ? number("sigma_min") : nlohmann::json(0.0)}};
   if (meta.count("sb_sigma")) c["sb_sigma"] = number("sb_sigma");
-  for (const char* key : {"round", "teacher", "teacher_path"})  // reflow2d's
+  for (const char* key : {"round", "teacher", "teacher_path", "teacher_weights"})  // reflow2d's
     if (meta.count(key)) c[key] = text(key);
+  for (const char* key : {"teacher_steps", "pairs", "sinkhorn_reg", "ot_block"})
+    if (meta.count(key)) c[key] = number(key);
   return c;
 }
 
@@ -155,22 +157,29 @@ std::vector<float> linspace01(int n) {
 }
 
 std::string dataset_dir_name(const std::string& dataset) {
-  std::string out;
-  for (char c : dataset) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_';
-    out += ok ? c : '_';
-  }
-  // Keep the file's base name, not its whole path: "image:/a/b/logo.png" -> image_logo_png.
+  auto letters = [](const std::string& text, bool dash) {
+    std::string out;
+    for (char c : text) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (dash && (c == '-' || c == '_'));
+      out += ok ? c : '_';
+    }
+    return out;
+  };
   size_t colon = dataset.find(':');
-  if (colon != std::string::npos) {
-    std::string file = dataset.substr(colon + 1);
-    size_t slash = file.find_last_of('/');
-    std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
-    out = dataset.substr(0, colon) + "_";
-    for (char c : base) out += ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_';
-  }
-  return out;
+  if (colon == std::string::npos) return letters(dataset, true);  // a named dataset: its name
+  // A file or folder: KIND_BASE_HASH ("points:/a/b/ok.csv" -> points_ok_csv_1f3a9c2e). The
+  // base name keeps it readable; the hash of the whole spec keeps apart what the base name
+  // alone would mix up (a/ok.csv and b/ok.csv, names that differ only in non-ASCII letters).
+  std::string file = dataset.substr(colon + 1);
+  while (file.size() > 1 && file.back() == '/') file.pop_back();  // folder:pics/ is folder:pics
+  size_t slash = file.find_last_of('/');
+  std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  uint32_t hash = 2166136261u;  // FNV-1a, 32 bits
+  for (char c : dataset.substr(0, colon + 1) + file) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", hash);
+  return letters(dataset.substr(0, colon), false) + "_" + letters(base, false) + "_" + hex;
 }
 
 void write_losses_csv(const std::string& path, const std::vector<float>& losses) {

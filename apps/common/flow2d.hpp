@@ -75,7 +75,8 @@ std::vector<Tensor> sample_flow_over_ranks(const flow::VelocityFn& v, Generator&
 // Evenly spaced times 0 ... 1 (n of them).
 std::vector<float> linspace01(int n);
 
-// The output folder of a dataset name: "checkerboard", or "points_NAME" for files.
+// The output folder of a dataset name: "checkerboard", or KIND_BASE_HASH for a file or
+// folder ("points:runs/a/ok.csv" -> "points_ok_csv_" and 8 hex digits of the whole spec).
 std::string dataset_dir_name(const std::string& dataset);
 
 // Writes values (one per line, with a header) as CSV atomically.

@@ -147,6 +147,8 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
     if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
   }
   const Tensor& samples = strip.back();
+  require_finite_points(samples, "sampling the model (" + o.method + ", " + std::to_string(o.steps) + " steps)",
+                        ": the flow blew up (an unstable model, or a --sample-path it cannot follow)");
   data::save_npy(o.dir + "/samples.npy", samples);
   phase.emplace("plotting");
   if (o.plots) {

@@ -19,6 +19,7 @@ namespace fc::app {
 namespace {
 
 constexpr int64_t kTruthPoints = 20000;
+constexpr const char* kFlowBlewUp = ": the flow blew up (an unstable model, or a --sample-path it cannot follow)";
 
 Generator truth_generator(uint64_t seed) { return Generator(seed + 1000003); }
 
@@ -29,8 +30,16 @@ void add_in_square_fraction(nlohmann::json& metrics, const Tensor& samples, cons
 
 }  // namespace
 
+void require_finite_points(const Tensor& samples, const std::string& what, const std::string& why) {
+  const std::vector<float> v = samples.to_vector();
+  int64_t bad = 0;
+  for (size_t i = 0; i < v.size(); i += 2) bad += !(std::isfinite(v[i]) && std::isfinite(v[i + 1]));
+  FC_CHECK(bad == 0, what << ": " << bad << " of " << v.size() / 2 << " points are not finite (NaN or inf)" << why);
+}
+
 void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,
                    uint64_t seed) {
+  require_finite_points(samples, "scoring samples");
   Generator eval_gen = truth_generator(seed);
   Tensor truth = density.sample(kTruthPoints, eval_gen);
   metrics["energy_distance"] = flow::energy_distance(samples, truth, kTruthPoints);
@@ -41,6 +50,7 @@ BlockedEnergyDistance blocked_energy_distance(const Tensor& samples, const data:
                                               uint64_t seed, bool progress) {
   FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.is_cpu(),
            "blocked_energy_distance: expected N x 2 samples on the CPU, got " << samples.shape());
+  require_finite_points(samples, "scoring samples");
   int64_t n = samples.dim(0);
   BlockedEnergyDistance out;
   out.blocks = std::max<int64_t>(1, n / kTruthPoints);
@@ -110,6 +120,7 @@ nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2
   double straightness = flow::straightness(v, mine, so) * static_cast<double>(mine.dim(0)) /
                         static_cast<double>(options.points);
   if (split) dist::all_reduce_sum(&straightness, 1);
+  FC_CHECK(std::isfinite(straightness), "the straightness is not finite (" << straightness << ")" << kFlowBlewUp);
   out["straightness"] = straightness;
   nlohmann::json table = nlohmann::json::array();
   for (int k : few_step_counts()) {
@@ -119,6 +130,7 @@ nlohmann::json rectification_metrics(const flow::VelocityFn& v, const data::Toy2
     Tensor samples = flow::odeint(v, mine, {0.f, 1.f}, ode).states.back();
     if (split) samples = gather_rows_on_root(samples, options.points);
     if (!dist::is_root()) continue;
+    require_finite_points(samples, std::to_string(k) + "-step Euler samples", kFlowBlewUp);
     nlohmann::json row;
     row["steps"] = k;
     score_samples(row, samples, density, options.seed);

@@ -14,6 +14,12 @@
 
 namespace fc::app {
 
+// Throws one line, "WHAT: K of N points are not finite (NaN or inf)WHY", if any
+// coordinate of the host tensor `samples` is NaN or infinite: a score of such points
+// would be NaN, and a metrics.json of nulls with exit 0 reads as a result. The scorers
+// below call it.
+void require_finite_points(const Tensor& samples, const std::string& what, const std::string& why = "");
+
 // Adds "energy_distance" (against 20,000 true points drawn with seed + 1000003) and,
 // for the checkerboard, "in_square_fraction".
 void score_samples(nlohmann::json& metrics, const Tensor& samples, const data::Toy2d& density,

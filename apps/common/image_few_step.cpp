@@ -27,7 +27,7 @@ nlohmann::json write_image_few_step(const std::vector<FewStepImageModel>& models
   std::vector<std::vector<Tensor>> cells(models.size());
   for (size_t i = 0; i < models.size(); ++i) {
     const FewStepImageModel& m = models[i];
-    std::unique_ptr<nn::UNet> unet = load_unet_for_sampling(m.checkpoint, test.height);
+    std::unique_ptr<nn::UNet> unet = load_unet_for_sampling(m.checkpoint, test.height, o.dataset);
     unet->to(o.device);
     FC_CHECK(unet->config().num_classes == classes, m.checkpoint << ": the model has " << unet->config().num_classes
                                                                   << " classes, " << o.dataset << " has " << classes);

@@ -61,9 +61,13 @@ flow::VelocityFn unet_velocity(nn::UNet& model, const Tensor& labels, float guid
   return velocity_on(d, on_device);
 }
 
-std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size) {
+std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size,
+                                                 const std::string& dataset) {
   FC_CHECK(std::filesystem::exists(path), path << ": no such checkpoint");
   nn::SafetensorsFile f = nn::load_safetensors(path);
+  auto trained_on = f.metadata.find("dataset");
+  FC_CHECK(dataset.empty() || trained_on == f.metadata.end() || trained_on->second == dataset,
+           path << ": trained on '" << trained_on->second << "', not '" << dataset << "'");
   nn::UNetConfig cfg;
   try {
     cfg = nn::UNetConfig::from_checkpoint(f, image_size);  // refuses a model bigger than the file
@@ -77,6 +81,7 @@ std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_
   if (const Tensor* ema = f.find("ema.parameters")) {
     FC_CHECK(ema->numel() == unet->flat_parameters().numel(),
              path << ": EMA weights do not match the model");
+    nn::require_finite(*ema, path, "ema.parameters");
     Tensor p = unet->flat_parameters();
     p.copy_(*ema);
   }

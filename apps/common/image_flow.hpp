@@ -41,8 +41,11 @@ flow::VelocityFn unet_velocity_flat(nn::UNet& model, const Tensor& labels, float
 // A UNet ready to sample from a cfm_image checkpoint (or a reference checkpoint
 // converted to safetensors): its EMA average when it holds one, else its weights, in
 // eval mode. A checkpoint without metadata (a plain state_dict) has its architecture
-// read off the parameter shapes at `image_size`. Errors are one line naming the path.
-std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size);
+// read off the parameter shapes at `image_size`. With `dataset` given, a checkpoint
+// whose metadata names another dataset is refused (one without metadata is taken on
+// trust). Errors are one line naming the path.
+std::unique_ptr<nn::UNet> load_unet_for_sampling(const std::string& path, int64_t image_size,
+                                                 const std::string& dataset = "");
 
 // Labels for a grid with one column per class: row r, column c has class c.
 Tensor class_grid_labels(int64_t classes, int64_t per_class);

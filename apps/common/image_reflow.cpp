@@ -221,7 +221,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
     const bool teacher_is_cfm = objective_of(teacher_file) == "cfm";
     const std::string stem = stem_of(teacher_file, teacher_path);
     const float pair_guidance = teacher_is_cfm ? o.guidance : 0.f;
-    std::unique_ptr<nn::UNet> student = load_unet_for_sampling(teacher_path, 0);
+    std::unique_ptr<nn::UNet> student = load_unet_for_sampling(teacher_path, 0, o.dataset);
     student->to(o.device);
     const nn::UNetConfig cfg = student->config();
     FC_CHECK(o.class_drop == 0 || cfg.null_class,

@@ -46,6 +46,7 @@ void resume_unet_training(const std::string& path, const std::string& dataset, c
   if (ema) {
     const Tensor* e = f.find("ema.parameters");
     FC_CHECK(e && e->numel() == ema->shadow().numel(), path << ": checkpoint has no matching EMA weights");
+    nn::require_finite(*e, path, "ema.parameters");
     ema->shadow().copy_(e->to(ema->shadow().device()));
     ema->set_updates(static_cast<int64_t>(metadata_u64(f, path, "ema_updates")));
   }

@@ -1,10 +1,12 @@
 #include "apps/common/options.hpp"
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 
 #include <typeinfo>
 
+#include "apps/common/number_text.hpp"
 #include "apps/common/thread_count.hpp"
 #include "engine/parse_number.hpp"
 
@@ -118,6 +120,13 @@ void require_range(const char* option, int64_t value, int64_t lo, int64_t hi) {
   if (value < lo || value > hi)
     throw UsageError("option '--" + std::string(option) + "': must be in [" + std::to_string(lo) +
                      ", " + std::to_string(hi) + "], got " + std::to_string(value));
+}
+
+void require_real(const char* option, double value, double lo, double hi, Interval interval) {
+  const bool open = interval == Interval::OpenAbove;
+  if (!(std::isfinite(value) && value >= lo && (open ? value < hi : value <= hi)))
+    throw UsageError("option '--" + std::string(option) + "': must be in [" + fmt(lo, 6) + ", " + fmt(hi, 6) +
+                     (open ? ")" : "]") + ", got " + fmt(value, 6));
 }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {

@@ -24,6 +24,10 @@ cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char**
 
 void require_positive(const char* option, int64_t value);
 void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
+// A real option in [lo, hi] (Closed) or [lo, hi) (OpenAbove), finite, or a UsageError
+// naming the option and the interval.
+enum class Interval { Closed, OpenAbove };
+void require_real(const char* option, double value, double lo, double hi, Interval interval = Interval::Closed);
 // Under mpirun the batch is split over the ranks: it must divide evenly, at least one
 // row each (a UsageError naming the option otherwise). Nothing to check with one rank.
 void require_batch_split(const char* option, int64_t batch);

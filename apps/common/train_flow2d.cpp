@@ -128,17 +128,15 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
 }
 
 void resume_flow_mlp(const std::string& ckpt, const std::string& dataset, nn::MLP& mlp,
-                     nn::AdamW& opt, Generator& gen, TrainState& state, const std::string& path) {
+                     nn::AdamW& opt, Generator& gen, TrainState& state,
+                     const std::vector<ObjectiveSetting>& objective) {
   FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
   LoadedMLP loaded = load_mlp_checkpoint(ckpt);
   FC_CHECK(loaded.mlp->config().hidden == mlp.config().hidden,
            ckpt << ": checkpoint has hidden " << loaded.mlp->config().hidden << ", this run "
                 << mlp.config().hidden << " (pass the same options to --resume)");
   check_trained_on(loaded, ckpt, dataset, true);
-  auto it = loaded.file.metadata.find("path");
-  const std::string was = it == loaded.file.metadata.end() ? "condot" : it->second;
-  FC_CHECK(was == path, ckpt << ": trained under path '" << was << "', this run '" << path
-                             << "' (pass the same --path and --coupling to --resume)");
+  require_same_objective(loaded.file, ckpt, objective);
   nn::load_parameters(mlp, loaded.file, ckpt);
   restore_training(loaded.file, ckpt, opt, gen, state);
 }

@@ -79,11 +79,11 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
                     const PairSource& pairs, const FlowTrainOptions& options,
                     const std::function<void()>& save, double* final_loss);
 
-// Resuming: the checkpoint's width, dataset and path (metadata "path", condot when
-// absent) must match this run's; then its
-// parameters, AdamW state, generator and losses are put back.
+// Resuming: the checkpoint's width and dataset must match this run's, and so must every
+// setting of `objective` (train_state.hpp); then its parameters, AdamW state, generator
+// and losses are put back.
 void resume_flow_mlp(const std::string& checkpoint, const std::string& dataset, nn::MLP& mlp,
                      nn::AdamW& opt, Generator& gen, TrainState& state,
-                     const std::string& path = "condot");
+                     const std::vector<ObjectiveSetting>& objective);
 
 }  // namespace fc::app

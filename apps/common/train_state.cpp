@@ -27,6 +27,17 @@ void save_train_checkpoint(const std::string& path, nn::Module& model, nn::AdamW
   nn::save_checkpoint(path, model, metadata, extra);
 }
 
+void require_same_objective(const nn::SafetensorsFile& file, const std::string& path,
+                            const std::vector<ObjectiveSetting>& settings) {
+  for (const ObjectiveSetting& s : settings) {
+    auto it = file.metadata.find(s.key);
+    const std::string& was = it == file.metadata.end() ? s.absent : it->second;
+    FC_CHECK(was == s.now, path << ": trained with " << s.option << " '" << was << "', this run '" << s.now
+                                << "' (--resume continues the same objective: pass the same options, or "
+                                   "train afresh without --resume)");
+  }
+}
+
 uint64_t metadata_u64(const nn::SafetensorsFile& f, const std::string& path, const char* key) {
   auto it = f.metadata.find(key);
   FC_CHECK(it != f.metadata.end(), path << ": checkpoint has no '" << key << "' (not a training checkpoint)");

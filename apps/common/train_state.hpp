@@ -30,6 +30,20 @@ void save_train_checkpoint(const std::string& path, nn::Module& model, nn::AdamW
 void restore_training(const nn::SafetensorsFile& file, const std::string& path, nn::AdamW& opt,
                       Generator& gen, TrainState& state);
 
+// One setting that defines what a run learns (its loss, path, coupling, teacher), as a
+// checkpoint's metadata records it: key, the option that sets it, this run's value and
+// the value a checkpoint without the key was trained with.
+struct ObjectiveSetting {
+  std::string key, option, now, absent;
+};
+
+// --resume continues the same objective: each setting must equal the checkpoint's, or
+// one line names the file, the option and both values. (A changed objective would go on
+// training the saved model and its optimizer state towards another target, and the
+// checkpoint's metadata would then describe neither.)
+void require_same_objective(const nn::SafetensorsFile& file, const std::string& path,
+                            const std::vector<ObjectiveSetting>& settings);
+
 // An unsigned integer from a checkpoint's metadata, or one line naming path and key.
 uint64_t metadata_u64(const nn::SafetensorsFile& file, const std::string& path, const char* key);
 
