@@ -70,7 +70,7 @@ APPS     := $(APP_SRC:%.cpp=%)
 BENCHES  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 TEST_BIN := $(BUILD)/run_tests
 
-# ---- CUDA backend (engine/cuda; README "CUDA backend"). The library leaves it out; each
+# ---- CUDA backend (engine/cuda; docs/cuda.md). The library leaves it out; each
 # program links one variant of it:
 #   CUDA=auto (default)  the real backend, engine/cuda/*.cu built by nvcc, when the
 #                        toolkit is found (/usr/local/cuda, or nvcc on PATH); else CPU-only

@@ -79,8 +79,8 @@ struct Config {
 // (64 channels, 2 res blocks per level, attention at 16, batch 128, 10 epochs).
 // The reflow and distillation part of quick (pairs, iterations of each) is sized so that
 // CFM + pairs + reflow + distillation + the few-step table take about an hour on 2
-// CPU cores for MNIST (README "Rectified flow and distillation on images"); paper's is
-// for a GPU.
+// CPU cores for MNIST (docs/results-images.md, "Rectified flow and distillation on images");
+// paper's is for a GPU.
 struct Preset {
   int64_t iterations, batch, channels, res_blocks, eval_samples, nll_images;
   double ema_decay, class_drop, guidance;

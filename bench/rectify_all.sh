@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CFM, reflow and minibatch OT-CFM on every built-in 2-D density with the quick presets,
 # then compare2d's straightness and few-step table for each, summarised by
-# bench/rectify_report.py into OUT/summary.md (the table in README and RESULTS.md).
+# bench/rectify_report.py into OUT/summary.md (the table in docs/results-2d.md and RESULTS.md).
 #   bash bench/rectify_all.sh [OUT] [DENSITY...]     (default outputs/rectify, all eight)
 # Runs two densities at a time at one thread each (two single-threaded runs use two
 # cores better than one run on two threads). About an hour on 2 cores.

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -107,9 +108,22 @@ class BackgroundApp {
   std::string err_path_;
 };
 
+// How many times over the CPU is subscribed: the 1-minute load average per core, at least
+// 1 (/proc/loadavg; 1 where it cannot be read).
+inline double cpu_oversubscription() {
+  std::ifstream f("/proc/loadavg");
+  double load = 0;
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  return (f >> load) ? std::max(1.0, load / cores) : 1.0;
+}
+
 // Runs command_line in the background until its stderr shows `phase_text` (and `after`
-// seconds more), then sends `sig`: the program must exit 130 within 2 s (a solver or
-// training step; slack for a loaded machine). Prints the time as "[signals] WHAT: ...".
+// seconds more), then sends `sig`: the program must exit 130 within a step of its work (a
+// solver step, a training step, a batch of pairs), which the test's tiny runs keep under
+// 2 s on an idle 2-core machine (0.1 to 1.5 s measured). A loaded machine stretches a step
+// by its oversubscription (three suites side by side, load 7 on 2 cores: a 100-image
+// batch of pairs stopped in 2.1 to 3.2 s), so the limit is 2 s times that factor. Prints
+// the time as "[signals] WHAT: ...".
 inline AppRun stop_in_phase(const std::string& command_line, const std::string& phase_text, int sig,
                             const std::string& what, double after = 0) {
   BackgroundApp app(command_line);
@@ -118,9 +132,10 @@ inline AppRun stop_in_phase(const std::string& command_line, const std::string& 
   double seconds = 0;
   AppRun r = app.stop(sig, &seconds);
   INFO(r.err);
-  std::printf("[signals] %s: stopped by %s in %.3f s\n", what.c_str(), strsignal(sig), seconds);
+  const double limit = 2.0 * cpu_oversubscription();
+  std::printf("[signals] %s: stopped by %s in %.3f s (limit %.1f s)\n", what.c_str(), strsignal(sig), seconds, limit);
   REQUIRE(r.exit_code == 130);
-  CHECK(seconds < 2.0);
+  CHECK(seconds < limit);
   return r;
 }
 

@@ -7,13 +7,18 @@
 // closed terminal would, while the phase runs, and time the exit.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "app_runner.hpp"
+#include "apps/common/interrupt.hpp"
 #include "datasets/npy.hpp"
 #include "nn/safetensors.hpp"
 #include "tiny_image_dataset.hpp"
@@ -187,4 +192,50 @@ TEST_CASE("cfm_image: a signal while sampling or evaluating stops it with exit 1
     CHECK(occurrences(r.err, "interrupted") == 1);
     require_no_temps(d);
   }
+}
+
+namespace {
+
+// In a child process: the handler installed, then `steps` (announce, silence), then
+// SIGTERM to itself. Returns what the child wrote on stderr; the child exits 0 when the
+// signal set the flag (a quiet signal must still stop the run).
+std::string stderr_of_signal_in_child(const std::function<void()>& steps) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[0]);
+    fc::app::install_interrupt_handler();
+    steps();
+    ::kill(::getpid(), SIGTERM);
+    ::_exit(fc::app::interrupted() ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the signal notice: quiet while the options are read and after the last word, said in between",
+          "[signals]") {
+  // Under mpirun the first rank to refuse a bad option makes the launcher SIGTERM the
+  // others; rank 0's "SIGTERM: stopping" then followed or preceded its one-line error
+  // (mpi: a batch that does not split..., 3 ranks, on a loaded machine).
+  CHECK(stderr_of_signal_in_child([] {}).empty());
+  CHECK(stderr_of_signal_in_child([] { fc::app::announce_interrupts(); }).find("SIGTERM: stopping") !=
+        std::string::npos);
+  CHECK(stderr_of_signal_in_child([] {
+          fc::app::announce_interrupts();
+          fc::app::silence_interrupts();
+        }).empty());
 }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/interrupt.hpp"
 #include "apps/common/options.hpp"
 #include "engine/dist.hpp"
 #include "engine/allocator.hpp"
@@ -47,7 +48,7 @@ std::string announce_device(const char* program, Device d) {
 
 void init_ranks(Device d) {
   dist::init();
-  if (dist::size() == 1) return;
+  if (dist::size() == 1) return announce_interrupts();
   // Every rank writes its device into its own slot; the maximum over ranks gathers them.
   std::vector<double> devices(static_cast<size_t>(dist::size()), 0.0);
   devices[static_cast<size_t>(dist::rank())] = d == Device::CPU ? 1.0 : 2.0;
@@ -61,6 +62,7 @@ void init_ranks(Device d) {
   if (!same)
     throw UsageError("option '--device': the ranks disagree (" + each +
                      "); every rank of a run must use the same kind of device (say --device cpu or --device cuda)");
+  announce_interrupts();
 }
 
 void record_peak_memory(nlohmann::json& metrics, Device d) {

@@ -15,7 +15,8 @@ namespace {
 
 // The signal that came first (-1: request_interrupt, 0: none).
 volatile std::sig_atomic_t g_signal = 0;
-bool g_quiet = false;  // under mpirun only rank 0 says it heard the signal
+// Under mpirun only rank 0 says it heard the signal; nobody does after the last word.
+volatile std::sig_atomic_t g_quiet = 0;
 int g_saving = 0;      // open SavesOnInterrupt scopes
 
 struct PhaseEntry {
@@ -70,7 +71,7 @@ const char* signal_name(int sig) {
 }  // namespace
 
 void install_interrupt_handler() {
-  g_quiet = !dist::is_root();
+  g_quiet = 1;  // until announce_interrupts()
   read_test_signal();
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -84,6 +85,9 @@ void install_interrupt_handler() {
   sigaction(SIGPIPE, &ignore, nullptr);
   set_cancellation_check(&throw_if_interrupted);
 }
+
+void announce_interrupts() { g_quiet = dist::is_root() ? 0 : 1; }
+void silence_interrupts() { g_quiet = 1; }
 
 bool interrupted() { return g_signal != 0; }
 void request_interrupt() {

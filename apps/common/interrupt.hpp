@@ -23,6 +23,16 @@ struct Interrupted : std::runtime_error {
 // SIGINT, SIGTERM and SIGHUP set the flag, SIGPIPE is ignored; installs
 // throw_if_interrupted as the engine's cancellation check. Reads the test hook below.
 void install_interrupt_handler();
+// From here on rank 0 says "SIGTERM: stopping ..." when a signal comes (init_ranks calls
+// it once the options are read and the ranks agree). Before it a signal is caught as
+// well, and stops the run at its first cancellation point with the one line that names
+// it, but it says nothing: under mpirun the first rank to refuse a bad option makes the
+// launcher SIGTERM the others, rank 0 among them, whose notice was then a second line.
+void announce_interrupts();
+// After the program's last word (its result or its one-line error): a signal that comes
+// now is still caught, so the exit status stays the program's, but says nothing (the
+// launcher's SIGTERM of the ranks after one exited with an error, as above).
+void silence_interrupts();
 bool interrupted();
 // Sets the flag as a signal would (tests and --interrupt-at use it).
 void request_interrupt();

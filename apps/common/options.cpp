@@ -150,19 +150,23 @@ int main_guard(const char* program, const std::function<int()>& body) {
     check_thread_environment();   // before any parallel region
     install_interrupt_handler();  // before any work: every phase stops cleanly on a signal
     int rc = body();
+    silence_interrupts();
     dist::finalize();
     return rc;
   } catch (const Interrupted& e) {
     if (dist::is_root()) std::fprintf(stderr, "%s: %s\n", program, one_line(e.what()).c_str());
+    silence_interrupts();
     return 130;
   } catch (const UsageError& e) {
     if (dist::is_root())
       std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
+    silence_interrupts();
     return 2;
   } catch (const std::exception& e) {
     if (dist::is_root()) std::fprintf(stderr, "%s: error: %s\n", program, one_line(e.what()).c_str());
     else std::fprintf(stderr, "%s: error (rank %d of %d): %s\n", program, dist::rank(), dist::size(),
                       one_line(e.what()).c_str());
+    silence_interrupts();
     return 1;
   }
 }
