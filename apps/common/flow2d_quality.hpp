@@ -16,8 +16,9 @@ namespace fc::app {
 
 // Throws one line, "WHAT: K of N points are not finite (NaN or inf)WHY", if any
 // coordinate of the host tensor `samples` is NaN or infinite: a score of such points
-// would be NaN, and a metrics.json of nulls with exit 0 reads as a result. The scorers
-// below call it.
+// would be NaN, and a metrics.json of nulls with exit 0 reads as a result. The callers of
+// the scorers below check their points with it once, where they can name the cause
+// (the file of --score, the sampler, the few-step solver), so the scorers do not again.
 void require_finite_points(const Tensor& samples, const std::string& what, const std::string& why = "");
 
 // Adds "energy_distance" (against 20,000 true points drawn with seed + 1000003) and,
