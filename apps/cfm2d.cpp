@@ -183,8 +183,7 @@ int run(int argc, char** argv) {
     sampled_config = app::checkpoint_config(loaded, ckpt);
     mlp = std::move(loaded.mlp);
     mlp->to(device);
-    auto it = loaded.file.metadata.find("path");
-    model_path = it == loaded.file.metadata.end() ? "condot" : it->second;
+    model_path = app::trained_path_name(loaded.file.metadata);
     model_meta = loaded.file.metadata;
     if (model_path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
     FC_CHECK(model_path != "sb" || c.sample_path.empty(),

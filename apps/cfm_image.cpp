@@ -90,14 +90,8 @@ struct Preset {
 const Preset kQuick{2000, 64, 32, 1, 1000, 100, 0.999, 0.1, 1.0, true, 3000, 1000, 500};
 const Preset kPaper{0, 128, 64, 2, 10000, 1000, 0.9999, 0.0, 0.0, false, 50000, 20000, 10000};
 
-Config parse(int argc, char** argv, Preset& preset) {
-  cxxopts::Options o("cfm_image",
-                     "Class-conditional flow matching on images: train the UNet, sample, evaluate;\n"
-                     "rectified flow and one-step distillation from it, and their few-step table.\n"
-                     "Several modes may be given at once; they run in the order train, reflow,\n"
-                     "distill, few-step, guidance-sweep, sample, eval.\n"
-                     "DATASET: " + app::join(data::image_dataset_names(), ", "));
-  Config c;
+// The modes, each naming the dataset it works on.
+void add_mode_options(cxxopts::Options& o, Config& c) {
   o.add_options()
       ("train", "train on DATASET", cxxopts::value<std::string>(c.train))
       ("sample", "sample from the checkpoint of DATASET (then evaluate)", cxxopts::value<std::string>(c.sample))
@@ -112,7 +106,12 @@ Config parse(int argc, char** argv, Preset& preset) {
                          "distance against w, OUTPUT/../comparisons/guidance_DATASET.{json,md,png}",
        cxxopts::value<std::string>(c.guidance_sweep))
       ("guidance-values", "the guidance scales of --guidance-sweep, comma-separated",
-       cxxopts::value<std::string>(c.guidance_values)->default_value("0,0.5,1,2,4"))
+       cxxopts::value<std::string>(c.guidance_values)->default_value("0,0.5,1,2,4"));
+}
+
+// The model, its objective and its training.
+void add_training_options(cxxopts::Options& o, Config& c) {
+  o.add_options()
       ("preset", "quick (default: 2 CPU cores, under 30 minutes) or paper (the reference recipe)",
        cxxopts::value<std::string>(c.preset))
       ("epochs", "training epochs (paper 10; quick counts iterations)", cxxopts::value<int64_t>(c.epochs))
@@ -137,7 +136,12 @@ Config parse(int argc, char** argv, Preset& preset) {
        cxxopts::value<double>(c.class_drop))
       ("guidance", "classifier-free guidance scale w: v_c + w (v_c - v_none) (quick 1, paper 0)",
        cxxopts::value<double>(c.guidance))
-      ("hflip", "random horizontal flips while training")
+      ("hflip", "random horizontal flips while training");
+}
+
+// Sampling, evaluation and the run itself (files, threads, checkpoints, device).
+void add_sampling_and_run_options(cxxopts::Options& o, Config& c) {
+  o.add_options()
       ("no-eval", "after --sample, skip the evaluation (pictures only)")
       ("method", "ODE solver: euler, midpoint, heun, rk4, dopri5",
        cxxopts::value<std::string>(c.method)->default_value("midpoint"))
@@ -164,6 +168,9 @@ Config parse(int argc, char** argv, Preset& preset) {
       ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
        cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"));
   app::add_device_option(o, c.device_choice);
+}
+
+void add_reflow_options(cxxopts::Options& o, Config& c) {
   o.add_options("rectified flow and distillation")
       ("pairs", "pairs (x0, x1) made once by the teacher and kept beside its checkpoint as "
                 "STEM_pairs_{x0,x1,labels}.npy, reused when present (quick 3000, paper 50000)",
@@ -178,37 +185,60 @@ Config parse(int argc, char** argv, Preset& preset) {
        cxxopts::value<int64_t>(c.distill_iterations))
       ("reflow-lr", "AdamW learning rate of reflow and distillation",
        cxxopts::value<double>(c.reflow_lr)->default_value("2e-4"));
-  auto r = app::parse_with_help(o, argc, argv);
+}
+
+// The one dataset the modes name (a UsageError when they name two, or none).
+std::string dataset_of_modes(const Config& c) {
+  std::string dataset;
   for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep}) {
     if (d->empty()) continue;
-    if (!c.dataset.empty() && c.dataset != *d)
-      throw app::UsageError("the modes name different datasets ('" + c.dataset +
-                            "' and '" + *d + "')");
-    c.dataset = *d;
+    if (!dataset.empty() && dataset != *d)
+      throw app::UsageError("the modes name different datasets ('" + dataset + "' and '" + *d + "')");
+    dataset = *d;
   }
-  if (c.dataset.empty())
+  if (dataset.empty())
     throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step, "
                           "--guidance-sweep DATASET; try --help)");
-  if (c.preset != "quick" && c.preset != "paper")
-    throw app::UsageError("option '--preset': must be quick or paper, got '" + c.preset + "'");
-  preset = c.preset == "quick" ? kQuick : kPaper;
-  if (!r.count("iterations")) c.iterations = preset.iterations;
-  if (!r.count("epochs")) c.epochs = c.preset == "paper" ? 10 : 0;
+  return dataset;
+}
+
+// The preset's value of every sizing option the user did not give.
+Preset apply_presets(Config& c, const cxxopts::ParseResult& r) {
+  const Preset& q = kQuick;
+  const Preset& p = kPaper;
+  app::apply_preset(c.preset, {{"iterations", &c.iterations, q.iterations, p.iterations},
+                               {"epochs", &c.epochs, 0, 10},
+                               {"batch-size", &c.batch, q.batch, p.batch},
+                               {"channels", &c.channels, q.channels, p.channels},
+                               {"res-blocks", &c.res_blocks, q.res_blocks, p.res_blocks},
+                               {"eval-samples", &c.eval_samples, q.eval_samples, p.eval_samples},
+                               {"nll-images", &c.nll_images, q.nll_images, p.nll_images},
+                               {"pairs", &c.pairs, q.pairs, p.pairs},
+                               {"reflow-iterations", &c.reflow_iterations, q.reflow_iterations, p.reflow_iterations},
+                               {"distill-iterations", &c.distill_iterations, q.distill_iterations, p.distill_iterations}},
+                    r);
   if (r.count("epochs") && !r.count("iterations")) c.iterations = 0;  // epochs decide
-  if (!r.count("batch-size")) c.batch = preset.batch;
-  if (!r.count("channels")) c.channels = preset.channels;
-  if (!r.count("res-blocks")) c.res_blocks = preset.res_blocks;
-  if (!r.count("eval-samples")) c.eval_samples = preset.eval_samples;
-  if (!r.count("nll-images")) c.nll_images = preset.nll_images;
+  const Preset& preset = c.preset == "quick" ? q : p;
   if (!r.count("ema-decay")) c.ema_decay = preset.ema_decay;
   if (!r.count("class-drop")) c.class_drop = preset.class_drop;
   if (!r.count("guidance")) c.guidance = preset.guidance;
-  if (!r.count("pairs")) c.pairs = preset.pairs;
-  if (!r.count("reflow-iterations")) c.reflow_iterations = preset.reflow_iterations;
-  if (!r.count("distill-iterations")) c.distill_iterations = preset.distill_iterations;
   c.resume = r.count("resume") > 0;
   c.hflip = r.count("hflip") > 0;
   c.no_eval = r.count("no-eval") > 0;
+  return preset;
+}
+
+// A path option's canonical name, or a UsageError naming the option.
+std::string checked_path(const char* option, const std::string& spec, double sigma_min) {
+  try {
+    return flow::Scheduler::parse(spec, sigma_min).name();
+  } catch (const Error& e) {
+    throw app::UsageError(std::string("option '--") + option + "': " + e.what());
+  }
+}
+
+void check_training_options(Config& c, const cxxopts::ParseResult& r) {
+  using app::Interval;
   if (r.count("iterations")) app::require_positive("iterations", c.iterations);
   if (c.iterations == 0 && c.epochs == 0) throw app::UsageError("option '--epochs': must be positive");
   if (c.epochs < 0) throw app::UsageError("option '--epochs': must be positive");
@@ -217,28 +247,13 @@ Config parse(int argc, char** argv, Preset& preset) {
   app::require_positive("channels", c.channels);
   if (c.channels % 32) throw app::UsageError("option '--channels': must be a multiple of 32 (GroupNorm(32))");
   app::require_range("res-blocks", c.res_blocks, 1, 8);
-  app::require_positive("steps", c.steps);
-  app::require_range("samples-per-class", c.per_class, 1, 1000);
-  app::require_range("fps", c.fps, 1, 100);
-  app::require_range("frames", c.frames, 2, 1000);
-  app::require_positive("eval-samples", c.eval_samples);
-  app::require_range("nll-images", c.nll_images, 0, 1000000);
-  app::require_range("classifier-epochs", c.classifier_epochs, 1, 1000);
   app::require_thread_count(c.threads);
   app::require_range("seed", c.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
   app::require_range("checkpoint-every", c.checkpoint_every, 0, INT64_MAX);
-  using app::Interval;
-  auto real = [](const char* name, double v, double lo, double hi, bool open_hi) {
-    app::require_real(name, v, lo, hi, open_hi ? Interval::OpenAbove : Interval::Closed);
-  };
   if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
-  real("clip", c.clip, 0, 1e9, false);
-  real("sigma-min", c.sigma_min, 0, 1, true);
-  try {
-    c.path = flow::Scheduler::parse(c.path, c.sigma_min).name();
-  } catch (const Error& e) {
-    throw app::UsageError(std::string("option '--path': ") + e.what());
-  }
+  app::require_real("clip", c.clip, 0, 1e9);
+  app::require_real("sigma-min", c.sigma_min, 0, 1, Interval::OpenAbove);
+  c.path = checked_path("path", c.path, c.sigma_min);
   if (r.count("coupling")) {
     if (c.train.empty()) throw app::UsageError("option '--coupling' needs --train (it is how a model trains)");
     if (c.coupling != "independent" && c.coupling != "ot")
@@ -246,22 +261,36 @@ Config parse(int argc, char** argv, Preset& preset) {
     // OT-CFM beside CFM, where the few-step table looks for it.
     if (c.coupling == "ot" && !r.count("output")) c.output = "outputs/ot_cfm";
   }
+  app::require_real("ema-decay", c.ema_decay, 0, 1, Interval::OpenAbove);
+  app::require_real("class-drop", c.class_drop, 0, 1, Interval::OpenAbove);
+}
+
+void check_sampling_options(Config& c, const cxxopts::ParseResult& r) {
+  app::require_positive("steps", c.steps);
+  app::require_range("samples-per-class", c.per_class, 1, 1000);
+  app::require_range("fps", c.fps, 1, 100);
+  app::require_range("frames", c.frames, 2, 1000);
+  app::require_positive("eval-samples", c.eval_samples);
+  app::require_range("nll-images", c.nll_images, 0, 1000000);
+  app::require_range("classifier-epochs", c.classifier_epochs, 1, 1000);
   if (r.count("sample-path")) {
     if (c.sample.empty() && c.eval.empty() && c.guidance_sweep.empty())
       throw app::UsageError(
           "option '--sample-path' needs --sample, --eval or --guidance-sweep (it changes how a model samples)");
-    try {
-      c.sample_path = flow::Scheduler::parse(c.sample_path).name();
-    } catch (const Error& e) {
-      throw app::UsageError(std::string("option '--sample-path': ") + e.what());
-    }
+    c.sample_path = checked_path("sample-path", c.sample_path, 0.0);
   }
-  real("ema-decay", c.ema_decay, 0, 1, true);
-  real("class-drop", c.class_drop, 0, 1, true);
-  real("guidance", c.guidance, -1e3, 1e3, false);
+  app::require_real("guidance", c.guidance, -1e3, 1e3);
   if (r.count("guidance-values") && c.guidance_sweep.empty())
     throw app::UsageError("option '--guidance-values' needs --guidance-sweep DATASET");
   c.sweep = app::parse_guidance_values("guidance-values", c.guidance_values);
+  try {
+    flow::parse_method(c.method);
+  } catch (const Error& e) {
+    throw app::UsageError(std::string("option '--method': ") + e.what());
+  }
+}
+
+void check_reflow_options(const Config& c) {
   app::require_range("pairs", c.pairs, 1, 1 << 24);  // ids travel as float32
   app::require_range("teacher-steps", c.teacher_steps, 1, 10000);
   app::require_range("rounds", c.rounds, 1, 100);
@@ -272,16 +301,38 @@ Config parse(int argc, char** argv, Preset& preset) {
   if (c.resume && training_modes != 1)
     throw app::UsageError("option '--resume' needs exactly one of --train, --reflow and --distill");
   if (!c.reflow.empty() || !c.distill.empty()) app::require_batch_split("batch-size", c.batch);
+}
+
+Config parse(int argc, char** argv, Preset& preset) {
+  cxxopts::Options o("cfm_image",
+                     "Class-conditional flow matching on images: train the UNet, sample, evaluate;\n"
+                     "rectified flow and one-step distillation from it, and their few-step table.\n"
+                     "Several modes may be given at once; they run in the order train, reflow,\n"
+                     "distill, few-step, guidance-sweep, sample, eval.\n"
+                     "DATASET: " + app::join(data::image_dataset_names(), ", "));
+  Config c;
+  add_mode_options(o, c);
+  add_training_options(o, c);
+  add_sampling_and_run_options(o, c);
+  add_reflow_options(o, c);
+  const cxxopts::ParseResult r = app::parse_with_help(o, argc, argv);
+  c.dataset = dataset_of_modes(c);
+  preset = apply_presets(c, r);
+  check_training_options(c, r);
+  check_sampling_options(c, r);
+  check_reflow_options(c);
   c.device = app::resolve_device(c.device_choice);
-  try {
-    flow::parse_method(c.method);
-  } catch (const Error& e) {
-    throw app::UsageError(std::string("option '--method': ") + e.what());
-  }
   return c;
 }
 
 using app::fmt;
+
+flow::OdeOptions sampling_ode(const Config& c) {
+  flow::OdeOptions ode;
+  ode.method = flow::parse_method(c.method);
+  ode.step_size = 1.f / static_cast<float>(c.steps);
+  return ode;
+}
 
 // MNIST and Fashion-MNIST are fetched by scripts/get_data.sh (found beside this
 // program's folder) when their folder is missing.
@@ -441,8 +492,7 @@ void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
   o.stem = dir + "/guidance_" + app::dataset_dir_name(c.dataset);
   o.eval.samples = c.eval_samples;
   o.eval.classifier_epochs = c.classifier_epochs;
-  o.eval.ode.method = flow::parse_method(c.method);
-  o.eval.ode.step_size = 1.f / static_cast<float>(c.steps);
+  o.eval.ode = sampling_ode(c);
   o.eval.path = app::checkpoint_sample_path(cfm_ckpt, c.sample_path);
   o.eval.seed = static_cast<uint64_t>(c.seed);
   o.eval.data_root = c.data_root;
@@ -465,6 +515,230 @@ std::vector<std::string> output_dirs(const Config& c, const std::string& dir) {
   return out;
 }
 
+// The device is named once, when the inputs have been read: an error about them stays
+// one line.
+class DeviceNotice {
+ public:
+  explicit DeviceNotice(Device device) : device_(device) {}
+  void announce() {
+    if (!announced_) app::announce_device("cfm_image", device_);
+    announced_ = true;
+  }
+
+ private:
+  Device device_;
+  bool announced_ = false;
+};
+
+// What an earlier phase (training, sampling) measured, kept in metrics.json.
+nlohmann::json earlier_metrics(const std::string& dir) {
+  if (!std::filesystem::exists(dir + "/metrics.json")) return nlohmann::json();
+  try {
+    std::ifstream in(dir + "/metrics.json");
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
+void describe_training_data(const std::string& dataset, const data::ImageDataset& ds) {
+  if (!dist::is_root()) return;
+  std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", dataset.c_str(),
+               static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
+               static_cast<long long>(ds.height), static_cast<long long>(ds.width),
+               static_cast<long long>(ds.num_classes()));
+}
+
+// --resume of --train: the same objective (checkpoints written before a key was
+// recorded were trained with its default), then the model's and optimizer's state.
+void resume_cfm(const Config& c, const std::string& ckpt, Model& m, nn::AdamW& opt, Generator& gen,
+                app::TrainState& state, int64_t total) {
+  FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
+  app::require_same_objective(nn::load_safetensors(ckpt), ckpt,
+                              {{"path", "--path", c.path, "condot"},
+                               {"coupling", "--coupling", c.coupling, "independent"},
+                               {"sigma_min", "--sigma-min", app::fmt(c.sigma_min, 9), "0"},
+                               {"class_drop", "--class-drop", app::fmt(c.class_drop, 9), "0"}});
+  app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
+  if (dist::is_root())
+    std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n", static_cast<long long>(state.iteration),
+                 static_cast<long long>(total));
+}
+
+// The CFM loss of one batch: ‖v(x_t, t, y) − u_t(x0, x1)‖² on the training path.
+// Under mpirun each rank takes its rows of the batch one process would take (the same
+// epoch order), draws the whole batch's noise and times from the same generator and
+// keeps its rows; gradients are averaged before clipping, so every rank clips and steps
+// as one process would. OT-CFM pairs the whole batch on every rank (the same assignment
+// everywhere), then keeps its rows. The references must outlive the function.
+app::LossFn cfm_loss(const Config& c, nn::UNet& unet, data::ImageBatches& batches, Generator& gen) {
+  const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
+  flow::CouplingOptions coupling;
+  coupling.kind = flow::parse_coupling(c.coupling);
+  const bool ot = coupling.kind != flow::Coupling::independent;
+  const int64_t per_epoch = batches.batches_per_epoch(), classes = unet.config().num_classes;
+  return [&c, &unet, &batches, &gen, path, coupling, ot, per_epoch, classes](int64_t iteration, const dist::Rows& rows) {
+    const bool split = rows.count() != c.batch;
+    auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
+    Tensor x1, y;
+    batches.batch_rows(iteration / per_epoch, iteration % per_epoch, ot ? 0 : rows.begin, ot ? c.batch : rows.end,
+                       x1, y);
+    // (Batches are gathered on the host. OT-CFM pairs on the host too, before the
+    // upload, so that the host never reads back from the device.)
+    Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, ot ? Device::CPU : c.device);
+    // (t on the host, the same numbers as on the device: the path's coefficients are
+    // computed from it there, with no wait for the device)
+    Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f));
+    if (ot) {
+      app::couple_images(x0, x1, y, coupling, gen);
+      x1 = mine(x1);
+      y = mine(y);
+    }
+    x0 = mine(x0).to(c.device);
+    x1 = x1.to(c.device);
+    Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
+    Tensor labels = app::drop_labels(y, static_cast<float>(c.class_drop), classes, c.batch, rows, gen).to(c.device);
+    return mse_loss(unet.forward(flow::affine_interpolate(x0, x1, t4, path), t.to(c.device), labels),
+                    flow::affine_target(x0, x1, t4, path));
+  };
+}
+
+app::TrainLoopOptions cfm_loop_options(const Config& c, const std::string& dir, int64_t total, int64_t per_epoch) {
+  app::TrainLoopOptions to;
+  to.iterations = total;
+  to.batch = c.batch;
+  to.per_epoch = per_epoch;
+  to.checkpoint_every = c.checkpoint_every;
+  to.interrupt_at = c.interrupt_at;
+  to.clip = c.clip;
+  to.program = "cfm_image";
+  to.checkpoint = dir + "/ckpt.safetensors";
+  to.losses_csv = dir + "/losses.csv";
+  return to;
+}
+
+// After --train, on rank 0: the checkpoint, the losses and what training measured.
+void record_training(const Config& c, const std::string& dir, Model& m, const app::TrainState& state,
+                     double smooth, const app::HostWaits& waits, Clock::time_point t0, int64_t total,
+                     nlohmann::json& metrics) {
+  app::write_losses_csv(dir + "/losses.csv", state.losses);
+  app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
+  metrics["final_loss"] = smooth;
+  app::record_host_waits("cfm_image", metrics, waits, c.device);
+  metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  metrics["parameters"] = m.unet->num_parameters();
+  metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
+                             {"channels", c.channels}, {"res_blocks", c.res_blocks},
+                             {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
+                             {"sigma_min", c.sigma_min}, {"path", c.path}, {"coupling", c.coupling},
+                             {"seed", c.seed}, {"threads", num_threads()}};
+  std::fprintf(stderr, "cfm_image: trained; wrote %s/ckpt.safetensors\n", dir.c_str());
+}
+
+// --train: the CFM model into DIR/ckpt.safetensors; false when interrupted (saved).
+bool train_cfm(const Config& c, const Preset& preset, const std::string& dir, nlohmann::json& metrics,
+               DeviceNotice& notice) {
+  const std::string ckpt = dir + "/ckpt.safetensors";
+  data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
+  describe_training_data(c.dataset, ds);
+  notice.announce();
+  data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
+  const int64_t per_epoch = batches.batches_per_epoch();
+  const int64_t total = c.iterations > 0 ? c.iterations : c.epochs * per_epoch;
+  Generator gen(static_cast<uint64_t>(c.seed));
+  Model m;
+  m.unet = std::make_unique<nn::UNet>(model_config(c, preset, ds), gen);  // on the host: the same on every device
+  m.unet->to(c.device);
+  m.unet->flatten_parameters();
+  nn::AdamWOptions ao;
+  ao.lr = static_cast<float>(c.lr);
+  nn::AdamW opt(*m.unet, ao);
+  if (c.ema_decay > 0) m.ema = std::make_unique<nn::EMA>(*m.unet, static_cast<float>(c.ema_decay));
+  app::TrainState state;
+  if (c.resume) resume_cfm(c, ckpt, m, opt, gen, state, total);
+  if (dist::is_root())
+    std::fprintf(stderr, "cfm_image: UNet with %lld parameters; %lld iterations of batch %lld (%.2f epochs%s)\n",
+                 static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
+                 static_cast<long long>(c.batch), double(total) / per_epoch,
+                 dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
+  const auto t0 = Clock::now();
+  const app::LossFn loss = cfm_loss(c, *m.unet, batches, gen);
+  app::TrainLoopOptions to = cfm_loop_options(c, dir, total, per_epoch);
+  app::HostWaits waits;
+  to.host_waits = &waits;
+  double smooth = 0;
+  auto save_now = [&] { save(ckpt, c, m, opt, gen, state); };
+  if (!app::train_loop(*m.unet, opt, m.ema.get(), state, loss, to, save_now, &smooth)) return false;
+  // Rank 0 writes; the others go on to reflow or stop.
+  if (dist::is_root()) {
+    save_now();
+    record_training(c, dir, m, state, smooth, waits, t0, total, metrics);
+  }
+  return true;
+}
+
+// --sample: the class grid, its trajectory GIF and the samples' files (rank 0 writes).
+void draw_samples(const Config& c, const std::string& dir, nn::UNet& unet, const data::ImageDataset& test,
+                  const app::SamplePath& path, nlohmann::json& metrics) {
+  app::Phase phase("sampling", "the model is saved in " + dir + "/ckpt.safetensors; --sample draws the samples from it");
+  Generator gen(static_cast<uint64_t>(c.seed) + 1);
+  const int64_t classes = unet.config().num_classes;
+  const float w = static_cast<float>(c.guidance);
+  Tensor labels = app::class_grid_labels(classes, c.per_class);
+  std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
+  int64_t nfe = 0;
+  auto t0 = Clock::now();
+  if (dist::is_root())
+    std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s%s)\n",
+                 static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
+                 fmt(w).c_str(),
+                 path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "",
+                 app::split_over_ranks(labels.dim(0)) ? (", over " + std::to_string(dist::size()) + " ranks").c_str()
+                                                      : "");
+  std::vector<Tensor> states =
+      app::sample_images_over_ranks(unet, gen, labels, times, sampling_ode(c), w, 100, &nfe, "sampling", Tensor(), path);
+  if (!dist::is_root()) return;
+  metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  metrics["nfe"] = nfe;
+  data::save_npy(dir + "/samples.npy", states.back());
+  data::save_npy(dir + "/labels.npy", labels);
+  std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
+  if (w != 0.f) caption += ", guidance " + fmt(w);
+  if (path.changes()) caption += ", sampled under " + path.sampled.name();
+  app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
+  app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
+                            static_cast<int>(c.fps));
+}
+
+// --sample and --eval of the CFM model; the ranks split the images, rank 0 scores.
+// False when --no-eval skipped the evaluation.
+bool sample_and_evaluate(const Config& c, const std::string& dir, nlohmann::json& metrics, DeviceNotice& notice) {
+  const std::string ckpt = dir + "/ckpt.safetensors";
+  data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
+  dist::barrier();  // every rank samples the checkpoint rank 0 has finished writing
+  Model m = load_for_sampling(ckpt, c, test.height);
+  const app::SamplePath path = app::checkpoint_sample_path(ckpt, c.sample_path);
+  notice.announce();
+  metrics["sample_path"] = path.sampled.name();
+  if (!c.sample.empty()) draw_samples(c, dir, *m.unet, test, path, metrics);
+  if (c.no_eval && c.eval.empty()) return false;
+  app::EvalOptions eo;
+  eo.samples = c.eval_samples;
+  eo.nll_images = c.nll_images;
+  eo.classifier_epochs = c.classifier_epochs;
+  eo.guidance = static_cast<float>(c.guidance);
+  eo.ode = sampling_ode(c);
+  eo.path = path;
+  eo.seed = static_cast<uint64_t>(c.seed);
+  eo.data_root = c.data_root;
+  eo.classifier_dir = sibling_dir(c, "classifier");  // outputs/cfm -> outputs/classifier/DATASET
+  app::Phase phase("evaluating", "the model is saved in " + ckpt + "; --eval evaluates it");
+  metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
+  return true;
+}
+
+// The modes, in the order of --help: train, reflow, distill, few-step, guidance-sweep,
+// sample, eval.
 int run(int argc, char** argv) {
   Preset preset;
   Config c = parse(argc, argv, preset);
@@ -473,138 +747,17 @@ int run(int argc, char** argv) {
   const std::string ckpt = dir + "/ckpt.safetensors";
   if (dist::is_root())
     for (const std::string& d : output_dirs(c, dir)) io::make_writable_dir(d);
-  nlohmann::json metrics;
-  if (std::filesystem::exists(dir + "/metrics.json")) {
-    try {  // keep what an earlier phase (training, sampling) measured
-      std::ifstream in(dir + "/metrics.json");
-      metrics = nlohmann::json::parse(in);
-    } catch (const std::exception&) {
-      metrics = nlohmann::json::object();
-    }
-  }
+  nlohmann::json metrics = earlier_metrics(dir);
   metrics["dataset"] = c.dataset;
   metrics["device"] = app::describe_device(c.device);
-  bool announced = false;  // the device is named once the inputs are read (errors stay one line)
-  auto announce = [&] {
-    if (!announced) app::announce_device("cfm_image", c.device);
-    announced = true;
-  };
+  DeviceNotice notice(c.device);
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   if (dist::is_root()) fetch_if_missing(c);
   dist::barrier();  // the other ranks read what rank 0 fetched
-  if (!c.train.empty()) {
-    data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
-    if (dist::is_root())
-      std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", c.dataset.c_str(),
-                 static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
-                 static_cast<long long>(ds.height), static_cast<long long>(ds.width),
-                 static_cast<long long>(ds.num_classes()));
-    announce();
-    data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
-    const int64_t per_epoch = batches.batches_per_epoch();
-    const int64_t total = c.iterations > 0 ? c.iterations : c.epochs * per_epoch;
-    Generator gen(static_cast<uint64_t>(c.seed));
-    Model m;
-    nn::UNetConfig cfg = model_config(c, preset, ds);
-    m.unet = std::make_unique<nn::UNet>(cfg, gen);  // initialised on the host: the same on every device
-    m.unet->to(c.device);
-    m.unet->flatten_parameters();
-    nn::AdamWOptions ao;
-    ao.lr = static_cast<float>(c.lr);
-    nn::AdamW opt(*m.unet, ao);
-    if (c.ema_decay > 0) m.ema = std::make_unique<nn::EMA>(*m.unet, static_cast<float>(c.ema_decay));
-    app::TrainState state;
-    if (c.resume) {
-      FC_CHECK(std::filesystem::exists(ckpt), ckpt << ": nothing to resume (no checkpoint)");
-      // Checkpoints written before a key was recorded were trained with its default.
-      app::require_same_objective(nn::load_safetensors(ckpt), ckpt,
-                                  {{"path", "--path", c.path, "condot"},
-                                   {"coupling", "--coupling", c.coupling, "independent"},
-                                   {"sigma_min", "--sigma-min", app::fmt(c.sigma_min, 9), "0"},
-                                   {"class_drop", "--class-drop", app::fmt(c.class_drop, 9), "0"}});
-      app::resume_unet_training(ckpt, c.dataset, "cfm", *m.unet, opt, m.ema.get(), gen, state);
-      if (dist::is_root())
-        std::fprintf(stderr, "cfm_image: resuming at iteration %lld of %lld\n",
-                   static_cast<long long>(state.iteration), static_cast<long long>(total));
-    }
-    if (dist::is_root())
-      std::fprintf(stderr, "cfm_image: UNet with %lld parameters; %lld iterations of batch %lld (%.2f epochs%s)\n",
-                   static_cast<long long>(m.unet->num_parameters()), static_cast<long long>(total),
-                   static_cast<long long>(c.batch), double(total) / per_epoch,
-                   dist::size() > 1 ? (", " + std::to_string(dist::size()) + " ranks").c_str() : "");
-    const flow::Scheduler path = flow::Scheduler::parse(c.path, c.sigma_min);
-    flow::CouplingOptions coupling;
-    coupling.kind = flow::parse_coupling(c.coupling);
-    const bool ot = coupling.kind != flow::Coupling::independent;
-    auto t0 = Clock::now();
-    // Under mpirun each rank takes its rows of the batch one process would take (the
-    // same epoch order), draws the whole batch's noise and times from the same
-    // generator and keeps its rows; gradients are averaged before clipping, so every
-    // rank clips and steps as one process would. Rank 0 alone writes. OT-CFM pairs the
-    // whole batch on every rank (the same assignment everywhere), then keeps its rows.
-    app::LossFn loss = [&](int64_t iteration, const dist::Rows& rows) {
-      const bool split = rows.count() != c.batch;
-      auto mine = [&](const Tensor& whole) { return split ? slice(whole, 0, rows.begin, rows.end) : whole; };
-      Tensor x1, y;
-      batches.batch_rows(iteration / per_epoch, iteration % per_epoch, ot ? 0 : rows.begin, ot ? c.batch : rows.end,
-                         x1, y);
-      // (Batches are gathered on the host. OT-CFM pairs on the host too, before the
-      // upload, so that the host never reads back from the device.)
-      Tensor x0 = gen.normal(Shape{c.batch, x1.dim(1), x1.dim(2), x1.dim(3)}, 0.f, 1.f, ot ? Device::CPU : c.device);
-      // (t on the host, the same numbers as on the device: the path's coefficients are
-      // computed from it there, with no wait for the device)
-      Tensor t = mine(gen.uniform(Shape{c.batch}, 0.f, 1.f));
-      if (ot) {
-        app::couple_images(x0, x1, y, coupling, gen);
-        x1 = mine(x1);
-        y = mine(y);
-      }
-      x0 = mine(x0).to(c.device);
-      x1 = x1.to(c.device);
-      Tensor t4 = reshape(t, Shape{rows.count(), 1, 1, 1});
-      Tensor labels =
-          app::drop_labels(y, static_cast<float>(c.class_drop), cfg.num_classes, c.batch, rows, gen).to(c.device);
-      return mse_loss(m.unet->forward(flow::affine_interpolate(x0, x1, t4, path), t.to(c.device), labels),
-                      flow::affine_target(x0, x1, t4, path));
-    };
-    app::TrainLoopOptions to;
-    to.iterations = total;
-    to.batch = c.batch;
-    to.per_epoch = per_epoch;
-    to.checkpoint_every = c.checkpoint_every;
-    to.interrupt_at = c.interrupt_at;
-    to.clip = c.clip;
-    to.program = "cfm_image";
-    to.checkpoint = ckpt;
-    to.losses_csv = dir + "/losses.csv";
-    app::HostWaits waits;
-    to.host_waits = &waits;
-    double smooth = 0;
-    if (!app::train_loop(*m.unet, opt, m.ema.get(), state, loss, to, [&] { save(ckpt, c, m, opt, gen, state); },
-                         &smooth))
-      return 130;
-    // Rank 0 writes, samples and evaluates; the others go on to reflow or stop.
-    if (dist::is_root()) {
-    save(ckpt, c, m, opt, gen, state);
-    app::write_losses_csv(dir + "/losses.csv", state.losses);
-    app::plot_loss_curve(dir + "/losses.png", state.losses, "CFM training loss — " + c.dataset);
-    metrics["final_loss"] = smooth;
-    app::record_host_waits("cfm_image", metrics, waits, c.device);
-    metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-    metrics["parameters"] = m.unet->num_parameters();
-    metrics["train_config"] = {{"iterations", total}, {"batch_size", c.batch}, {"lr", c.lr},
-                               {"channels", c.channels}, {"res_blocks", c.res_blocks},
-                               {"ema_decay", c.ema_decay}, {"class_drop", c.class_drop},
-                               {"sigma_min", c.sigma_min}, {"path", c.path}, {"coupling", c.coupling}, {"seed", c.seed}, {"threads", num_threads()}};
-    std::fprintf(stderr, "cfm_image: trained; wrote %s\n", ckpt.c_str());
-    }
-  }
-  for (bool distill : {false, true}) {
-    if ((distill ? c.distill : c.reflow).empty()) continue;
-    if (int rc = train_reflow(c, distill, ckpt)) return rc;
-  }
-  // The few-step table, the guidance sweep, --sample and --eval split their images over
-  // the ranks; rank 0 scores and writes.
+  if (!c.train.empty() && !train_cfm(c, preset, dir, metrics, notice)) return 130;
+  for (bool distill : {false, true})
+    if (!(distill ? c.distill : c.reflow).empty())
+      if (int rc = train_reflow(c, distill, ckpt)) return rc;
   if (!c.few_step.empty()) {
     app::Phase phase("making the few-step table");
     few_step_table(c, ckpt);
@@ -614,72 +767,11 @@ int run(int argc, char** argv) {
     guidance_sweep(c, ckpt);
   }
   if (c.train.empty() && c.sample.empty() && c.eval.empty()) return 0;  // the CFM model's metrics stay as they are
-
-  if (!c.sample.empty() || !c.eval.empty()) {
-    data::ImageDataset test = data::load_image_dataset(c.dataset, data::Split::Test, c.data_root);
-    dist::barrier();  // every rank samples the checkpoint rank 0 has finished writing
-    Model m = load_for_sampling(ckpt, c, test.height);
-    const app::SamplePath path = app::checkpoint_sample_path(ckpt, c.sample_path);
-    announce();
-    metrics["sample_path"] = path.sampled.name();
-    flow::OdeOptions ode;
-    ode.method = flow::parse_method(c.method);
-    ode.step_size = 1.f / static_cast<float>(c.steps);
-    const float w = static_cast<float>(c.guidance);
-    if (!c.sample.empty()) {
-      app::Phase phase("sampling", "the model is saved in " + ckpt + "; --sample draws the samples from it");
-      Generator gen(static_cast<uint64_t>(c.seed) + 1);
-      const int64_t classes = m.unet->config().num_classes;
-      Tensor labels = app::class_grid_labels(classes, c.per_class);
-      std::vector<float> times = app::linspace01(static_cast<int>(c.frames));
-      int64_t nfe = 0;
-      auto t0 = Clock::now();
-      if (dist::is_root())
-        std::fprintf(stderr, "cfm_image: sampling %lld images (%s, %lld steps, guidance %s%s%s)\n",
-                     static_cast<long long>(labels.dim(0)), c.method.c_str(), static_cast<long long>(c.steps),
-                     fmt(w).c_str(),
-                     path.changes() ? (", " + path.trained.name() + " model under " + path.sampled.name()).c_str() : "",
-                     app::split_over_ranks(labels.dim(0)) ? (", over " + std::to_string(dist::size()) + " ranks").c_str()
-                                                          : "");
-      std::vector<Tensor> states =
-          app::sample_images_over_ranks(*m.unet, gen, labels, times, ode, w, 100, &nfe, "sampling", Tensor(), path);
-      if (dist::is_root()) {
-        metrics["time_sample_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-        metrics["nfe"] = nfe;
-        data::save_npy(dir + "/samples.npy", states.back());
-        data::save_npy(dir + "/labels.npy", labels);
-        std::string caption = c.dataset + " — " + c.method + ", " + std::to_string(c.steps) + " steps";
-        if (w != 0.f) caption += ", guidance " + fmt(w);
-        if (path.changes()) caption += ", sampled under " + path.sampled.name();
-        app::write_sample_grid(dir + "/final_samples.png", states.back(), classes, test.class_names, caption);
-        app::write_trajectory_gif(dir + "/trajectory.gif", states, times, classes, test.class_names, caption,
-                                  static_cast<int>(c.fps));
-      }
-    }
-    if (c.no_eval && c.eval.empty()) {
-      if (!dist::is_root()) return 0;
-      app::write_json(dir + "/metrics.json", metrics.dump(2));
-      std::fprintf(stderr, "cfm_image: wrote %s/ (no evaluation)\n", dir.c_str());
-      return 0;
-    }
-    app::EvalOptions eo;
-    eo.samples = c.eval_samples;
-    eo.nll_images = c.nll_images;
-    eo.classifier_epochs = c.classifier_epochs;
-    eo.guidance = w;
-    eo.ode = ode;
-    eo.path = path;
-    eo.seed = static_cast<uint64_t>(c.seed);
-    eo.data_root = c.data_root;
-    // Beside the output root: outputs/cfm -> outputs/classifier/DATASET.
-    eo.classifier_dir = sibling_dir(c, "classifier");
-    app::Phase phase("evaluating", "the model is saved in " + ckpt + "; --eval evaluates it");
-    metrics["eval"] = app::evaluate(*m.unet, c.dataset, test, eo);
-  }
+  const bool evaluated = (c.sample.empty() && c.eval.empty()) || sample_and_evaluate(c, dir, metrics, notice);
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes
-  app::record_peak_memory(metrics, c.device);
+  if (evaluated) app::record_peak_memory(metrics, c.device);
   app::write_json(dir + "/metrics.json", metrics.dump(2));
-  std::fprintf(stderr, "cfm_image: wrote %s/\n", dir.c_str());
+  std::fprintf(stderr, "cfm_image: wrote %s/%s\n", dir.c_str(), evaluated ? "" : " (no evaluation)");
   return 0;
 }
 

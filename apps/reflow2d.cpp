@@ -23,6 +23,7 @@
 #include "apps/common/options.hpp"
 #include "apps/common/pairs_record.hpp"
 #include "apps/common/progress.hpp"
+#include "apps/common/reflow_rounds.hpp"
 #include "apps/common/train_flow2d.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
@@ -171,7 +172,7 @@ int run(int argc, char** argv) {
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
   std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
   std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
-  auto round_file = [&](int64_t r) { return dir + "/round" + std::to_string(r) + ".safetensors"; };
+  const app::ReflowRounds round_plan("reflow2d", dir, c.rounds, c.pretrained);
   nlohmann::json metrics;
   metrics["dataset"] = c.dataset;
   metrics["device"] = app::describe_device(c.device);
@@ -195,7 +196,6 @@ int run(int argc, char** argv) {
     app::announce_device("reflow2d", c.device);
     if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
   } else {
-    int64_t first_round = 1;
     // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
     // but the pairs' record: --resume then continues the pairs and starts the training.
     const bool from_checkpoint = c.run.resume && std::filesystem::exists(ckpt);
@@ -203,18 +203,13 @@ int run(int argc, char** argv) {
       FC_CHECK(c.pairs > 0 && app::read_pairs_record(pairs_stem(dir, 1)), ckpt << ": nothing to resume (no checkpoint)");
       if (dist::is_root()) std::fprintf(stderr, "reflow2d: no checkpoint yet: starting the training, on the pairs begun before\n");
     }
-    if (from_checkpoint) {
-      first_round = static_cast<int64_t>(app::metadata_u64(nn::load_safetensors(ckpt), ckpt, "round"));
-      FC_CHECK(first_round >= 1 && first_round <= c.rounds,
-               ckpt << ": checkpoint is in round " << first_round << " of a run with more --rounds");
-    } else {
-      load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
-    }
+    const int64_t first_round = round_plan.first_round(ckpt, from_checkpoint);
+    if (!from_checkpoint) load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
     if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
     app::announce_device("reflow2d", c.device);
     nlohmann::json round_losses = nlohmann::json::array();
     for (int64_t round = first_round; round <= c.rounds; ++round) {
-      std::string teacher_path = round == 1 ? c.pretrained : round_file(round - 1);
+      const std::string teacher_path = round_plan.teacher_of(round);
       app::LoadedMLP teacher = load_teacher(c, teacher_path, round);
       teacher.mlp->to(c.device);
       // The student starts from its teacher's weights, as in the reference.
@@ -235,15 +230,11 @@ int run(int argc, char** argv) {
                               {"teacher_weights", teacher_option, teacher_weights, "not recorded"},
                               {"teacher_steps", "--teacher-steps", std::to_string(c.teacher_steps), "20"},
                               {"pairs", "--pairs", std::to_string(c.pairs), "0"}});
-        if (dist::is_root()) std::fprintf(stderr, "reflow2d: resuming round %lld at iteration %lld of %lld\n",
-                     static_cast<long long>(round), static_cast<long long>(state.iteration),
-                     static_cast<long long>(c.run.iterations));
+        round_plan.announce_resume(round, state.iteration, c.run.iterations);
       } else {
         state = app::TrainState{};
       }
-      if (c.rounds > 1 && dist::is_root())
-        std::fprintf(stderr, "reflow2d: round %lld of %lld (teacher %s)\n", static_cast<long long>(round),
-                     static_cast<long long>(c.rounds), teacher_path.c_str());
+      round_plan.announce(round, teacher_path);
       app::PairSource pairs;
       app::PairBatch fixed;
       if (c.pairs > 0) {
@@ -278,18 +269,15 @@ int run(int argc, char** argv) {
                                                 {"pairs", std::to_string(c.pairs)}};
         // Whatever path the teacher learned, its pairs are the endpoints of its own flow
         // and the student regresses the straight line between them.
-        auto tp = teacher.file.metadata.find("path");
-        m["teacher_path"] = tp == teacher.file.metadata.end() ? "condot" : tp->second;
+        m["teacher_path"] = app::trained_path_name(teacher.file.metadata);
         for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
         app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
       };
       double final_loss = 0;
       if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
       round_losses.push_back(final_loss);
-      // Round k's model is round k+1's teacher.
-      if (round < c.rounds && dist::is_root())
-        std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
-      dist::barrier();  // the next round's teacher is read from round_file on every rank
+      round_plan.keep_as_teacher(ckpt, round);
+      dist::barrier();  // every rank reads the next round's teacher
     }
     if (!dist::is_root() && c.run.train_only) return 0;
     if (c.run.train_only) {

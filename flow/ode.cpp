@@ -241,12 +241,6 @@ std::string method_name(Method m) {
   return "?";
 }
 
-std::vector<std::string> method_names() {
-  std::vector<std::string> out;
-  for (auto& [n, m] : method_table()) out.push_back(n);
-  return out;
-}
-
 int method_order(Method m) {
   switch (m) {
     case Method::Euler: return 1;

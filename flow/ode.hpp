@@ -22,7 +22,6 @@ enum class Method { Euler, Midpoint, Heun, RK4, Dopri5 };
 
 Method parse_method(const std::string& name);  // one-line error listing the names
 std::string method_name(Method m);
-std::vector<std::string> method_names();
 int method_order(Method m);
 
 struct OdeOptions {

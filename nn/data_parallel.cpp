@@ -83,12 +83,6 @@ void backward_and_average(Module& module, const Tensor& loss, int64_t bucket_byt
   g.mul_(1.f / static_cast<float>(dist::size()));
 }
 
-double mean_over_ranks(double local) {
-  if (dist::size() == 1) return local;
-  dist::all_reduce_sum(&local, 1);
-  return local / dist::size();
-}
-
 uint64_t parameter_checksum(Module& module) {
   module.flatten_parameters();
   std::vector<float> p = module.flat_parameters().to_vector();

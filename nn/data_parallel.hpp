@@ -45,9 +45,6 @@ std::vector<GradientBucket> gradient_buckets(Module& module, int64_t bucket_byte
 // host does not wait for).
 void backward_and_average(Module& module, const Tensor& loss, int64_t bucket_bytes = kDefaultBucketBytes);
 
-// The mean over the ranks of one number per rank (the loss of each rank's rows).
-double mean_over_ranks(double local);
-
 // A 64-bit hash of the bits of the flat parameters (FNV-1a): equal on two ranks
 // exactly when their parameters are equal, bit for bit (but for collisions).
 uint64_t parameter_checksum(Module& module);

@@ -219,14 +219,6 @@ void Canvas::arrow(Point tail, Point tip, RGB c, float width, float head_length,
   cov.blend_into(*this, c, alpha);
 }
 
-void Canvas::fill_triangle(Point a, Point b, Point c, RGB col, float alpha) {
-  Coverage cov(bbox_of(std::min({a.x, b.x, c.x}), std::min({a.y, b.y, c.y}),
-                       std::max({a.x, b.x, c.x}), std::max({a.y, b.y, c.y}))
-                   .intersect(clip_));
-  cov.add_triangle(a, b, c);
-  cov.blend_into(*this, col, alpha);
-}
-
 void Canvas::fill_circle(Point o, float radius, RGB c, float alpha) {
   Rect box = bbox_of(o.x - radius, o.y - radius, o.x + radius, o.y + radius).intersect(clip_);
   // A disc smaller than a pixel keeps its area as faint coverage instead of vanishing.

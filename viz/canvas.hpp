@@ -65,7 +65,6 @@ class Canvas {
   // longer than the arrow shrinks to fit, so short arrows still point somewhere.
   void arrow(Point tail, Point tip, RGB c, float width, float head_length, float head_width,
              float alpha = 1.f);
-  void fill_triangle(Point a, Point b, Point c, RGB col, float alpha = 1.f);
   void fill_circle(Point centre, float radius, RGB c, float alpha = 1.f);
 
   // Copies src with its top-left corner at (x, y); parts outside the clip are dropped.

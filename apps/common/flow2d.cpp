@@ -27,11 +27,16 @@ flow::VelocityFn sampling_velocity(const flow::VelocityFn& model, const flow::Sc
   return flow::schedule_transformed_velocity(model, trained, sample_path);
 }
 
+std::string trained_path_name(const std::map<std::string, std::string>& metadata) {
+  auto spec = metadata.find("path");
+  return spec == metadata.end() ? "condot" : spec->second;
+}
+
 flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata, const std::string& path) {
-  auto spec = metadata.find("path"), smin = metadata.find("sigma_min");
+  auto smin = metadata.find("sigma_min");
   try {
     double sigma_min = smin == metadata.end() ? 0 : std::stod(smin->second);
-    return flow::Scheduler::parse(spec == metadata.end() ? "condot" : spec->second, sigma_min);
+    return flow::Scheduler::parse(trained_path_name(metadata), sigma_min);
   } catch (const std::exception& e) {
     FC_THROW(path << ": bad path in the metadata: " << e.what());
   }
@@ -91,7 +96,7 @@ nlohmann::json checkpoint_config(const LoadedMLP& model, const std::string& path
                       {"hidden", mc.hidden},
                       {"hidden_layers", mc.hidden_layers},
                       {"coupling", text("coupling")},
-                      {"path", meta.count("path") ? meta.at("path") : "condot"},
+                      {"path", trained_path_name(meta)},
                       {"sigma_min", meta.count("sigma_min") ? number("sigma_min") : nlohmann::json(0.0)}};
   if (meta.count("sb_sigma")) c["sb_sigma"] = number("sb_sigma");
   for (const char* key : {"round", "teacher", "teacher_path", "teacher_weights"})  // reflow2d's

@@ -32,6 +32,9 @@ flow::VelocityFn sampling_velocity(const flow::VelocityFn& model, const flow::Sc
 // a bad value.
 flow::Scheduler trained_path(const std::map<std::string, std::string>& metadata, const std::string& path);
 
+// The name of that path alone: the "path" metadata, or "condot" where it is absent.
+std::string trained_path_name(const std::map<std::string, std::string>& metadata);
+
 // Reads a checkpoint (refusing a missing or corrupt file, or one that holds no MLP,
 // with one line naming the path) and builds the MLP it holds.
 struct LoadedMLP {

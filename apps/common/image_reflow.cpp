@@ -11,6 +11,7 @@
 #include "apps/common/interrupt.hpp"
 #include "apps/common/pairs_record.hpp"
 #include "apps/common/plots2d.hpp"
+#include "apps/common/reflow_rounds.hpp"
 #include "apps/common/progress.hpp"
 #include "datasets/npy.hpp"
 #include "engine/autograd.hpp"
@@ -183,7 +184,7 @@ float sampling_guidance(const std::string& checkpoint, float cfm) {
 bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
   const std::string ckpt = o.dir + "/ckpt.safetensors";
   const std::string objective = o.distill ? "distill" : "reflow";
-  auto round_file = [&](int64_t r) { return o.dir + "/round" + std::to_string(r) + ".safetensors"; };
+  const ReflowRounds round_plan(o.program, o.dir, o.rounds, o.teacher);
   // Distillation fits the pairs its starting model was trained on (a reflowed model's);
   // everything else makes its pairs with its teacher.
   auto stem_of = [&](const nn::SafetensorsFile& teacher_file, const std::string& teacher_path) {
@@ -201,12 +202,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
       std::fprintf(stderr, "%s: no checkpoint yet: starting the training, on the pairs begun before\n",
                    o.program.c_str());
   }
-  int64_t first_round = 1;
-  if (from_checkpoint) {
-    first_round = static_cast<int64_t>(metadata_u64(nn::load_safetensors(ckpt), ckpt, "round"));
-    FC_CHECK(first_round >= 1 && first_round <= o.rounds,
-             ckpt << ": checkpoint is in round " << first_round << " of a run with more --rounds");
-  }
+  const int64_t first_round = round_plan.first_round(ckpt, from_checkpoint);
   std::filesystem::create_directories(o.dir);
   const auto t0 = Clock::now();
   const flow::Scheduler line = flow::Scheduler::parse("condot", 0.0);
@@ -214,7 +210,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
   TrainState state;
   nlohmann::json rounds = nlohmann::json::array();
   for (int64_t round = first_round; round <= o.rounds; ++round) {
-    const std::string teacher_path = round == 1 ? o.teacher : round_file(round - 1);
+    const std::string teacher_path = round_plan.teacher_of(round);
     FC_CHECK(std::filesystem::exists(teacher_path),
              teacher_path << ": the model of round " << round - 1 << " is missing; rerun without --resume");
     const nn::SafetensorsFile teacher_file = nn::load_safetensors(teacher_path);
@@ -247,16 +243,11 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
     if (o.ema_decay > 0) ema = std::make_unique<nn::EMA>(*student, static_cast<float>(o.ema_decay));
     if (from_checkpoint && round == first_round) {
       resume_unet_training(ckpt, o.dataset, objective, *student, opt, ema.get(), gen, state);
-      if (dist::is_root())
-        std::fprintf(stderr, "%s: resuming round %lld at iteration %lld of %lld\n", o.program.c_str(),
-                     static_cast<long long>(round), static_cast<long long>(state.iteration),
-                     static_cast<long long>(o.iterations));
+      round_plan.announce_resume(round, state.iteration, o.iterations);
     } else {
       state = TrainState{};
     }
-    if (o.rounds > 1 && dist::is_root())
-      std::fprintf(stderr, "%s: round %lld of %lld (teacher %s)\n", o.program.c_str(), static_cast<long long>(round),
-                   static_cast<long long>(o.rounds), teacher_path.c_str());
+    round_plan.announce(round, teacher_path);
 
     const int64_t n = pairs.size(), d = cfg.in_channels * cfg.image_size * cfg.image_size;
     // The pairs go to the device once; each batch gathers its rows there.
@@ -306,9 +297,7 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
       rounds.push_back({{"round", round}, {"teacher", teacher_path}, {"pairs", stem}, {"final_loss", final_loss},
                         {"one_step_endpoint_mse_before", mse_before},
                         {"one_step_endpoint_mse_after", one_step_endpoint_mse(*trained, pairs, 500)}});
-      // Round k's model is round k+1's teacher.
-      if (round < o.rounds)
-        std::filesystem::copy_file(ckpt, round_file(round), std::filesystem::copy_options::overwrite_existing);
+      round_plan.keep_as_teacher(ckpt, round);
     }
     dist::barrier();  // the other ranks read round k's model as round k+1's teacher
   }
