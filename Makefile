@@ -1,7 +1,7 @@
 # flowcpp build. `make` installs missing Debian packages (scripts/install_deps.sh),
 # then builds the library and every program in apps/ (binaries beside their sources).
 #   make test    build and run every test; the last line reads "N passed, M failed"
-#   make check   the tests built with -fsanitize=address,undefined
+#   make check   the tests built with -fsanitize=address,undefined (but those that run the programs)
 #   make bench   benchmarks against PyTorch on this machine (see bench/RESULTS.md)
 #   make install   libflowcpp.a, the headers under include/flowcpp/ and flowcpp.pc into
 #                  $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
@@ -249,9 +249,14 @@ test: deps
 	@$(MAKE) --no-print-directory cuda-test-gpu
 	@$(TEST_BIN) --jobs $(TEST_JOBS)
 
+# The tests that run the programs ([app], [apps], [examples], [mpi]: three quarters of
+# make test's time) are make test's alone: the programs they run are the same builds
+# without the sanitizers in both, so running them again here would check nothing new.
+CHECK_TESTS := ~[.]~[app]~[apps]~[examples]~[mpi]
 check: deps apps examples
 	@$(MAKE) --no-print-directory BUILD=build/sanitize SANITIZE=1 build/sanitize/run_tests
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 build/sanitize/run_tests --jobs $(TEST_JOBS)
+	@echo "make check: the tests that run the programs ([app], [apps], [examples], [mpi]) are left to make test: the programs are not sanitizer builds"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 build/sanitize/run_tests --jobs $(TEST_JOBS) "$(CHECK_TESTS)"
 
 bench: deps
 	@bash scripts/install_deps.sh --bench
