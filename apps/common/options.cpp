@@ -1,6 +1,8 @@
 #include "apps/common/options.hpp"
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <cmath>
 #include <cstring>
 
@@ -143,6 +145,15 @@ std::string one_line(std::string s) {
     if (c == '\n' || c == '\r') c = ' ';
   return s;
 }
+
+// A usage error is the same on every rank (they read the same options) and rank 0 alone
+// reports it. A rank that exits before rank 0 has printed makes mpirun end the job, rank 0
+// with it, and the error was lost (seen once in a loaded make test: exit 2, no line). So
+// the other ranks give rank 0 up to 5 s: its exit makes mpirun SIGTERM them, which ends
+// the wait at once.
+void let_rank0_report_first() {
+  for (int i = 0; i < 500 && !interrupted(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
 }  // namespace
 
 int main_guard(const char* program, const std::function<int()>& body) {
@@ -160,6 +171,8 @@ int main_guard(const char* program, const std::function<int()>& body) {
   } catch (const UsageError& e) {
     if (dist::is_root())
       std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program, one_line(e.what()).c_str(), program);
+    else
+      let_rank0_report_first();
     silence_interrupts();
     return 2;
   } catch (const std::exception& e) {
