@@ -34,7 +34,7 @@ endif
 
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -MMD -MP -I. -isystem $(BLAS_INC)
 LDFLAGS  += -fopenmp $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
-LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lpthread
+LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lcurl -lpthread
 , := ,
 
 LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp \

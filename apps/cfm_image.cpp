@@ -22,6 +22,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/dataset_fetch.hpp"
 #include "apps/common/number_text.hpp"
 #include "apps/common/device.hpp"
 #include "apps/common/image_eval.hpp"
@@ -159,7 +160,7 @@ void add_sampling_and_run_options(cxxopts::Options& o, Config& c) {
       ("seed", "random seed", cxxopts::value<int64_t>(c.seed)->default_value("42"))
       ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
        cxxopts::value<int64_t>(c.threads)->default_value("0"))
-      ("data-root", "where the datasets live", cxxopts::value<std::string>(c.data_root)->default_value("data"))
+      ("data-root", "where the datasets live (a missing mnist or fashion_mnist is downloaded there, MD5-checked; docs/datasets.md)", cxxopts::value<std::string>(c.data_root)->default_value("data"))
       ("output", "output root; files go to OUTPUT/DATASET/",
        cxxopts::value<std::string>(c.output)->default_value("outputs/cfm"))
       ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
@@ -332,24 +333,6 @@ flow::OdeOptions sampling_ode(const Config& c) {
   ode.method = flow::parse_method(c.method);
   ode.step_size = 1.f / static_cast<float>(c.steps);
   return ode;
-}
-
-// MNIST and Fashion-MNIST are fetched by scripts/get_data.sh (found beside this
-// program's folder) when their folder is missing.
-void fetch_if_missing(const Config& c) {
-  if (c.dataset != "mnist" && c.dataset != "fashion_mnist") return;
-  std::filesystem::path dir = std::filesystem::path(c.data_root) / c.dataset;
-  if (std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) return;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
-  std::filesystem::path script = exe.parent_path().parent_path() / "scripts" / "get_data.sh";
-  FC_CHECK(std::filesystem::exists(script), dir.string() << " is missing and " << script.string()
-                                                         << " was not found to fetch it");
-  std::fprintf(stderr, "cfm_image: %s is missing; fetching it with %s %s\n", dir.string().c_str(),
-               script.string().c_str(), c.dataset.c_str());
-  std::string cmd = "bash '" + script.string() + "' " + c.dataset + " --data '" + c.data_root + "'";
-  const int rc = std::system(cmd.c_str());
-  app::throw_if_interrupted();  // a SIGTERM waited for the download (system() ignores SIGINT itself)
-  FC_CHECK(rc == 0, "fetching " << c.dataset << " failed (" << cmd << ")");
 }
 
 nn::UNetConfig model_config(const Config& c, const Preset& p, const data::ImageDataset& ds) {
@@ -541,12 +524,17 @@ nlohmann::json earlier_metrics(const std::string& dir) {
   }
 }
 
-void describe_training_data(const std::string& dataset, const data::ImageDataset& ds) {
+// One line on what the model learns from, so that a run on the 10,000-digit subset is
+// never mistaken for one on MNIST; metrics.json keeps the same.
+void describe_training_data(const Config& c, const data::ImageDataset& ds, nlohmann::json& metrics) {
+  const std::string source = app::dataset_source(c.dataset, c.data_root);
+  metrics["dataset_source"] = source;
+  metrics["dataset_train_images"] = ds.size();
   if (!dist::is_root()) return;
-  std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes\n", dataset.c_str(),
+  std::fprintf(stderr, "cfm_image: %s: %lld training images, %lldx%lldx%lld, %lld classes (%s)\n", c.dataset.c_str(),
                static_cast<long long>(ds.size()), static_cast<long long>(ds.channels),
                static_cast<long long>(ds.height), static_cast<long long>(ds.width),
-               static_cast<long long>(ds.num_classes()));
+               static_cast<long long>(ds.num_classes()), source.c_str());
 }
 
 // --resume of --train: the same objective (checkpoints written before a key was
@@ -640,7 +628,7 @@ bool train_cfm(const Config& c, const Preset& preset, const std::string& dir, nl
                DeviceNotice& notice) {
   const std::string ckpt = dir + "/ckpt.safetensors";
   data::ImageDataset ds = data::load_image_dataset(c.dataset, data::Split::Train, c.data_root);
-  describe_training_data(c.dataset, ds);
+  describe_training_data(c, ds, metrics);
   notice.announce();
   data::ImageBatches batches(ds, c.batch, static_cast<uint64_t>(c.seed), c.hflip);
   const int64_t per_epoch = batches.batches_per_epoch();
@@ -752,7 +740,7 @@ int run(int argc, char** argv) {
   metrics["device"] = app::describe_device(c.device);
   DeviceNotice notice(c.device);
   app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
-  if (dist::is_root()) fetch_if_missing(c);
+  if (dist::is_root()) app::fetch_dataset_if_missing(c.dataset, c.data_root, "cfm_image");
   dist::barrier();  // the other ranks read what rank 0 fetched
   if (!c.train.empty() && !train_cfm(c, preset, dir, metrics, notice)) return 130;
   for (bool distill : {false, true})

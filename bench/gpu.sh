@@ -5,7 +5,9 @@
 # Ends with one table (also written to build/gpu/summary.md, rows in results.jsonl).
 #
 #   bench/gpu.sh              on the GPU machine (it has no package registry: carry
-#                             .deps, made here with ../shared/tools/offline-deps.sh pack)
+#                             .deps, made here with ../shared/tools/offline-deps.sh pack,
+#                             then `cd .deps && apt-get download libcurl4-openssl-dev libcurl4`:
+#                             that tool's list predates the dataset downloader's libcurl)
 #   bench/gpu.sh --emulated   here, on the emulated device, at tiny sizes: proves the
 #                             script and the programs before the one real run
 set -euo pipefail

@@ -10,7 +10,7 @@ BLAS_INC   := /usr/include/x86_64-linux-gnu/openblas-openmp
 # serially, which is what a fuzzer wants anyway: one thread per process).
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_FLAGS := -std=c++17 -O1 -g $(SAN) -fopenmp=libgomp -Wall -Wno-unknown-pragmas -MMD -MP -I. -isystem $(BLAS_INC)
-FUZZ_LIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgomp -lstb -lgif -lz -lpthread
+FUZZ_LIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgomp -lstb -lgif -lz -lcurl -lpthread
 
 # engine/comm/single.cpp: the one-rank process group (a fuzzer is one process).
 LIB_SRC    := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \

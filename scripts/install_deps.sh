@@ -14,6 +14,7 @@ packages=(
   libstb-dev
   libgif-dev
   zlib1g-dev
+  libcurl4-openssl-dev     # downloading the datasets (datasets/download.cpp)
   nlohmann-json3-dev
   fonts-dejavu-core
   libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (engine/comm/mpi.cpp)

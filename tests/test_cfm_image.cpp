@@ -42,10 +42,14 @@ TEST_CASE("cfm_image: a tiny run trains, samples and evaluates, writing every ou
   }
   std::string m = read_bytes(d + "metrics.json");
   for (const char* key : {"classifier_test_accuracy", "conditional_accuracy", "frechet_distance",
-                          "bits_per_dim", "final_loss", "time_train_s", "nfe", "peak_memory_mb"}) {
+                          "bits_per_dim", "final_loss", "time_train_s", "nfe", "peak_memory_mb",
+                          "dataset_train_images"}) {
     INFO(key);
     CHECK(m.find(key) != std::string::npos);
   }
+  // What it learnt from, in the metrics and on the training line.
+  CHECK(m.find("\"dataset_source\": \"the image files under " + dir.path + "/pics\"") != std::string::npos);
+  CHECK(r.err.find(" classes (the image files under " + dir.path + "/pics)") != std::string::npos);
   // The checkpoint carries the EMA weights and the optimizer state.
   auto f = fc::nn::load_safetensors(d + "ckpt.safetensors");
   CHECK(f.find("ema.parameters") != nullptr);

@@ -25,6 +25,23 @@ struct TempDir {
   std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
+// Restores an environment variable when the test ends, pass or fail; set() changes it.
+struct EnvGuard {
+  std::string name, old;
+  bool had;
+  explicit EnvGuard(const char* n) : name(n) {
+    const char* v = std::getenv(n);
+    had = v != nullptr;
+    if (had) old = v;
+  }
+  EnvGuard(const char* n, const std::string& value) : EnvGuard(n) { set(value); }
+  void set(const std::string& value) const { ::setenv(name.c_str(), value.c_str(), 1); }
+  ~EnvGuard() {
+    if (had) ::setenv(name.c_str(), old.c_str(), 1);
+    else ::unsetenv(name.c_str());
+  }
+};
+
 // Both throw (and so fail the test) when the file cannot be read or written.
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

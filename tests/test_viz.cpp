@@ -20,6 +20,7 @@
 #include "viz/png.hpp"
 #include "viz/quantize.hpp"
 #include "viz/text.hpp"
+#include "test_util.hpp"
 #include "viz/ticks.hpp"
 
 namespace viz = fc::viz;
@@ -28,11 +29,6 @@ namespace {
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("flowcpp_test_viz_" + name)).string();
-}
-
-std::vector<unsigned char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // The message of the fc::Error that f throws ("" when it throws nothing).
@@ -53,20 +49,6 @@ size_t count_not(const viz::Canvas& c, viz::RGB bg) {
   return n;
 }
 
-// Restores an environment variable when the test ends, pass or fail.
-struct EnvGuard {
-  std::string name, old;
-  bool had;
-  explicit EnvGuard(const char* n) : name(n) {
-    const char* v = std::getenv(n);
-    had = v != nullptr;
-    if (had) old = v;
-  }
-  ~EnvGuard() {
-    if (had) setenv(name.c_str(), old.c_str(), 1);
-    else unsetenv(name.c_str());
-  }
-};
 
 }  // namespace
 
@@ -243,7 +225,8 @@ TEST_CASE("GIF: header, logical size and frames that decode back", "[viz]") {
     gif.close();
     CHECK(!gif.is_open());
   }
-  std::vector<unsigned char> b = read_bytes(path);
+  const std::string file = read_bytes(path);
+  const std::vector<unsigned char> b(file.begin(), file.end());
   REQUIRE(b.size() > 13);
   CHECK(std::string(b.begin(), b.begin() + 6) == "GIF89a");
   CHECK((b[6] | b[7] << 8) == w);

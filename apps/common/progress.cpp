@@ -19,9 +19,19 @@ std::string format_duration(double s) {
   return buf;
 }
 
-ProgressBar::ProgressBar(int64_t total, std::string label, int64_t start)
+std::string format_bytes(double b) {
+  char buf[32];
+  if (!std::isfinite(b) || b < 0) return "?";
+  if (b < 1000) std::snprintf(buf, sizeof buf, "%.0f B", b);
+  else if (b < 1e6) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
+  else if (b < 1e9) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  return buf;
+}
+
+ProgressBar::ProgressBar(int64_t total, std::string label, int64_t start, Units units)
     : total_(total > 0 ? total : 1), start_(start), label_(std::move(label)),
-      tty_(isatty(STDERR_FILENO) != 0), t0_(std::chrono::steady_clock::now()), last_draw_() {}
+      tty_(isatty(STDERR_FILENO) != 0), units_(units), t0_(std::chrono::steady_clock::now()), last_draw_() {}
 
 void ProgressBar::update(int64_t done, const std::string& extra) {
   throw_if_interrupted();  // every long phase reports here: a signal stops it here
@@ -49,12 +59,18 @@ void ProgressBar::draw(int64_t done, const std::string& extra, bool final) {
   int filled = static_cast<int>(kWidth * done / total_);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  char rate_s[32];
-  if (rate >= 10) std::snprintf(rate_s, sizeof rate_s, "%.0f it/s", rate);
-  else if (rate > 0) std::snprintf(rate_s, sizeof rate_s, "%.2f it/s", rate);
-  else std::snprintf(rate_s, sizeof rate_s, "- it/s");
-  std::fprintf(stderr, "%s%s [%s] %lld/%lld %3d%% %s %s %s%s%s", tty_ ? "\r" : "", label_.c_str(),
-               bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
+  char rate_s[32], count_s[64];
+  if (units_ == Units::Bytes) {
+    std::snprintf(rate_s, sizeof rate_s, "%s/s", rate > 0 ? format_bytes(rate).c_str() : "- B");
+    std::snprintf(count_s, sizeof count_s, "%s/%s", format_bytes(static_cast<double>(done)).c_str(),
+                  format_bytes(static_cast<double>(total_)).c_str());
+  } else {
+    if (rate >= 10) std::snprintf(rate_s, sizeof rate_s, "%.0f it/s", rate);
+    else if (rate > 0) std::snprintf(rate_s, sizeof rate_s, "%.2f it/s", rate);
+    else std::snprintf(rate_s, sizeof rate_s, "- it/s");
+    std::snprintf(count_s, sizeof count_s, "%lld/%lld", static_cast<long long>(done), static_cast<long long>(total_));
+  }
+  std::fprintf(stderr, "%s%s [%s] %s %3d%% %s %s %s%s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(), count_s,
                static_cast<int>(100 * done / total_), rate_s,
                final ? "took" : "ETA", format_duration(final ? elapsed : eta).c_str(),
                extra.empty() ? "" : "  ", extra.c_str());
