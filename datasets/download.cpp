@@ -199,7 +199,7 @@ std::string download_file(const std::vector<std::string>& base_urls, const std::
     std::string got;
     if (a.code == CURLE_OK && !checksum_matches(part, md5, got)) {
       std::remove(part.c_str());
-      a.code = CURLE_BAD_CONTENT_ENCODING;
+      a.code = CURLE_BAD_CONTENT_ENCODING;  // any failure code: the mirror answered, with the wrong bytes
       a.message = "MD5 " + got + ", expected " + md5 + " (the file was removed)";
     }
     if (a.code == CURLE_OK) {
