@@ -58,7 +58,8 @@ ImageDataset load_cifar10(const std::string& dir, Split split) {
     if (where.empty() && std::filesystem::exists(d + "/" + files[0], ec)) where = d;
   if (where.empty())
     FC_FILE_FAIL(dir, "no CIFAR-10 " << files[0] << " here or in " << dir << "/cifar-10-batches-bin"
-                                     << "; CIFAR-10 is not fetched for you: download cifar-10-binary.tar.gz from "
+                                     << "; cfm_image downloads it when " << dir
+                                     << " is missing; by hand: download cifar-10-binary.tar.gz from "
                                         "https://www.cs.toronto.edu/~kriz/cifar.html and unpack it: mkdir -p "
                                      << dir << " && tar xzf cifar-10-binary.tar.gz -C " << dir);
   ImageDataset ds;

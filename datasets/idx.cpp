@@ -1,11 +1,10 @@
 #include "datasets/idx.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
+#include "datasets/gzip_reader.hpp"
 #include "engine/error.hpp"
 #include "engine/file_io.hpp"
 
@@ -29,52 +28,12 @@ uint32_t big_endian_u32(const uint8_t* p) {
 // refused before the buffer is allocated.
 constexpr uint64_t kMaxGzipRatio = 1032;
 
-// A file read in pieces, decompressed when it is gzip (zlib reads a file without the
-// gzip magic as it is: "transparent" mode).
-class MaybeGzip {
- public:
-  explicit MaybeGzip(const std::string& path) : path_(path) {
-    io::Fd fd(io::open_for_reading(path, &file_size_));
-    gz_ = gzdopen(fd.fd, "rb");
-    if (gz_ == nullptr) FC_FILE_FAIL(path, "cannot open: out of memory");
-    fd.fd = -1;  // gzclose closes it
-  }
-  ~MaybeGzip() { gzclose(gz_); }
-  MaybeGzip(const MaybeGzip&) = delete;
-  MaybeGzip& operator=(const MaybeGzip&) = delete;
-
-  // Reads up to n bytes (fewer only at the end of the data) to out; returns how many.
-  uint64_t read(uint8_t* out, uint64_t n) {
-    uint64_t done = 0;
-    while (done < n) {
-      const unsigned want = static_cast<unsigned>(std::min<uint64_t>(n - done, 1 << 20));
-      const int got = gzread(gz_, out + done, want);
-      if (got < 0) {
-        int code = 0;
-        std::string why = gzerror(gz_, &code);
-        if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);
-        FC_FILE_FAIL(path_, "cannot read: " << (code == Z_ERRNO ? io::errno_text() : why));
-      }
-      if (got == 0) break;
-      done += static_cast<uint64_t>(got);
-    }
-    return done;
-  }
-  bool gzip() const { return gzdirect(gz_) == 0; }  // known after the first read
-  uint64_t file_size() const { return file_size_; }
-
- private:
-  std::string path_;
-  uint64_t file_size_ = 0;
-  gzFile gz_ = nullptr;
-};
-
 // Reads an IDX file whose header is `magic` and `ndims` big-endian sizes: checks the
 // magic, then that the (decompressed) length is exactly the header's plus the items it
 // implies, reading no more than that. Returns the whole content; the sizes go to *dims.
 std::vector<uint8_t> read_idx(const std::string& path, uint32_t magic, int ndims, const char* what,
                               std::vector<int64_t>* dims) {
-  MaybeGzip in(path);
+  GzipReader in(path);
   const uint64_t header_bytes = 4 + 4 * static_cast<uint64_t>(ndims);
   std::vector<uint8_t> bytes(header_bytes);
   const uint64_t head = in.read(bytes.data(), header_bytes);

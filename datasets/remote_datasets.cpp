@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "datasets/tar_archive.hpp"
+
 namespace fc::data {
 
 namespace fs = std::filesystem;
@@ -13,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // torchvision's lists (torchvision/datasets/mnist.py), mirrors in its order; the MD5s are
-// of the .gz files as served.
+// of the files as served. CIFAR-10: its home page (https://www.cs.toronto.edu/~kriz/cifar.html).
 const std::vector<RemoteDataset>& catalogue() {
   static const std::vector<RemoteDataset> sets = {
       {"mnist",
@@ -23,7 +25,8 @@ const std::vector<RemoteDataset>& catalogue() {
        {{"train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"},
         {"train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"},
         {"t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"},
-        {"t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"}}},
+        {"t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"}},
+       true},
       {"fashion_mnist",
        "Fashion-MNIST",
        "the 60,000 training and 10,000 test images",
@@ -33,7 +36,15 @@ const std::vector<RemoteDataset>& catalogue() {
        {{"train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"},
         {"train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"},
         {"t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"},
-        {"t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"}}},
+        {"t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"}},
+       true},
+      {"cifar10",
+       "CIFAR-10",
+       "the 50,000 training and 10,000 test images (binary version)",
+       {"https://www.cs.toronto.edu/~kriz/"},
+       // 170,052,171 bytes; the MD5 its page lists
+       {{"cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", true}},
+       false},
   };
   return sets;
 }
@@ -82,16 +93,22 @@ void download_dataset(const RemoteDataset& ds, const std::string& dir,
     const std::string url = download_file(mirrors, f.name, dest, f.md5, options_for(f));
     served_by = url.substr(0, url.size() - f.name.size());
   }
+  for (const RemoteFile& f : ds.files)
+    if (f.unpack) extract_tar(staging + "/" + f.name, staging);  // again after a stop: the same files
   {
     std::ofstream src(staging + "/SOURCE.txt");
     src << ds.title << ", " << ds.what << ", downloaded";
     if (!served_by.empty()) src << " from " << served_by;
-    src << " on " << today() << " by flowcpp (datasets/remote_datasets.cpp); MD5s as torchvision lists them:\n";
+    src << " on " << today() << " by flowcpp (datasets/remote_datasets.cpp); the MD5s checked:\n";
     for (const RemoteFile& f : ds.files) src << f.md5 << "  " << f.name << "\n";
     FC_CHECK(src.good(), staging << "/SOURCE.txt: cannot write");
   }
   fs::rename(staging, dir, ec);  // replaces an empty `dir`
   FC_CHECK(!ec, "cannot rename " << staging << " to " << dir << " (" << ec.message() << ")");
+  // Removed only now: a stop before the rename finds the archive and unpacks it again
+  // instead of downloading it again.
+  for (const RemoteFile& f : ds.files)
+    if (f.unpack) fs::remove(dir + "/" + f.name, ec);
 }
 
 }  // namespace fc::data

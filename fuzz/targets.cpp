@@ -22,6 +22,7 @@
 #include "datasets/image_file.hpp"
 #include "datasets/image_folder.hpp"
 #include "datasets/npy.hpp"
+#include "datasets/tar_archive.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/error.hpp"
 #include "nn/checkpoint.hpp"
@@ -241,6 +242,44 @@ void target_cifar10(Bytes in) {
   });
 }
 
+// ---- tar (the CIFAR-10 tarball) ----------------------------------------------------
+
+std::set<std::string> entries_of(const std::string& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) names.insert(it->path().string());
+  return names;
+}
+
+// Unpacked into a folder of its own: every file it reports is there, a regular file of
+// the size reported, nothing else is (no link, no file it did not report), and nothing
+// appeared beside the folder.
+void target_tar(Bytes in) {
+  const std::string path = write_input("in.tar", in.str());
+  const std::string out = scratch() + "/tar_out";
+  std::error_code ec;
+  fs::remove_all(out, ec);
+  const std::set<std::string> before = entries_of(scratch());
+  refused_or_checked([&] {
+    const data::TarContents c = data::extract_tar(path, out);
+    std::set<std::string> reported;
+    for (const data::TarFile& f : c.files) {
+      const fs::path p = fs::path(out) / f.name;
+      FUZZ_EXPECT(!f.name.empty() && f.name[0] != '/' && reported.insert(p.string()).second, "file '" << f.name << "'");
+      FUZZ_EXPECT(fs::is_regular_file(fs::symlink_status(p)) && fs::file_size(p) == f.size,
+                  "'" << f.name << "' is not a file of " << f.size << " bytes");
+    }
+    for (fs::recursive_directory_iterator it(out), end; it != end; ++it) {
+      FUZZ_EXPECT(!it->is_symlink(), "a link was made: " << it->path().string());
+      FUZZ_EXPECT(it->is_directory() || reported.count(it->path().string()) == 1,
+                  "an unreported file: " << it->path().string());
+    }
+  });
+  std::set<std::string> after = entries_of(scratch());
+  after.erase(out);
+  FUZZ_EXPECT(after == before, "the archive wrote beside its folder");
+}
+
 // ---- images: image: and folder: ----------------------------------------------------
 
 // Samples from a density must be finite points of [-4, 4]^2 (image:) or finite (points:).
@@ -406,6 +445,7 @@ const std::vector<std::pair<std::string, Target>>& targets() {
       FUZZ_TARGET(idx),
       FUZZ_TARGET(idx_gz),
       FUZZ_TARGET(cifar10),
+      FUZZ_TARGET(tar),
       FUZZ_TARGET(image),
       FUZZ_TARGET(folder),
       FUZZ_TARGET(points),

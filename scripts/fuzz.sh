@@ -34,6 +34,7 @@ dict_of() {
     idx | idx_gz) echo fuzz/dict/idx.dict ;;
     points) echo fuzz/dict/csv.dict ;;
     pth) echo fuzz/dict/pth.dict ;;
+    tar) echo fuzz/dict/tar.dict ;;
   esac
 }
 

