@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "datasets/celeba.hpp"
 #include "datasets/cifar10.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/image_folder.hpp"
@@ -45,7 +46,7 @@ ResizeFilter parse_resize_filter(const std::string& s) {
   FC_THROW("unknown resize filter '" << s << "'; valid: bilinear, area");
 }
 
-std::vector<std::string> image_dataset_names() { return {"mnist", "fashion_mnist", "cifar10", "folder:PATH"}; }
+std::vector<std::string> image_dataset_names() { return {"mnist", "fashion_mnist", "cifar10", "celeba", "folder:PATH"}; }
 
 ImageDataset load_image_dataset(const std::string& name, Split split, const std::string& data_root,
                                 const ImageLoadOptions& options) {
@@ -62,6 +63,8 @@ ImageDataset load_image_dataset(const std::string& name, Split split, const std:
                           "run scripts/get_data.sh fashion_mnist to fetch Fashion-MNIST");
   } else if (name == "cifar10") {
     ds = load_cifar10(data_root + "/cifar10", split);
+  } else if (name == "celeba") {
+    ds = load_celeba(data_root + "/celeba", split, options);
   } else if (name.rfind(kFolderPrefix, 0) == 0) {
     std::string path = name.substr(sizeof(kFolderPrefix) - 1);
     FC_CHECK(!path.empty(), "folder: needs a path, as in folder:PATH (one subfolder of images per class)");

@@ -1,9 +1,10 @@
 #pragma once
 // Labelled image datasets for class-conditional flow matching, held in memory as bytes:
-// MNIST and Fashion-MNIST (IDX files), CIFAR-10 (binary batches) and `folder:PATH` (one
-// subfolder of PNG/JPEG files per class). Every loader checks what it reads and throws
+// MNIST and Fashion-MNIST (IDX files), CIFAR-10 (binary batches), CelebA (its aligned
+// JPEGs) and `folder:PATH` (one subfolder of PNG/JPEG files per class). Every loader checks what it reads and throws
 // a one-line fc::Error that names the file, or the command that fetches a missing set.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,15 +36,18 @@ ResizeFilter parse_resize_filter(const std::string& s);
 
 struct ImageLoadOptions {
   int channels = 0;               // 1 (grey) or 3 (RGB); 0 keeps the dataset's own (folder: 3)
-  int64_t height = 0, width = 0;  // 0 keeps the native size (folder: the first image's)
+  int64_t height = 0, width = 0;  // 0 keeps the native size (folder: the first image's; celeba: 64)
   ResizeFilter filter = ResizeFilter::Area;
+  // Images read so far of how many, from the loaders that take long (celeba's JPEGs);
+  // called on the calling thread, and may throw to stop the load.
+  std::function<void(int64_t done, int64_t total)> on_progress;
 };
 
-// The accepted names, for help texts: mnist, fashion_mnist, cifar10, folder:PATH.
+// The accepted names, for help texts: mnist, fashion_mnist, cifar10, celeba, folder:PATH.
 std::vector<std::string> image_dataset_names();
 
-// Loads `name` from data_root/mnist, data_root/fashion_mnist, data_root/cifar10, or
-// PATH for folder:PATH (PATH/train and PATH/test when the split's subfolder exists,
+// Loads `name` from data_root/mnist, data_root/fashion_mnist, data_root/cifar10,
+// data_root/celeba (datasets/celeba.hpp), or PATH for folder:PATH (PATH/train and PATH/test when the split's subfolder exists,
 // else PATH itself for both splits), then converts to options' channels and size.
 // Unknown names, missing files (naming scripts/get_data.sh or where CIFAR-10 goes)
 // and malformed files throw a one-line fc::Error.

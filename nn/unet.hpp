@@ -32,10 +32,12 @@ struct UNetConfig {
 
   // The reference recipes at `channels` base channels (the reference trains 64):
   // 1x28x28 with multipliers (1,2,2) and attention at 28x28 (MNIST, Fashion-MNIST),
-  // 3x32x32 with (1,2,2,2) and attention at 16x16 (CIFAR-10); 2 res blocks per
-  // level, one head, 10 classes, no dropout.
+  // 3x32x32 with (1,2,2,2) and attention at 16x16 (CIFAR-10), 3x64x64 with (1,2,3,4)
+  // and attention at 16x16 (CelebA: the reference's recipe for size 64); 2 res blocks
+  // per level, one head, 10 classes, no dropout.
   static UNetConfig mnist(int64_t channels = 64);
   static UNetConfig cifar10(int64_t channels = 64);
+  static UNetConfig celeba64(int64_t channels = 64);
 
   std::map<std::string, std::string> to_metadata() const;
   // Reads our metadata back, and also the reference's (the fixtures' __metadata__:

@@ -4,31 +4,32 @@
 #include <cstdlib>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "engine/error.hpp"
 #include "nn/unet.hpp"
 
 namespace fc::nn {
 
-UNetConfig UNetConfig::mnist(int64_t channels) {
+namespace {
+
+// The reference's UNetModelWrapper: channel_mult by image size, attention where the
+// image is downsampled to size / 16 ("16" in its attention_resolutions).
+UNetConfig reference_recipe(int64_t in_channels, int64_t size, std::vector<int> channel_mult, int64_t channels) {
   UNetConfig c;
-  c.in_channels = c.out_channels = 1;
-  c.image_size = 28;
+  c.in_channels = c.out_channels = in_channels;
+  c.image_size = size;
   c.model_channels = channels;
-  c.channel_mult = {1, 2, 2};
-  c.attention_resolutions = {28 / 16};
+  c.channel_mult = std::move(channel_mult);
+  c.attention_resolutions = {static_cast<int>(size / 16)};
   return c;
 }
 
-UNetConfig UNetConfig::cifar10(int64_t channels) {
-  UNetConfig c;
-  c.in_channels = c.out_channels = 3;
-  c.image_size = 32;
-  c.model_channels = channels;
-  c.channel_mult = {1, 2, 2, 2};
-  c.attention_resolutions = {32 / 16};
-  return c;
-}
+}  // namespace
+
+UNetConfig UNetConfig::mnist(int64_t channels) { return reference_recipe(1, 28, {1, 2, 2}, channels); }
+UNetConfig UNetConfig::cifar10(int64_t channels) { return reference_recipe(3, 32, {1, 2, 2, 2}, channels); }
+UNetConfig UNetConfig::celeba64(int64_t channels) { return reference_recipe(3, 64, {1, 2, 3, 4}, channels); }
 
 namespace {
 

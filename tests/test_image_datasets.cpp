@@ -331,7 +331,7 @@ TEST_CASE("folder: unreadable images, empty folders and missing paths", "[image_
 TEST_CASE("load_image_dataset: names, splits, class names and missing data", "[image_data]") {
   TempDir root;
   require_error([&] { load_image_dataset("imagenet", Split::Train, root.path); },
-                {"imagenet", "mnist", "fashion_mnist", "cifar10", "folder:PATH"});
+                {"imagenet", "mnist", "fashion_mnist", "cifar10", "celeba", "folder:PATH"});
   require_error([&] { parse_split("validation"); }, {"validation", "train, test"});
   CHECK(parse_split("test") == Split::Test);
   require_error([&] { parse_resize_filter("cubic"); }, {"cubic", "bilinear, area"});

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include "apps/common/interrupt.hpp"
@@ -21,16 +22,16 @@ std::string dataset_dir(const std::string& dataset, const std::string& data_root
   return (fs::path(data_root) / dataset).string();
 }
 
-// A progress bar in bytes for one file, drawn once its size is known and ended once.
-data::DownloadOptions with_progress_bar(const data::RemoteFile& f) {
+// A progress callback drawing a bar once the total is known and ending it once: one per
+// downloaded file (in bytes), one per slow dataset read (in images).
+std::function<void(int64_t, int64_t)> lazy_progress_bar(const std::string& label, ProgressBar::Units units) {
   struct Bar {
     std::unique_ptr<ProgressBar> bar;
     bool ended = false;
   };
-  data::DownloadOptions o;
-  o.on_progress = [state = std::make_shared<Bar>(), name = f.name](int64_t done, int64_t total) {
+  return [state = std::make_shared<Bar>(), label, units](int64_t done, int64_t total) {
     if (total <= 0 || state->ended) return;
-    if (!state->bar) state->bar = std::make_unique<ProgressBar>(total, name, done, ProgressBar::Units::Bytes);
+    if (!state->bar) state->bar = std::make_unique<ProgressBar>(total, label, done, units);
     if (done < total) {
       state->bar->update(done);
     } else {
@@ -38,6 +39,11 @@ data::DownloadOptions with_progress_bar(const data::RemoteFile& f) {
       state->ended = true;
     }
   };
+}
+
+data::DownloadOptions with_progress_bar(const data::RemoteFile& f) {
+  data::DownloadOptions o;
+  o.on_progress = lazy_progress_bar(f.name, ProgressBar::Units::Bytes);
   return o;
 }
 
@@ -80,6 +86,13 @@ void fetch_dataset_if_missing(const std::string& dataset, const std::string& dat
                  remote->title.c_str(), e.what());
     offline_fallback(dataset, data_root, program);
   }
+}
+
+data::ImageDataset read_image_dataset(const std::string& dataset, data::Split split, const std::string& data_root) {
+  data::ImageLoadOptions o;
+  o.on_progress = lazy_progress_bar("reading " + dataset + " (" + data::split_name(split) + ")", ProgressBar::Units::Items);
+  Phase phase("reading " + dataset);  // no hint of its own: an outer phase's says what is kept
+  return data::load_image_dataset(dataset, split, data_root, o);
 }
 
 std::string dataset_source(const std::string& dataset, const std::string& data_root) {

@@ -10,11 +10,17 @@
 // the fallback is for machines without a network, not for hiding a broken download.
 #include <string>
 
+#include "datasets/image_dataset.hpp"
+
 namespace fc::app {
 
 // Nothing when data_root/dataset holds files already, or for datasets never fetched
 // (folder:).
 void fetch_dataset_if_missing(const std::string& dataset, const std::string& data_root, const char* program);
+
+// load_image_dataset at the dataset's own size, with a progress bar while a slow loader
+// (celeba: 162,770 JPEGs) reports how far it is; the others are read without one.
+data::ImageDataset read_image_dataset(const std::string& dataset, data::Split split, const std::string& data_root);
 
 // Where the dataset's files came from, for messages and metrics.json: the first line of
 // its SOURCE.txt ("MNIST, the 60,000 training and 10,000 test digits, downloaded from

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "apps/common/dataset_fetch.hpp"
 #include "apps/common/image_flow.hpp"
 #include "apps/common/interrupt.hpp"
 #include "apps/common/progress.hpp"
@@ -55,7 +56,7 @@ std::unique_ptr<nn::Classifier> classifier_for(const std::string& dataset, const
     }
     std::fprintf(stderr, "cfm_image: %s is for another dataset or shape; training a new one\n", path.c_str());
   }
-  data::ImageDataset train = data::load_image_dataset(dataset, data::Split::Train, o.data_root);
+  data::ImageDataset train = read_image_dataset(dataset, data::Split::Train, o.data_root);
   const int64_t batch = std::min<int64_t>(128, train.size());
   data::ImageBatches batches(train, batch, o.seed + 6, false);
   const int64_t steps = o.classifier_epochs * batches.batches_per_epoch();
