@@ -38,7 +38,7 @@ LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lstb -lgif -lz -lcu
 , := ,
 
 LIB_SRC  := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp \
-                       nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp)
+                       nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/cli/*.cpp apps/train/*.cpp apps/flow2d/*.cpp apps/image/*.cpp)
 TEST_SRC := $(wildcard tests/*.cpp)
 # The fuzz targets and their seeds, replayed by tests/test_fuzz_regressions.cpp (issue 18).
 TEST_SRC += fuzz/targets.cpp fuzz/seeds.cpp
@@ -199,7 +199,7 @@ LIBDIR     := $(PREFIX)/lib
 INCLUDEDIR := $(PREFIX)/include/flowcpp
 # The public headers keep their paths (include/flowcpp/engine/tensor.hpp), so a program
 # includes "engine/tensor.hpp" as the apps do; the backends' own headers stay private.
-PUBLIC_HDR := $(wildcard engine/*.hpp nn/*.hpp flow/*.hpp datasets/*.hpp viz/*.hpp apps/common/*.hpp)
+PUBLIC_HDR := $(wildcard engine/*.hpp nn/*.hpp flow/*.hpp datasets/*.hpp viz/*.hpp apps/cli/*.hpp apps/train/*.hpp apps/flow2d/*.hpp apps/image/*.hpp)
 # The link flags of everything libflowcpp.a uses, in pkg-config's form.
 PC_LIBS    := -L$${libdir} -lflowcpp -fopenmp $(LDLIBS) $(CUDA_LIBS)
 # The installed archive is the library plus this build's CUDA variant (real, emulated or

@@ -22,23 +22,27 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "apps/common/dataset_fetch.hpp"
-#include "apps/common/number_text.hpp"
-#include "apps/common/device.hpp"
-#include "apps/common/image_eval.hpp"
-#include "apps/common/image_few_step.hpp"
-#include "apps/common/image_flow.hpp"
-#include "apps/common/image_guidance.hpp"
-#include "apps/common/image_reflow.hpp"
-#include "apps/common/image_train.hpp"
-#include "apps/common/interrupt.hpp"
-#include "apps/common/image_plots.hpp"
-#include "apps/common/options.hpp"
-#include "apps/common/thread_count.hpp"
-#include "apps/common/plots2d.hpp"
-#include "apps/common/rank_split.hpp"
-#include "apps/common/train_state.hpp"
-#include "apps/common/flow2d.hpp"
+#include "apps/cli/dataset_dir.hpp"
+#include "apps/cli/device.hpp"
+#include "apps/cli/interrupt.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/number_text.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/cli/thread_count.hpp"
+#include "apps/image/dataset_fetch.hpp"
+#include "apps/image/eval.hpp"
+#include "apps/image/few_step.hpp"
+#include "apps/image/flow.hpp"
+#include "apps/image/guidance.hpp"
+#include "apps/image/plots.hpp"
+#include "apps/image/reflow.hpp"
+#include "apps/image/train.hpp"
+#include "apps/train/losses.hpp"
+#include "apps/train/rank_split.hpp"
+#include "apps/train/ranks.hpp"
+#include "apps/train/run_metrics.hpp"
+#include "apps/train/sampling.hpp"
+#include "apps/train/state.hpp"
 #include "datasets/image_batches.hpp"
 #include "datasets/image_dataset.hpp"
 #include "datasets/npy.hpp"
@@ -71,7 +75,7 @@ struct Config {
   std::string guidance_values = "0,0.5,1,2,4";
   std::vector<double> sweep;  // guidance_values as numbers
   bool resume = false, hflip = false, no_eval = false;
-  // Rectified flow and distillation (apps/common/image_reflow.hpp).
+  // Rectified flow and distillation (apps/image/reflow.hpp).
   int64_t pairs = 0, teacher_steps = 20, rounds = 1, reflow_iterations = 0, distill_iterations = 0;
   double reflow_lr = 2e-4;
 };
@@ -375,7 +379,7 @@ std::string sibling_dir(const Config& c, const std::string& kind, bool with_data
   return p.string();
 }
 
-// --reflow or --distill: the rectified-flow training of apps/common/image_reflow.
+// --reflow or --distill: the rectified-flow training of apps/image/reflow.
 int train_reflow(const Config& c, bool distill, const std::string& cfm_ckpt) {
   app::ImageReflowOptions o;
   o.dataset = c.dataset;

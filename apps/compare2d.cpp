@@ -11,19 +11,24 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "apps/common/number_text.hpp"
-#include "apps/common/device.hpp"
-#include "apps/common/flow2d.hpp"
-#include "apps/common/flow2d_quality.hpp"
-#include "apps/common/interrupt.hpp"
-#include "apps/common/options.hpp"
-#include "apps/common/thread_count.hpp"
-#include "apps/common/plots2d.hpp"
+#include "apps/cli/dataset_dir.hpp"
+#include "apps/cli/device.hpp"
+#include "apps/cli/interrupt.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/number_text.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/cli/thread_count.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
+#include "apps/flow2d/plots.hpp"
+#include "apps/flow2d/quality.hpp"
+#include "apps/train/ranks.hpp"
+#include "apps/train/run_metrics.hpp"
+#include "apps/train/sampling.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
-#include "engine/threads.hpp"
 #include "engine/file_io.hpp"
+#include "engine/threads.hpp"
 
 using namespace fc;
 

@@ -15,16 +15,22 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 
-#include "apps/common/number_text.hpp"
-#include "apps/common/device.hpp"
-#include "apps/common/flow2d.hpp"
-#include "apps/common/flow2d_outputs.hpp"
-#include "apps/common/interrupt.hpp"
-#include "apps/common/options.hpp"
-#include "apps/common/pairs_record.hpp"
-#include "apps/common/progress.hpp"
-#include "apps/common/reflow_rounds.hpp"
-#include "apps/common/train_flow2d.hpp"
+#include "apps/cli/dataset_dir.hpp"
+#include "apps/cli/device.hpp"
+#include "apps/cli/interrupt.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/number_text.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/cli/progress.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
+#include "apps/flow2d/outputs.hpp"
+#include "apps/flow2d/train.hpp"
+#include "apps/train/losses.hpp"
+#include "apps/train/pairs_record.hpp"
+#include "apps/train/ranks.hpp"
+#include "apps/train/reflow_rounds.hpp"
+#include "apps/train/run_metrics.hpp"
+#include "apps/train/sampling.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/allocator.hpp"
@@ -114,7 +120,7 @@ std::string pairs_stem(const std::string& dir, int64_t round) { return dir + "/p
 
 // The --pairs variant: N pairs made once per round from their own generator, so a
 // resumed run rebuilds exactly the same set. They are written to the output folder with
-// their record (apps/common/pairs_record.hpp) when made, and when a signal stops them:
+// their record (apps/train/pairs_record.hpp) when made, and when a signal stops them:
 // --resume continues an unfinished set and reads a whole one, if its teacher and
 // settings are this run's.
 app::PairBatch offline_pairs(nn::MLP& teacher, const std::string& teacher_path, const Config& c,

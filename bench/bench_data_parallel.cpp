@@ -14,7 +14,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "apps/common/number_text.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/number_text.hpp"
 #include "bench/bench_util.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"

@@ -14,18 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/device.hpp"
-#include "apps/common/flow2d.hpp"
+#include "apps/cli/device.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
+#include "bench/bench_util.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"
 #include "engine/profiler.hpp"
 #include "engine/random.hpp"
 #include "engine/threads.hpp"
-#include "nn/mlp.hpp"
 #include "flow/ode.hpp"
+#include "nn/mlp.hpp"
 #include "nn/optim.hpp"
-#include "bench/bench_util.hpp"
 
 using namespace fc;
 using bench::median;

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/device.hpp"
+#include "apps/cli/device.hpp"
+#include "apps/cli/main_guard.hpp"
 #include "bench/bench_util.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/options.hpp"
+#include "apps/cli/options.hpp"
 #include "engine/cuda/backend.hpp"
 #include "engine/kernels.hpp"
 #include "engine/profiler.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // Cooperative cancellation. Long computations call cancellation_point() between steps
 // (the ODE solvers after every step); a program installs a check there that throws to
-// abandon the computation (apps/common/interrupt: Ctrl-C, SIGTERM or SIGHUP stop
+// abandon the computation (apps/cli/interrupt: Ctrl-C, SIGTERM or SIGHUP stop
 // sampling, likelihoods and pair making within one solver step). The engine itself
 // knows nothing of signals; without a check the point does nothing.
 namespace fc {

@@ -11,7 +11,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "apps/common/options.hpp"  // command-line helpers: --help, one-line errors
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/options.hpp"  // command-line helpers: --help, one-line errors
 #include "datasets/npy.hpp"
 #include "engine/autograd.hpp"
 #include "engine/ops.hpp"

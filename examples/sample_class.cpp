@@ -10,8 +10,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "apps/common/image_flow.hpp"  // load_unet_for_sampling, sample_images
-#include "apps/common/options.hpp"
+#include "apps/cli/main_guard.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/image/flow.hpp"  // load_unet_for_sampling, sample_images
 #include "datasets/npy.hpp"
 #include "engine/autograd.hpp"
 #include "engine/threads.hpp"

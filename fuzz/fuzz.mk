@@ -14,7 +14,7 @@ FUZZ_LIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgomp -lstb -lgif
 
 # engine/comm/single.cpp: the one-rank process group (a fuzzer is one process).
 LIB_SRC    := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp engine/cuda/*.cpp \
-                         nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/common/*.cpp) \
+                         nn/*.cpp flow/*.cpp datasets/*.cpp viz/*.cpp apps/cli/*.cpp apps/train/*.cpp apps/flow2d/*.cpp apps/image/*.cpp) \
               engine/comm/single.cpp fuzz/targets.cpp fuzz/seeds.cpp
 LIB_OBJ    := $(LIB_SRC:%.cpp=$(FUZZ_BUILD)/%.o)
 FUZZ_LIB   := $(FUZZ_BUILD)/libflowcpp_fuzz.a

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/train_state.hpp"
+#include "apps/train/state.hpp"
 #include "datasets/npy.hpp"
 #include "engine/error.hpp"
 #include "nn/mlp.hpp"

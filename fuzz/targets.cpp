@@ -14,9 +14,9 @@
 #include <set>
 #include <sstream>
 
-#include "apps/common/flow2d.hpp"
-#include "apps/common/train_flow2d.hpp"
-#include "apps/common/train_state.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
+#include "apps/flow2d/train.hpp"
+#include "apps/train/state.hpp"
 #include "datasets/cifar10.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/image_file.hpp"

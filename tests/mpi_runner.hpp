@@ -11,7 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include "app_runner.hpp"
-#include "apps/common/flow2d.hpp"
+#include "apps/cli/dataset_dir.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
 #include "engine/dist.hpp"
 #include "nn/safetensors.hpp"
 

@@ -13,7 +13,7 @@
 #include <fstream>
 
 #include "app_runner.hpp"
-#include "apps/common/flow2d_quality.hpp"
+#include "apps/flow2d/quality.hpp"
 #include "engine/random.hpp"
 #include "nn/safetensors.hpp"
 

@@ -8,12 +8,12 @@
 #include <fstream>
 
 #include "app_runner.hpp"
-#include "mpi_runner.hpp"
+#include "apps/image/flow.hpp"
 #include "datasets/npy.hpp"
-#include "tiny_image_dataset.hpp"
-#include "apps/common/image_flow.hpp"
 #include "engine/ops.hpp"
+#include "mpi_runner.hpp"
 #include "nn/safetensors.hpp"
+#include "tiny_image_dataset.hpp"
 
 namespace fs = std::filesystem;
 

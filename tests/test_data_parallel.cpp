@@ -12,10 +12,10 @@
 #include <filesystem>
 
 #include "app_runner.hpp"
-#include "mpi_runner.hpp"
-#include "apps/common/options.hpp"
+#include "apps/cli/options.hpp"
 #include "datasets/npy.hpp"
 #include "engine/dist.hpp"
+#include "mpi_runner.hpp"
 #include "nn/data_parallel.hpp"
 #include "nn/mlp.hpp"
 

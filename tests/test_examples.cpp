@@ -90,7 +90,7 @@ TEST_CASE("make install puts the library, headers and flowcpp.pc under DESTDIR; 
   const std::string root = dir.path + "/opt/fc";
   CHECK(fs::exists(root + "/lib/libflowcpp.a"));
   CHECK(fs::exists(root + "/include/flowcpp/engine/tensor.hpp"));
-  CHECK(fs::exists(root + "/include/flowcpp/apps/common/image_flow.hpp"));
+  CHECK(fs::exists(root + "/include/flowcpp/apps/image/flow.hpp"));
   std::string pc = read_bytes(root + "/lib/pkgconfig/flowcpp.pc");
   CHECK(pc.find("prefix=/opt/fc") != std::string::npos);
   CHECK(pc.find("-lflowcpp") != std::string::npos);

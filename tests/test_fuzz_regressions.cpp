@@ -11,7 +11,8 @@
 #include <filesystem>
 #include <functional>
 
-#include "apps/common/flow2d.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
+#include "apps/train/state.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/image_file.hpp"
 #include "datasets/npy.hpp"

@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "app_runner.hpp"
-#include "tiny_image_dataset.hpp"
-#include "apps/common/image_guidance.hpp"
-#include "apps/common/options.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/image/guidance.hpp"
 #include "mpi_runner.hpp"
+#include "tiny_image_dataset.hpp"
 
 namespace fs = std::filesystem;
 

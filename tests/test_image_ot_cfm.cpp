@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "app_runner.hpp"
+#include "apps/image/train.hpp"
+#include "engine/ops.hpp"
 #include "mpi_runner.hpp"
 #include "tiny_image_dataset.hpp"
-#include "apps/common/image_train.hpp"
-#include "engine/ops.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // Rectified flow, one-step distillation and the few-step table on images
-// (cfm_image --reflow / --distill / --few-step, apps/common/image_reflow), end to end
+// (cfm_image --reflow / --distill / --few-step, apps/image/reflow), end to end
 // on the tiny folder dataset with the smallest UNet: the pairs are written beside the
 // teacher and reused, bad pairs files and pairs of another teacher or settings are
 // refused on one line, the losses go down, the distilled one-step map lands nearer x1

@@ -9,10 +9,10 @@
 #include <filesystem>
 
 #include "app_runner.hpp"
-#include "tiny_image_dataset.hpp"
-#include "apps/common/image_flow.hpp"
+#include "apps/image/flow.hpp"
 #include "datasets/npy.hpp"
 #include "engine/ops.hpp"
+#include "tiny_image_dataset.hpp"
 
 namespace {
 

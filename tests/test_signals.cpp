@@ -1,4 +1,4 @@
-// Stopping the programs on a signal (apps/common/interrupt.hpp): SIGINT, SIGTERM and
+// Stopping the programs on a signal (apps/cli/interrupt.hpp): SIGINT, SIGTERM and
 // SIGHUP in any phase end a run with exit 130 and one line naming the phase, within a
 // step; what was done is kept (the checkpoint, the pairs made so far) and --resume or
 // --sample-only finishes. The phases of tiny runs last milliseconds, so the every-phase
@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app_runner.hpp"
-#include "apps/common/interrupt.hpp"
+#include "apps/cli/interrupt.hpp"
 #include "datasets/npy.hpp"
 #include "nn/safetensors.hpp"
 #include "tiny_image_dataset.hpp"

@@ -4,7 +4,8 @@
 #include <filesystem>
 #include <string>
 
-#include "apps/common/flow2d.hpp"
+#include "apps/cli/dataset_dir.hpp"
+#include "apps/flow2d/mlp_flow.hpp"
 #include "viz/canvas.hpp"
 #include "viz/png.hpp"
 

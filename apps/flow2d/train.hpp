@@ -1,0 +1,90 @@
+#pragma once
+// The training loop of the 2-D programs. cfm2d, its OT-coupled variant and reflow2d
+// differ only in where a batch's endpoints come from (independent draws, an optimal
+// assignment of them, or a teacher flow's image of x0); the regression onto the path's
+// velocity is the same, run by apps/train/loop (progress bar, checkpoints, Ctrl-C).
+#include <cxxopts.hpp>
+
+#include <functional>
+#include <string>
+
+#include "apps/cli/device.hpp"
+#include "apps/cli/options.hpp"
+#include "apps/train/run_metrics.hpp"
+#include "apps/train/state.hpp"
+#include "engine/dist.hpp"
+#include "engine/random.hpp"
+#include "engine/tensor.hpp"
+#include "flow/scheduler.hpp"
+#include "nn/data_parallel.hpp"
+#include "nn/mlp.hpp"
+#include "nn/optim.hpp"
+
+namespace fc::app {
+
+// The options every 2-D training program takes: --preset, --iterations, --batch-size,
+// --lr, --seed, --threads, --output, --checkpoint-every, --resume, --sample-only,
+// --train-only, --interrupt-at.
+struct RunOptions {
+  std::string preset = "quick", output;
+  int64_t iterations = 0, batch = 0, seed = 0, threads = 0, checkpoint_every = 1000, interrupt_at = -1;
+  double lr = 1e-3;
+  double bucket_mb = 1;  // under mpirun: the gradient all-reduce's buckets (MiB), 0: one after backward
+  bool resume = false, sample_only = false, train_only = false;
+};
+struct RunDefaults {
+  int64_t iterations_quick, iterations_paper, batch_quick, batch_paper, checkpoint_every;
+  std::string output, output_help;  // output: "" when the program computes it later
+};
+void add_run_options(cxxopts::Options& options, RunOptions& run, const RunDefaults& defaults);
+// The preset entries of --iterations and --batch-size.
+std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& defaults);
+void check_run_options(RunOptions& run, const cxxopts::ParseResult& given);
+// --bucket-mb in bytes.
+inline int64_t bucket_bytes(const RunOptions& run) { return static_cast<int64_t>(run.bucket_mb * 1048576.0); }
+
+// One training batch of endpoints: row i of x0 (noise) is paired with row i of x1.
+struct PairBatch {
+  Tensor x0, x1;
+};
+// Draws a batch of `batch` pairs from gen and returns its rows [rows.begin, rows.end)
+// (all of them with one rank). Every rank draws the same numbers, so gen stays the
+// same on all ranks; a source whose pairs are row by row (reflow's teacher) computes
+// its rows alone, one that needs the whole batch (an OT coupling) slices it.
+using PairSource = std::function<PairBatch(int64_t batch, const dist::Rows& rows, Generator& gen)>;
+// Rows [rows.begin, rows.end) of a whole batch (itself when the rows are all of it).
+PairBatch rows_of(PairBatch whole, const dist::Rows& rows);
+
+struct FlowTrainOptions {
+  int64_t iterations = 0, batch = 0;
+  int64_t checkpoint_every = 1000;  // 0: only at the end
+  int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
+  int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
+  int64_t bucket_bytes = nn::kDefaultBucketBytes;  // under mpirun: the all-reduce's buckets, 0: one
+  flow::Scheduler path;             // the probability path (condot with σmin by default)
+  float bridge_sigma = 0;           // > 0: the Schrödinger bridge of width S instead of path
+  Device device = Device::CPU;      // where mlp lives: batches are moved there
+  std::string program;              // names the program in messages
+  std::string checkpoint, losses_csv;
+  HostWaits* host_waits = nullptr;  // if set: the host's waits for the device in steady steps
+};
+
+// Trains mlp from state.iteration to options.iterations on
+//   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the affine path
+//   (flow/scheduler), or of the Schrödinger bridge with one N(0, I) draw per row,
+// calling save() every checkpoint_every iterations and at the end. On Ctrl-C it saves,
+// writes the losses and returns false. Returns the smoothed final loss in *final_loss.
+// Under mpirun (engine/dist.hpp) the ranks split each batch, average the gradients
+// and stop together on Ctrl-C; save() and the losses file run on rank 0 alone.
+bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& state,
+                    const PairSource& pairs, const FlowTrainOptions& options,
+                    const std::function<void()>& save, double* final_loss);
+
+// Resuming: the checkpoint's width and dataset must match this run's, and so must every
+// setting of `objective` (train_state.hpp); then its parameters, AdamW state, generator
+// and losses are put back.
+void resume_flow_mlp(const std::string& checkpoint, const std::string& dataset, nn::MLP& mlp,
+                     nn::AdamW& opt, Generator& gen, TrainState& state,
+                     const std::vector<ObjectiveSetting>& objective);
+
+}  // namespace fc::app
