@@ -4,6 +4,7 @@
 //                                        OT-CFM, into outputs/ot_cfm/mnist (the few-step table's row)
 //   ./apps/cfm_image --sample mnist      samples, trajectory GIF, then the evaluation
 //   ./apps/cfm_image --eval mnist        the evaluation alone
+//   ./apps/cfm_image --fetch cifar10     download the dataset alone (scripts/get_data.sh uses it)
 //   ./apps/cfm_image --sample mnist --sample-path cosine
 //                                        the same model sampled under another path
 //   ./apps/cfm_image --reflow mnist --distill mnist --few-step mnist
@@ -46,6 +47,7 @@
 #include "datasets/image_batches.hpp"
 #include "datasets/image_dataset.hpp"
 #include "datasets/npy.hpp"
+#include "datasets/remote_datasets.hpp"
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
 #include "engine/dist.hpp"
@@ -63,7 +65,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Config {
-  std::string train, sample, eval, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
+  std::string train, sample, eval, fetch, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
   std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
   std::string coupling = "independent";
   Device device = Device::CPU;
@@ -101,6 +103,8 @@ void add_mode_options(cxxopts::Options& o, Config& c) {
       ("train", "train on DATASET", cxxopts::value<std::string>(c.train))
       ("sample", "sample from the checkpoint of DATASET (then evaluate)", cxxopts::value<std::string>(c.sample))
       ("eval", "evaluate the checkpoint of DATASET", cxxopts::value<std::string>(c.eval))
+      ("fetch", "download DATASET into DATA_ROOT/DATASET when it is missing, and stop (mnist, fashion_mnist, "
+                "cifar10; offline, as --train would: docs/datasets.md)", cxxopts::value<std::string>(c.fetch))
       ("reflow", "rectified flow: fine-tune the CFM model of DATASET on pairs of its own flow, into "
                  "OUTPUT/../reflow/DATASET", cxxopts::value<std::string>(c.reflow))
       ("distill", "one-step distillation of the reflowed model of DATASET (the CFM model when there is "
@@ -195,14 +199,14 @@ void add_reflow_options(cxxopts::Options& o, Config& c) {
 // The one dataset the modes name (a UsageError when they name two, or none).
 std::string dataset_of_modes(const Config& c) {
   std::string dataset;
-  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep}) {
+  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.fetch, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep}) {
     if (d->empty()) continue;
     if (!dataset.empty() && dataset != *d)
       throw app::UsageError("the modes name different datasets ('" + dataset + "' and '" + *d + "')");
     dataset = *d;
   }
   if (dataset.empty())
-    throw app::UsageError("give --train DATASET (or --sample, --eval, --reflow, --distill, --few-step, "
+    throw app::UsageError("give --train DATASET (or --sample, --eval, --fetch, --reflow, --distill, --few-step, "
                           "--guidance-sweep DATASET; try --help)");
   return dataset;
 }
@@ -322,6 +326,9 @@ Config parse(int argc, char** argv, Preset& preset) {
   add_reflow_options(o, c);
   const cxxopts::ParseResult r = app::parse_with_help(o, argc, argv);
   c.dataset = dataset_of_modes(c);
+  if (!c.fetch.empty() && data::find_remote_dataset(c.fetch) == nullptr)
+    throw app::UsageError("option '--fetch': '" + c.fetch + "' is not downloaded by flowcpp (it downloads " +
+                          app::join(data::remote_dataset_names(), ", ") + "; docs/datasets.md says where the others come from)");
   preset = apply_presets(c, r);
   check_training_options(c, r);
   check_sampling_options(c, r);
@@ -494,6 +501,20 @@ void guidance_sweep(const Config& c, const std::string& cfm_ckpt) {
 // Every folder this run writes in: checked before any work, so that a read-only one is
 // one line now rather than an error after the training. DIR holds the CFM model, its
 // metrics and the pairs made by it.
+// --fetch alone: the download, and nothing written under OUTPUT.
+bool only_fetch(const Config& c) {
+  for (const std::string* d : {&c.train, &c.sample, &c.eval, &c.reflow, &c.distill, &c.few_step, &c.guidance_sweep})
+    if (!d->empty()) return false;
+  return true;
+}
+
+int fetch_only(const Config& c) {
+  app::fetch_dataset_if_missing(c.fetch, c.data_root, "cfm_image");
+  std::fprintf(stderr, "cfm_image: %s is in %s/%s (%s)\n", c.fetch.c_str(), c.data_root.c_str(), c.fetch.c_str(),
+               app::dataset_source(c.fetch, c.data_root).c_str());
+  return 0;
+}
+
 std::vector<std::string> output_dirs(const Config& c, const std::string& dir) {
   std::vector<std::string> out{dir};
   if (!c.reflow.empty()) out.push_back(sibling_dir(c, "reflow"));
@@ -732,11 +753,12 @@ bool sample_and_evaluate(const Config& c, const std::string& dir, nlohmann::json
   return true;
 }
 
-// The modes, in the order of --help: train, reflow, distill, few-step, guidance-sweep,
-// sample, eval.
+// The modes, in the order of --help: fetch, train, reflow, distill, few-step,
+// guidance-sweep, sample, eval.
 int run(int argc, char** argv) {
   Preset preset;
   Config c = parse(argc, argv, preset);
+  if (only_fetch(c)) return fetch_only(c);
   set_num_threads(static_cast<int>(c.threads));
   const std::string dir = c.output + "/" + app::dataset_dir_name(c.dataset);
   const std::string ckpt = dir + "/ckpt.safetensors";

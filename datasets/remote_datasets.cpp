@@ -64,6 +64,12 @@ const RemoteDataset* find_remote_dataset(const std::string& name) {
   return nullptr;
 }
 
+std::vector<std::string> remote_dataset_names() {
+  std::vector<std::string> names;
+  for (const RemoteDataset& ds : catalogue()) names.push_back(ds.name);
+  return names;
+}
+
 std::vector<std::string> dataset_mirrors(const RemoteDataset& ds) {
   const char* env = std::getenv("FLOWCPP_DATA_MIRRORS");
   if (env == nullptr) return ds.mirrors;

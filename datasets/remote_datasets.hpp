@@ -33,6 +33,8 @@ struct RemoteDataset {
 
 // The entry for `name`, or nullptr when it is not downloaded.
 const RemoteDataset* find_remote_dataset(const std::string& name);
+// The names of the downloaded datasets, in the catalogue's order.
+std::vector<std::string> remote_dataset_names();
 
 // The mirrors to try: FLOWCPP_DATA_MIRRORS (base URLs separated by spaces: a local mirror,
 // or the tests' loopback server) when set, else the dataset's own. Throws naming the

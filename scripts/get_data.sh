@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Puts the image datasets of apps/cfm_image into data/ (or --data DIR), where
-# load_image_dataset() looks for them:
+# load_image_dataset() looks for them. When apps/cfm_image is built, it downloads them
+# (`cfm_image --fetch NAME`: torchvision's mirrors, MD5-checked, resumable; see
+# docs/datasets.md), and comes back here with --offline when no mirror can be reached.
+# --offline (or no cfm_image yet) takes the offline copies:
 #   scripts/get_data.sh mnist           -> data/mnist/          (see "MNIST" below)
 #   scripts/get_data.sh fashion_mnist   -> data/fashion_mnist/  (Debian's dataset-fashion-mnist)
-#   scripts/get_data.sh cifar10         checks data/cifar10/ (no offline copy: cfm_image downloads it)
+#   scripts/get_data.sh cifar10         checks data/cifar10/ (no offline copy)
 # Several names may be given. A dataset already in place is kept, so running it again is
 # a fast no-op. On failure: one line on stderr and exit status 1.
 #
@@ -199,8 +202,10 @@ check_cifar10() {
   say "CIFAR-10 is in $where"
 }
 
-usage="usage: scripts/get_data.sh mnist|fashion_mnist|cifar10 ... [--data DIR]"
-data="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/data"
+usage="usage: scripts/get_data.sh mnist|fashion_mnist|cifar10 ... [--data DIR] [--offline]"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="$root/data"
+offline=0
 names=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -212,6 +217,9 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 2 ]] || die "--data needs a folder"
       data=$2
       shift 2 ;;
+    --offline)
+      offline=1
+      shift ;;
     -h | --help)
       echo "$usage"
       exit 0 ;;
@@ -224,6 +232,11 @@ done
 [[ ${#names[@]} -gt 0 ]] || die "$usage"
 mkdir -p "$data" || die "cannot create $data"
 for name in "${names[@]}"; do
+  # A missing or empty folder is downloaded; files already there are checked below.
+  if [[ $offline == 0 && -x $root/apps/cfm_image && -z "$(ls -A "$data/$name" 2>/dev/null)" ]]; then
+    "$root/apps/cfm_image" --fetch "$name" --data-root "$data" || exit 1  # it said why, on one line
+    continue
+  fi
   case $name in
     mnist) get_mnist ;;
     fashion_mnist) get_fashion_mnist ;;

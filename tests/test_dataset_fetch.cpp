@@ -200,3 +200,40 @@ TEST_CASE("cfm_image --train cifar10: no mirror reachable is one line saying whe
   CHECK(r.err.find("offline") == std::string::npos);
   CHECK_FALSE(fs::exists(dir.path + "/data/cifar10.download"));
 }
+
+TEST_CASE("cfm_image --fetch and scripts/get_data.sh download through the same downloader; --fetch refuses the rest",
+          "[app][cfm_image][download]") {
+  HttpTestServer s;
+  for (const char* f : kMnistFiles) s.route(std::string("/") + f, {HttpRoute::Kind::File, random_body(30000, 5)});
+  TempDir dir;
+  const std::string mirrors = "FLOWCPP_DATA_MIRRORS=" + s.base_url() + " ";
+  AppRun fetch = run_app(mirrors + "./apps/cfm_image --fetch mnist --data-root " + dir.path + "/data --output " +
+                         dir.path + "/out");
+  INFO(fetch.err);
+  CHECK(fetch.exit_code == 1);
+  CHECK(fetch.err.find("cfm_image: error: cannot download train-images-idx3-ubyte.gz: " + s.base_url()) !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path + "/out"));  // --fetch writes no outputs
+  // get_data.sh asks cfm_image (built beside it) for a missing folder: the same download.
+  AppRun script = run_app(mirrors + "bash scripts/get_data.sh fashion_mnist --data " + dir.path + "/data");
+  INFO(script.err);
+  CHECK(script.exit_code == 1);
+  CHECK(script.err.find("cfm_image: error: cannot download train-images-idx3-ubyte.gz: ") != std::string::npos);
+  CHECK(script.err.find(", expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d (the file was removed)") != std::string::npos);
+  CHECK(s.ranges_asked("/train-images-idx3-ubyte.gz").size() == 2);
+  // A folder already there is the dataset: nothing downloaded, its source said.
+  fs::create_directories(dir.path + "/data/mnist");
+  write_bytes(dir.path + "/data/mnist/SOURCE.txt", "MNIST subset: a test's\n");
+  AppRun kept = run_app(mirrors + "./apps/cfm_image --fetch mnist --data-root " + dir.path + "/data");
+  CHECK(kept.exit_code == 0);
+  CHECK(kept.err == "cfm_image: mnist is in " + dir.path + "/data/mnist (MNIST subset: a test's)\n");
+  CHECK(s.ranges_asked("/train-images-idx3-ubyte.gz").size() == 2);
+  for (const char* bad : {"celeba", "imagenet", "folder:/tmp", "0x41", "nan", "../mnist"}) {
+    INFO(bad);
+    AppRun r = run_app(std::string("./apps/cfm_image --fetch '") + bad + "' --data-root " + dir.path + "/data");
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == std::string("cfm_image: error: option '--fetch': '") + bad +
+                       "' is not downloaded by flowcpp (it downloads mnist, fashion_mnist, cifar10; docs/datasets.md "
+                       "says where the others come from) (see cfm_image --help)\n");
+  }
+}

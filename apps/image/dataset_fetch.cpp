@@ -54,7 +54,7 @@ void offline_fallback(const std::string& dataset, const std::string& data_root, 
   FC_CHECK(fs::exists(script), dataset_dir(dataset, data_root) << " is missing and " << script.string()
                                                                 << " was not found to fetch it");
   std::fprintf(stderr, "%s: fetching %s offline with %s\n", program, dataset.c_str(), script.string().c_str());
-  std::string cmd = "bash '" + script.string() + "' " + dataset + " --data '" + data_root + "'";
+  std::string cmd = "bash '" + script.string() + "' " + dataset + " --offline --data '" + data_root + "'";
   const int rc = std::system(cmd.c_str());
   throw_if_interrupted();  // a SIGTERM waited for the script (system() ignores SIGINT itself)
   FC_CHECK(rc == 0, "fetching " << dataset << " failed (" << cmd << ")");
