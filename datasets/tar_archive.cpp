@@ -124,7 +124,8 @@ class Unpacker {
     std::string name = long_name_;
     if (name.empty()) {
       name = text_of(h, kName);
-      if (std::memcmp(h + kMagic.at, "ustar", 5) == 0 && h[kPrefix.at] != 0) name = text_of(h, kPrefix) + "/" + name;
+      // POSIX ustar ("ustar\0") only: old GNU archives ("ustar  ") keep times where the prefix would be.
+      if (std::memcmp(h + kMagic.at, "ustar\0", 6) == 0 && h[kPrefix.at] != 0) name = text_of(h, kPrefix) + "/" + name;
     }
     const char type = static_cast<char>(h[kType.at]);
     if (type == 'L' || type == 'x') {

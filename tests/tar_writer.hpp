@@ -13,6 +13,15 @@
 
 namespace tar {
 
+// Writes a header's checksum (after a test changed its bytes).
+inline void reseal(std::string& h) {
+  std::memset(&h[148], ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h.substr(0, 512)) sum += c;
+  std::snprintf(&h[148], 8, "%06o", sum);  // six digits, NUL, space: as GNU tar writes it
+  h[155] = ' ';
+}
+
 // One header; `size` is written as given (a test may lie in it). Names over 100 bytes
 // go in the ustar prefix when they split at a '/', else they are cut (GNU's 'L' member
 // is the way to write one: long_name below).
@@ -35,11 +44,7 @@ inline std::string header(const std::string& name, uint64_t size, char type = '0
   h[156] = type;
   std::memcpy(&h[257], "ustar\0" "00", 8);
   std::memcpy(&h[345], prefix.data(), std::min<size_t>(prefix.size(), 155));
-  std::memset(&h[148], ' ', 8);
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  std::snprintf(&h[148], 8, "%06o", sum);  // six digits, NUL, space: as GNU tar writes it
-  h[155] = ' ';
+  reseal(h);
   return h;
 }
 
