@@ -4,11 +4,9 @@
 #include "fuzz/seeds.hpp"
 
 #include <stb/stb_image_write.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,6 +17,7 @@
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
 #include "nn/unet.hpp"
+#include "tests/gzip_bytes.hpp"
 #include "tests/pth_writer.hpp"  // the .pth layout, byte for byte
 #include "tests/tar_writer.hpp"  // ustar, byte for byte
 #include "viz/png.hpp"
@@ -39,22 +38,6 @@ void write(const std::string& target, const std::string& name, const std::string
   std::ofstream f(seed_path(target, name), std::ios::binary | std::ios::trunc);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   FC_CHECK(f.good(), "make_seeds: cannot write " << target << "/" << name);
-}
-
-std::string read(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string gzip(const std::string& raw) {
-  std::string path = g_root + "/.tmp.gz";
-  gzFile gz = gzopen(path.c_str(), "wb9");
-  FC_CHECK(gz, "make_seeds: gzopen");
-  gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
-  gzclose(gz);
-  std::string out = read(path);
-  fs::remove(path);
-  return out;
 }
 
 Tensor ramp(const Shape& shape) {
@@ -106,8 +89,8 @@ void idx_seeds() {
   const std::string labels = be32(0x801) + be32(5) + std::string("\x00\x01\x09\x03\x07", 5);
   write("idx", "images", images);
   write("idx", "labels", labels);
-  write("idx", "images.gz", gzip(images));
-  write("idx", "labels.gz", gzip(labels));
+  write("idx", "images.gz", gzip_bytes(images));
+  write("idx", "labels.gz", gzip_bytes(labels));
   write("idx_gz", "images", images);
   write("idx_gz", "labels", labels);
 }
@@ -128,7 +111,7 @@ void tar_seeds() {
   const std::string plain = tar::folder("cifar-10-batches-bin/") + tar::member("cifar-10-batches-bin/data_batch_1.bin", rec) +
                             tar::member("cifar-10-batches-bin/batches.meta.txt", "airplane\nautomobile\n") + tar::end();
   write("tar", "cifar.tar", plain);
-  write("tar", "cifar.tar.gz", tar::gzip(plain));
+  write("tar", "cifar.tar.gz", gzip_bytes(plain));
   write("tar", "names.tar",
         tar::long_name(std::string(120, 'l') + ".bin", "long") + tar::pax_path("pax/p.bin", "pax") +
             tar::member(std::string(60, 'a') + "/" + std::string(70, 'b'), "ustar prefix") + tar::member("ln", "", '2') +

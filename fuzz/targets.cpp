@@ -1,7 +1,6 @@
 #include "fuzz/targets.hpp"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -30,6 +29,7 @@
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
 #include "nn/unet.hpp"
+#include "tests/gzip_bytes.hpp"  // the .gz the idx_gz target reads
 
 namespace fc::fuzz {
 namespace {
@@ -189,21 +189,6 @@ void target_idx(Bytes in) {
   refused_or_checked([&] {
     for (int32_t l : data::read_idx_labels(path, 10)) FUZZ_EXPECT(l >= 0 && l < 10, "label " << l);
   });
-}
-
-std::string gzip_bytes(const std::string& raw) {
-  z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
-  std::string out(deflateBound(&z, raw.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  z.avail_in = static_cast<uInt>(raw.size());
-  z.next_out = reinterpret_cast<Bytef*>(&out[0]);
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
-  return out;
 }
 
 // The bytes are the decompressed content of a valid .gz file.

@@ -4,8 +4,6 @@
 // can make archives of any content, and damaged ones, without a tar program:
 //   a 512-byte header per member (name, mode, sizes in octal, checksum, type, "ustar\0"
 //   "00"), the data padded to 512 bytes, two zero blocks at the end.
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -71,20 +69,5 @@ inline std::string pax_path(const std::string& name, const std::string& data) {
 }
 
 inline std::string end() { return std::string(1024, '\0'); }
-
-// The bytes gzip-compressed (a gzip header and trailer, as gzip(1) writes them).
-inline std::string gzip(const std::string& raw) {
-  z_stream z{};
-  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, raw.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  z.avail_in = static_cast<uInt>(raw.size());
-  z.next_out = reinterpret_cast<Bytef*>(&out[0]);
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 }  // namespace tar

@@ -15,6 +15,7 @@
 #include "datasets/image_dataset.hpp"
 #include "datasets/md5.hpp"
 #include "datasets/remote_datasets.hpp"
+#include "tests/gzip_bytes.hpp"
 #include "tests/http_test_server.hpp"
 #include "tests/tar_writer.hpp"
 
@@ -78,7 +79,7 @@ TEST_CASE("download_dataset: an archive is unpacked into the folder and removed;
     raw += tar::member("cifar-10-batches-bin/" + name, records);
   }
   raw += tar::member("cifar-10-batches-bin/readme.html", "<html></html>") + tar::end();
-  const std::string tgz = tar::gzip(raw);
+  const std::string tgz = gzip_bytes(raw);
   HttpTestServer s;
   s.route("/cifar-10-binary.tar.gz", {HttpRoute::Kind::File, tgz});
   RemoteDataset ds{"cifar10", "CIFAR-10", "a few records", {"http://mirror.invalid/"},

@@ -12,6 +12,7 @@
 #include "datasets/tar_archive.hpp"
 #include "engine/cancel.hpp"
 #include "engine/error.hpp"
+#include "tests/gzip_bytes.hpp"
 #include "tests/tar_writer.hpp"
 #include "tests/test_util.hpp"
 
@@ -63,7 +64,7 @@ TEST_CASE("tar: files, folders, long names and pax names unpacked to the same by
   for (bool gz : {false, true}) {
     INFO((gz ? "tar.gz" : "tar"));
     TempDir dir;
-    const std::string archive = put(dir, gz ? "x.tar.gz" : "x.tar", gz ? tar::gzip(raw) : raw);
+    const std::string archive = put(dir, gz ? "x.tar.gz" : "x.tar", gz ? gzip_bytes(raw) : raw);
     const std::string out = dir.file("out");
     const TarContents got = extract_tar(archive, out);
     CHECK(read_bytes(out + "/cifar-10-batches-bin/data_batch_1.bin") == a);
@@ -122,7 +123,7 @@ TEST_CASE("tar: what GNU tar writes is unpacked to the same bytes, and GNU tar r
     CHECK(read_bytes(out + "/top.bin") == pattern(70000, 4));
     CHECK(read_bytes(out + "/" + deep + "/" + std::string(140, 'f')) == pattern(1234, 5));
   }
-  const std::string ours = put(dir, "ours.tar.gz", tar::gzip(tar::member("x/y.bin", pattern(1000, 6)) + tar::end()));
+  const std::string ours = put(dir, "ours.tar.gz", gzip_bytes(tar::member("x/y.bin", pattern(1000, 6)) + tar::end()));
   fs::create_directories(dir.file("gnu_out"));
   REQUIRE(std::system(("tar -xzf " + ours + " -C " + dir.file("gnu_out")).c_str()) == 0);
   CHECK(read_bytes(dir.file("gnu_out/x/y.bin")) == pattern(1000, 6));
@@ -184,9 +185,9 @@ TEST_CASE("tar: damaged archives are refused on one line naming the archive and 
         bad + ": member 1: a long name or pax header of 2097152 bytes");
   // The gzip stream cut short after the whole tar inside it came through (a cut
   // download of an archive whose end blocks are in the last piece).
-  const std::string gz = tar::gzip(good + std::string(8192, '\0'));
+  const std::string gz = gzip_bytes(good + std::string(8192, '\0'));
   CHECK(refusal(dir, gz.substr(0, gz.size() - 6), out) == bad + ": the gzip stream is cut short");
-  std::string corrupt = tar::gzip(good);
+  std::string corrupt = gzip_bytes(good);
   corrupt[corrupt.size() / 2] ^= 0x55;
   CHECK(refusal(dir, corrupt, out).rfind(bad + ": ", 0) == 0);
   CHECK(refusal(dir, corrupt, out).find('\n') == std::string::npos);
