@@ -2,7 +2,10 @@
 // CelebA (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html), read from its official
 // files where the user put them: its host serves them through Google Drive pages that
 // want a browser, so flowcpp does not download them. DIR (data/celeba) holds
-//   img_align_celeba/000001.jpg ... 202599.jpg   the aligned faces, 178 x 218 JPEGs
+//   img_align_celeba.zip                         the aligned faces, 178 x 218 JPEGs, as
+//     img_align_celeba/000001.jpg ... 202599.jpg   downloaded (read in place, stored or
+//                                                  deflated: engine/zip_archive.hpp), or
+//                                                  the folder it unzips to
 //   list_eval_partition.txt                      "000001.jpg 0": 0 train, 1 valid, 2 test
 // directly or in DIR/celeba/ (torchvision's CelebA(root) layout); the Kaggle copy's
 // list_eval_partition.csv and its doubled img_align_celeba/img_align_celeba/ are read too.

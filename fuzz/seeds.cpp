@@ -191,6 +191,20 @@ void train_state_seeds() {
   app::save_train_checkpoint(seed_path("train_state", "three_steps.safetensors"), mlp, &opt, gen, state, meta);
 }
 
+// CelebA's zip: one face deflated (as zip(1) writes it), stored, and in Kaggle's
+// doubled folder.
+void zip_seeds() {
+  const int w = 6, h = 8;
+  std::vector<unsigned char> rgb(static_cast<size_t>(w * h * 3));
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<unsigned char>(i * 13);
+  std::string jpg;
+  stbi_write_jpg_to_func([](void* out, void* data, int n) { static_cast<std::string*>(out)->append(static_cast<char*>(data), n); },
+                         &jpg, w, h, 3, rgb.data(), 90);
+  write("zip", "deflated.zip", pth::zip_members({{"img_align_celeba/", ""}, {"img_align_celeba/000001.jpg", jpg}}, true));
+  write("zip", "stored.zip", pth::zip_members({{"img_align_celeba/000001.jpg", jpg}, {"img_align_celeba/000002.jpg", jpg}}));
+  write("zip", "kaggle.zip", pth::zip_members({{"img_align_celeba/img_align_celeba/000001.jpg", jpg}}, true));
+}
+
 // .pth files as torch.save writes them (tests/pth_writer.hpp): the reference's MLP
 // shape at width 8, and a two-tensor state_dict under another archive name.
 void pth_seeds() {
@@ -216,6 +230,7 @@ void write_seeds(const std::string& dir) {
   idx_seeds();
   cifar10_seeds();
   tar_seeds();
+  zip_seeds();
   image_seeds();
   points_seeds();
   unet_seeds();

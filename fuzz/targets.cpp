@@ -16,6 +16,7 @@
 #include "apps/flow2d/mlp_flow.hpp"
 #include "apps/flow2d/train.hpp"
 #include "apps/train/state.hpp"
+#include "datasets/celeba.hpp"
 #include "datasets/cifar10.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/image_file.hpp"
@@ -24,6 +25,7 @@
 #include "datasets/tar_archive.hpp"
 #include "datasets/toy2d.hpp"
 #include "engine/error.hpp"
+#include "engine/zip_archive.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
@@ -265,6 +267,34 @@ void target_tar(Bytes in) {
   FUZZ_EXPECT(after == before, "the archive wrote beside its folder");
 }
 
+// ---- zip (CelebA's img_align_celeba.zip; .pth files are the pth target's) ----------
+
+// Every member read (stored or inflated) is exactly the size the directory says, its
+// CRC-32 checked, and together no more than deflate can make of the file; then the
+// archive as CelebA: a partition listing 000001.jpg, read at 8 x 8.
+void target_zip(Bytes in) {
+  const std::string dir = scratch() + "/celeba";
+  fs::create_directories(dir);
+  const std::string path = write_input("celeba/img_align_celeba.zip", in.str());
+  refused_or_checked([&] {
+    io::ZipArchive zip(path, io::ZipMethods::StoredOrDeflated);
+    for (const io::ZipEntry& e : zip.entries()) {
+      FUZZ_EXPECT(e.data_offset + e.compressed_size <= in.size, "member '" << e.name << "' lies past the file");
+      FUZZ_EXPECT(e.method == 8 || e.size == e.compressed_size, "stored member '" << e.name << "' has two sizes");
+      FUZZ_EXPECT(e.size <= e.compressed_size * 1032 + 1024, "member '" << e.name << "' claims " << e.size);
+      std::vector<uint8_t> buf(static_cast<size_t>(e.size));
+      refused_or_checked([&] { zip.read(e, buf.data()); });
+    }
+  });
+  std::ofstream(dir + "/list_eval_partition.txt") << "000001.jpg 0\n";
+  refused_or_checked([&] {
+    data::ImageLoadOptions small;
+    small.height = small.width = 8;
+    const data::ImageDataset ds = data::load_celeba(scratch(), data::Split::Train, small);
+    FUZZ_EXPECT(ds.size() == 1 && ds.pixels.size() == 3 * 64, ds.size() << " faces");
+  });
+}
+
 // ---- images: image: and folder: ----------------------------------------------------
 
 // Samples from a density must be finite points of [-4, 4]^2 (image:) or finite (points:).
@@ -431,6 +461,7 @@ const std::vector<std::pair<std::string, Target>>& targets() {
       FUZZ_TARGET(idx_gz),
       FUZZ_TARGET(cifar10),
       FUZZ_TARGET(tar),
+      FUZZ_TARGET(zip),
       FUZZ_TARGET(image),
       FUZZ_TARGET(folder),
       FUZZ_TARGET(points),

@@ -5,7 +5,7 @@
 
 #include "engine/file_io.hpp"
 #include "nn/torch_pickle.hpp"
-#include "nn/zip_store.hpp"
+#include "engine/zip_archive.hpp"
 
 namespace fc::nn {
 
@@ -37,7 +37,7 @@ const PickleValue& find_state_dict(const PickleValue& root, const std::string& p
 }
 
 // The tensor `name` (row-major and contiguous, float32) copied out of its storage.
-Tensor materialize(const PickleValue& t, const std::string& name, const StoredZip& zip, const std::string& prefix) {
+Tensor materialize(const PickleValue& t, const std::string& name, const io::ZipArchive& zip, const std::string& prefix) {
   const std::string& path = zip.path();
   const PickleValue& s = *t.storage;
   if (s.type != "FloatStorage")
@@ -60,7 +60,7 @@ Tensor materialize(const PickleValue& t, const std::string& name, const StoredZi
     numel *= n;
     expect *= std::max<int64_t>(n, 1);
   }
-  const ZipEntry* member = zip.find(prefix + "data/" + s.text);
+  const io::ZipEntry* member = zip.find(prefix + "data/" + s.text);
   if (!member) FC_FILE_FAIL(path, "tensor '" << name << "': storage '" << s.text << "' has no member " << prefix << "data/" << s.text);
   if (member->size != static_cast<uint64_t>(s.integer) * 4)
     FC_FILE_FAIL(path, "tensor '" << name << "': storage '" << s.text << "' holds " << member->size << " bytes, its pickle says "
@@ -82,10 +82,10 @@ Tensor materialize(const PickleValue& t, const std::string& name, const StoredZi
 }  // namespace
 
 SafetensorsFile load_pth(const std::string& path) {
-  StoredZip zip(path);
+  io::ZipArchive zip(path);
   // ARCHIVE/data.pkl: ARCHIVE is the file's stem when it was saved, any name.
-  const ZipEntry* pickle = nullptr;
-  for (const ZipEntry& e : zip.entries()) {
+  const io::ZipEntry* pickle = nullptr;
+  for (const io::ZipEntry& e : zip.entries()) {
     const size_t slash = e.name.find('/');
     if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0) {
       if (pickle) FC_FILE_FAIL(path, "holds two pickles, " << pickle->name << " and " << e.name);
@@ -94,7 +94,7 @@ SafetensorsFile load_pth(const std::string& path) {
   }
   if (!pickle) FC_FILE_FAIL(path, "a ZIP without ARCHIVE/data.pkl: not a file torch.save wrote");
   const std::string prefix = pickle->name.substr(0, pickle->name.size() - 8);  // "ARCHIVE/"
-  if (const ZipEntry* order = zip.find(prefix + "byteorder")) {
+  if (const io::ZipEntry* order = zip.find(prefix + "byteorder")) {
     const std::string o = zip.read_text(*order, 16);
     if (o != "little") FC_FILE_FAIL(path, "storages in byte order '" << o << "'; only little-endian files are read");
   }

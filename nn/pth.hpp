@@ -1,6 +1,6 @@
 #pragma once
 // PyTorch checkpoints as torch.save writes them (1.6 and later): a ZIP of stored members
-// (nn/zip_store.hpp) holding ARCHIVE/data.pkl, the pickled object (nn/torch_pickle.hpp),
+// (engine/zip_archive.hpp) holding ARCHIVE/data.pkl, the pickled object (nn/torch_pickle.hpp),
 // and ARCHIVE/data/<key>, the raw little-endian storages its tensors point into. Read
 // without any Python: the reference's ckpt.pth (torch.save(model.state_dict(), ...))
 // loads as the tensors of a safetensors file without metadata.

@@ -35,6 +35,7 @@ dict_of() {
     points) echo fuzz/dict/csv.dict ;;
     pth) echo fuzz/dict/pth.dict ;;
     tar) echo fuzz/dict/tar.dict ;;
+    zip) echo fuzz/dict/zip.dict ;;
   esac
 }
 

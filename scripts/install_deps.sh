@@ -17,6 +17,7 @@ packages=(
   libcurl4-openssl-dev     # downloading the datasets (datasets/download.cpp)
   nlohmann-json3-dev
   fonts-dejavu-core
+  zip                      # the tests read archives zip(1) made as CelebA's zip (tests/test_celeba.cpp)
   libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (engine/comm/mpi.cpp)
 )
 if [[ "${1:-}" == "--bench" ]]; then

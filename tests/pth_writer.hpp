@@ -12,6 +12,8 @@
 //     with the CRCs; ZIP64 end record and locator; the end record.
 #include <zlib.h>
 
+#include "tests/gzip_bytes.hpp"  // raw_deflate_bytes
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -150,15 +152,19 @@ inline uint32_t crc(const std::string& s) {
                                      static_cast<uInt>(s.size())));
 }
 
-// The archive of (name, bytes) members, laid out as PyTorch's writer does.
-inline std::string zip_members(const std::vector<std::pair<std::string, std::string>>& members) {
+// The archive of (name, bytes) members, laid out as PyTorch's writer does; with
+// `deflate`, the members deflated (method 8) as zip(1) writes CelebA's JPEGs.
+inline std::string zip_members(const std::vector<std::pair<std::string, std::string>>& members,
+                               bool deflate = false) {
   std::string z, cd;
+  const int method = deflate ? 8 : 0;
   for (const auto& [name, data] : members) {
+    const std::string packed = deflate ? raw_deflate_bytes(data) : data;
     const uint64_t local = z.size();
     put(z, 0x04034b50, 4);
     put(z, 0, 2);
     put(z, 0x0808, 2);  // data descriptor; UTF-8 names
-    put(z, 0, 2);       // stored
+    put(z, method, 2);
     put(z, 0, 4);       // time, date
     put(z, 0, 12);      // crc, sizes: in the descriptor and the central directory
     put(z, name.size(), 2);
@@ -170,19 +176,19 @@ inline std::string zip_members(const std::vector<std::pair<std::string, std::str
     z += "FB";
     put(z, pad, 2);
     z += std::string(pad, 'Z');
-    z += data;
+    z += packed;
     put(z, 0x08074b50, 4);
     put(z, crc(data), 4);
-    put(z, data.size(), 4);
+    put(z, packed.size(), 4);
     put(z, data.size(), 4);
     put(cd, 0x02014b50, 4);
     put(cd, 0, 2);
     put(cd, 0, 2);
     put(cd, 0x0808, 2);
-    put(cd, 0, 2);
+    put(cd, method, 2);
     put(cd, 0, 4);
     put(cd, crc(data), 4);
-    put(cd, data.size(), 4);
+    put(cd, packed.size(), 4);
     put(cd, data.size(), 4);
     put(cd, name.size(), 2);
     put(cd, 0, 2);

@@ -18,6 +18,7 @@
 #include "engine/error.hpp"
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
+#include "tests/pth_writer.hpp"  // zip_members: ZIP archives byte for byte
 
 namespace fs = std::filesystem;
 using fc::data::ImageDataset;
@@ -133,12 +134,13 @@ TEST_CASE("celeba: what is missing or malformed is one line naming it and where 
   const std::string dir = root.path + "/celeba";
   auto load = [&] { load_image_dataset("celeba", Split::Train, root.path); };
   std::string why = error_of(load);
-  CHECK(why.rfind(dir + ": no CelebA here: flowcpp cannot download it (its host wants a browser); put img_align_celeba/ "
-                        "and list_eval_partition.txt in " + dir + ", from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+  CHECK(why.rfind(dir + ": no CelebA here: flowcpp cannot download it (its host wants a browser); put "
+                        "img_align_celeba.zip (or the folder it unzips to) and list_eval_partition.txt in " + dir +
+                        ", from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
                   0) == 0);
   write_bytes((fs::create_directories(dir), dir + "/img_align_celeba.zip"), "PK");
-  CHECK(error_of(load) == dir + ": img_align_celeba.zip is not read as a zip: unzip it first (unzip " + dir +
-                              "/img_align_celeba.zip -d " + dir + ")");
+  CHECK(error_of(load).rfind(dir + ": CelebA's faces are in " + dir + "/img_align_celeba.zip but list_eval_partition.txt "
+                             "is not beside them; download it from https://mmlab", 0) == 0);
   write_face(dir + "/img_align_celeba/000001.jpg", 100);
   CHECK(error_of(load).rfind(dir + ": CelebA's faces are in " + dir + "/img_align_celeba but list_eval_partition.txt is "
                              "not beside them; download it from https://mmlab",
@@ -158,6 +160,117 @@ TEST_CASE("celeba: what is missing or malformed is one line naming it and where 
   CHECK(why.find('\n') == std::string::npos);
   write_bytes(dir + "/img_align_celeba/000002.jpg", "not a jpeg");
   CHECK(error_of(load).rfind(dir + "/img_align_celeba/000002.jpg: cannot read image", 0) == 0);
+}
+
+namespace {
+
+// The faces of write_celeba as the members of img_align_celeba.zip under `folder`.
+std::vector<std::pair<std::string, std::string>> zip_faces(const std::string& images, const std::string& folder) {
+  std::vector<std::pair<std::string, std::string>> members = {{folder + "/", ""}};
+  for (int i = 1; i <= 5; ++i) {
+    const std::string name = "00000" + std::to_string(i) + ".jpg";
+    members.emplace_back(folder + "/" + name, read_bytes(images + "/" + name));
+  }
+  return members;
+}
+
+}  // namespace
+
+TEST_CASE("celeba: img_align_celeba.zip read in place, stored or deflated, the same pixels as the folder",
+          "[image_data][celeba][zip]") {
+  TempDir unzipped;
+  const std::string images = unzipped.path + "/celeba/img_align_celeba", list = unzipped.path + "/celeba/list_eval_partition.txt";
+  write_celeba(images, list, false);
+  const ImageDataset want = load_image_dataset("celeba", Split::Train, unzipped.path);
+  const ImageDataset want_test = load_image_dataset("celeba", Split::Test, unzipped.path);
+  struct Layout {
+    const char* what;
+    std::string zip;
+  };
+  std::vector<Layout> layouts = {
+      {"deflated", pth::zip_members(zip_faces(images, "img_align_celeba"), true)},
+      {"stored", pth::zip_members(zip_faces(images, "img_align_celeba"), false)},
+      {"Kaggle's doubled folder", pth::zip_members(zip_faces(images, "img_align_celeba/img_align_celeba"), true)}};
+  // zip(1) itself, when it is installed (scripts/install_deps.sh installs it), deflating
+  // at its default level and storing (-0).
+  if (std::system("zip -v > /dev/null 2>&1") == 0) {
+    for (const char* level : {"-6", "-0"}) {
+      const std::string out = unzipped.path + "/by_zip" + level + ".zip";
+      REQUIRE(std::system(("cd " + unzipped.path + "/celeba && zip -q -r " + level + " " + out + " img_align_celeba").c_str()) == 0);
+      layouts.push_back({level, read_bytes(out)});
+    }
+  } else {
+    WARN("SKIPPED: zip(1) is not installed; the zips of tests/pth_writer.hpp alone are read");
+  }
+  for (const Layout& layout : layouts) {
+    INFO(layout.what);
+    TempDir root;
+    write_bytes((fs::create_directories(root.path + "/celeba"), root.path + "/celeba/img_align_celeba.zip"), layout.zip);
+    write_bytes(root.path + "/celeba/list_eval_partition.txt", read_bytes(list));
+    const ImageDataset got = load_image_dataset("celeba", Split::Train, root.path);
+    CHECK(got.size() == 3);
+    CHECK(got.pixels == want.pixels);
+    CHECK(load_image_dataset("celeba", Split::Test, root.path).pixels == want_test.pixels);
+  }
+}
+
+TEST_CASE("celeba: a damaged img_align_celeba.zip is one line naming the zip and the member", "[image_data][celeba][zip]") {
+  TempDir unzipped;
+  const std::string images = unzipped.path + "/celeba/img_align_celeba", list = unzipped.path + "/celeba/list_eval_partition.txt";
+  write_celeba(images, list, false);
+  TempDir root;
+  const std::string dir = root.path + "/celeba", zip = dir + "/img_align_celeba.zip";
+  fs::create_directories(dir);
+  write_bytes(dir + "/list_eval_partition.txt", read_bytes(list));
+  auto load = [&] { load_image_dataset("celeba", Split::Train, root.path); };
+  auto members = zip_faces(images, "img_align_celeba");
+  const std::string good = pth::zip_members(members, true);
+
+  struct Bad {
+    const char* what;
+    std::string bytes, error;
+  };
+  auto deflated_at = [&](const std::string& z, const std::string& name) {  // where a member's data starts
+    const size_t at = z.find(name);
+    return at + name.size() + 4 + static_cast<uint8_t>(z[at + name.size() + 2]);
+  };
+  std::string flipped = good;  // the deflate stream of face 2 garbled
+  for (size_t i = 0; i < 40; ++i) flipped[deflated_at(good, "img_align_celeba/000002.jpg") + i] ^= 0x5a;
+  // A field of face 2's central directory record (method +10, CRC +16, sizes +20, +24)
+  // set to `value`.
+  auto patched = [&](size_t field, uint32_t value, int bytes) {
+    std::string z = good;
+    size_t at = z.find("PK\x01\x02");
+    for (int k = 0; k < 2; ++k) at = z.find("PK\x01\x02", at + 4);
+    for (int b = 0; b < bytes; ++b) z[at + field + b] = static_cast<char>(value >> (8 * b));
+    return z;
+  };
+  const std::string member = zip + ": member 'img_align_celeba/000002.jpg' ";
+  auto without = members;
+  without.erase(without.begin() + 2);  // no 000002.jpg
+  auto not_jpeg = members;
+  not_jpeg[2].second = "not a jpeg";
+  std::vector<Bad> bad = {
+      {"two bytes", "PK", zip + ": not a ZIP archive: 2 bytes"},
+      {"text", std::string(100, 'x'), zip + ": not a ZIP archive (no end of central directory record)"},
+      {"cut in half", good.substr(0, good.size() / 2), zip + ": not a ZIP archive (no end of central directory record)"},
+      {"a face missing", pth::zip_members(without, true),
+       zip + ": has no img_align_celeba/000002.jpg, which " + dir + "/list_eval_partition.txt lists"},
+      {"garbled deflate stream", flipped, member + "is damaged"},
+      {"wrong CRC-32", patched(16, 0x12345678, 4), member + "is damaged (CRC-32 "},
+      {"bzip2 (method 12)", patched(10, 12, 2), member + "uses compression method 12; only stored (0) and deflated (8)"},
+      {"4 GB claimed from a few hundred bytes", patched(24, 0xfffffff0u, 4), member + "claims 4294967280 bytes from "},
+      {"a size 1 too big", patched(24, static_cast<uint32_t>(members[2].second.size() + 1), 4),
+       member + "is damaged: its deflate stream does not make the "},
+      {"not a JPEG", pth::zip_members(not_jpeg, true), zip + ": img_align_celeba/000002.jpg: cannot read image"},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.what);
+    write_bytes(zip, b.bytes);
+    const std::string why = error_of(load);
+    CHECK(why.rfind(b.error, 0) == 0);
+    CHECK(why.find('\n') == std::string::npos);
+  }
 }
 
 TEST_CASE("cfm_image --train celeba: the reference's 64 x 64 recipe (channel_mult 1,2,3,4)", "[app][cfm_image][celeba]") {

@@ -1,10 +1,10 @@
-#include "nn/zip_store.hpp"
+#include "engine/zip_archive.hpp"
 
 #include <zlib.h>
 
 #include <algorithm>
 
-namespace fc::nn {
+namespace fc::io {
 
 namespace {
 
@@ -12,7 +12,14 @@ constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0
                    kEnd64Sig = 0x06064b50, kLocator64Sig = 0x07064b50;
 constexpr uint64_t kEndSize = 22, kLocator64Size = 20, kEnd64Size = 56, kCentralSize = 46, kLocalSize = 30;
 // More members than a state_dict of a million tensors has: a corrupt count, not an archive.
+// CelebA's zip has 202,599 members.
 constexpr uint64_t kMaxEntries = uint64_t{1} << 21;
+// Deflate makes at most 258 bytes of a 2-bit code: about 1032 bytes of output for a byte
+// of input. A member claiming more is a lying directory (a zip bomb's, say), refused
+// before anyone allocates what it claims.
+constexpr uint64_t kMaxInflateRatio = 1032, kInflateSlack = 1024;
+// Compressed bytes are read and inflated a piece at a time.
+constexpr uint64_t kInflatePiece = uint64_t{1} << 20;
 
 uint64_t le(const unsigned char* p, int n) {
   uint64_t v = 0;
@@ -46,12 +53,13 @@ void apply_zip64_extra(const std::string& path, const std::string& name, const u
 
 }  // namespace
 
-StoredZip::StoredZip(const std::string& path) : path_(path), fd_(io::open_for_reading(path, &file_size_)) {
+ZipArchive::ZipArchive(const std::string& path, ZipMethods methods)
+    : path_(path), fd_(open_for_reading(path, &file_size_)) {
   if (file_size_ < kEndSize) FC_FILE_FAIL(path, "not a ZIP archive: " << file_size_ << " bytes");
   // The end record is the last 22 bytes plus a comment of up to 65535 bytes.
   const uint64_t tail_size = std::min<uint64_t>(file_size_, kEndSize + 65535);
   std::string tail(tail_size, '\0');
-  io::read_all_at(fd_.fd, tail.data(), tail_size, file_size_ - tail_size, path);
+  read_all_at(fd_.fd, tail.data(), tail_size, file_size_ - tail_size, path);
   const auto* t = reinterpret_cast<const unsigned char*>(tail.data());
   uint64_t end_at = UINT64_MAX;  // in tail
   for (uint64_t i = tail_size - kEndSize + 1; i-- > 0;)
@@ -68,14 +76,14 @@ StoredZip::StoredZip(const std::string& path) : path_(path), fd_(io::open_for_re
   // counts and offsets are the real ones (torch writes both records always).
   if (end_pos >= kLocator64Size) {
     unsigned char loc[kLocator64Size];
-    io::read_all_at(fd_.fd, loc, kLocator64Size, end_pos - kLocator64Size, path);
+    read_all_at(fd_.fd, loc, kLocator64Size, end_pos - kLocator64Size, path);
     if (le(loc, 4) == kLocator64Sig) {
       const uint64_t at = le(loc + 8, 8);
       if (le(loc + 4, 4) != 0 || le(loc + 16, 4) > 1) FC_FILE_FAIL(path, "multi-disk ZIP archives are not read");
       if (at > end_pos - kLocator64Size || end_pos - kLocator64Size - at < kEnd64Size)
         FC_FILE_FAIL(path, "ZIP64 end record at " << at << " lies outside the file");
       unsigned char r[kEnd64Size];
-      io::read_all_at(fd_.fd, r, kEnd64Size, at, path);
+      read_all_at(fd_.fd, r, kEnd64Size, at, path);
       if (le(r, 4) != kEnd64Sig) FC_FILE_FAIL(path, "no ZIP64 end record where its locator points (" << at << ")");
       disk = le(r + 16, 4);
       cd_disk = le(r + 20, 4);
@@ -91,7 +99,7 @@ StoredZip::StoredZip(const std::string& path) : path_(path), fd_(io::open_for_re
     FC_FILE_FAIL(path, "truncated: the central directory [" << cd_offset << ", +" << cd_size << ") lies outside the file");
 
   std::string cd(cd_size, '\0');
-  io::read_all_at(fd_.fd, cd.data(), cd_size, cd_offset, path);
+  read_all_at(fd_.fd, cd.data(), cd_size, cd_offset, path);
   const auto* c = reinterpret_cast<const unsigned char*>(cd.data());
   uint64_t at = 0;
   for (uint64_t k = 0; k < count; ++k) {
@@ -108,35 +116,83 @@ StoredZip::StoredZip(const std::string& path) : path_(path), fd_(io::open_for_re
     z.crc32 = static_cast<uint32_t>(le(r + 16, 4));
     apply_zip64_extra(path, z.name, r + kCentralSize + name_len, extra_len, &usize, &csize, &local);
     if (flags & 1) FC_FILE_FAIL(path, "member '" << z.name << "' is encrypted");
-    if (method != 0 || csize != usize)
+    if (methods == ZipMethods::StoredOnly && (method != 0 || csize != usize))
       FC_FILE_FAIL(path, "member '" << z.name << "' is compressed (method " << method
                                     << "); torch.save stores its members uncompressed");
+    if (method != 0 && method != 8)
+      FC_FILE_FAIL(path, "member '" << z.name << "' uses compression method " << method
+                                    << "; only stored (0) and deflated (8) members are read");
+    if (method == 0 && csize != usize)
+      FC_FILE_FAIL(path, "member '" << z.name << "' is stored with two sizes (" << csize << " and " << usize << ")");
+    if (method == 8 && usize > csize * kMaxInflateRatio + kInflateSlack)
+      FC_FILE_FAIL(path, "member '" << z.name << "' claims " << usize << " bytes from " << csize
+                                    << " deflated ones, more than deflate can make");
+    z.method = static_cast<int>(method);
     if (!index_.emplace(z.name, entries_.size()).second) FC_FILE_FAIL(path, "member '" << z.name << "' appears twice");
     // The local header: its name and extra field (torch pads it to align the data)
     // come before the data; its sizes may be zeros (a data descriptor follows).
     unsigned char h[kLocalSize];
     if (local > cd_offset || cd_offset - local < kLocalSize)
       FC_FILE_FAIL(path, "member '" << z.name << "': local header at " << local << " lies outside the file's data");
-    io::read_all_at(fd_.fd, h, kLocalSize, local, path);
+    read_all_at(fd_.fd, h, kLocalSize, local, path);
     if (le(h, 4) != kLocalSig) FC_FILE_FAIL(path, "member '" << z.name << "': no local header at " << local);
     if (le(h + 26, 2) != name_len) FC_FILE_FAIL(path, "member '" << z.name << "': local header names another member");
     z.data_offset = local + kLocalSize + le(h + 26, 2) + le(h + 28, 2);
     z.size = usize;
-    if (z.data_offset > cd_offset || z.size > cd_offset - z.data_offset)
-      FC_FILE_FAIL(path, "truncated: member '" << z.name << "' (" << z.size << " bytes at " << z.data_offset
+    z.compressed_size = csize;
+    if (z.data_offset > cd_offset || csize > cd_offset - z.data_offset)
+      FC_FILE_FAIL(path, "truncated: member '" << z.name << "' (" << csize << " bytes at " << z.data_offset
                                                << ") runs into the central directory or past the file");
     entries_.push_back(std::move(z));
     at += kCentralSize + name_len + extra_len + comment_len;
   }
 }
 
-const ZipEntry* StoredZip::find(const std::string& name) const {
+const ZipEntry* ZipArchive::find(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
-void StoredZip::read(const ZipEntry& entry, void* buf) const {
-  if (entry.size > 0) io::read_all_at(fd_.fd, buf, entry.size, entry.data_offset, path_);
+void ZipArchive::inflate(const ZipEntry& entry, void* buf) const {
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) FC_FILE_FAIL(path_, "zlib cannot start inflating '" << entry.name << "'");
+  std::string piece;
+  Bytef none = 0;  // zlib wants an output pointer even for an empty member
+  Bytef* out = entry.size > 0 ? static_cast<Bytef*>(buf) : &none;
+  uint64_t read = 0, made = 0;
+  int rc = Z_OK;
+  // zlib counts in uInt: the output is handed over a piece at a time too.
+  while (rc != Z_STREAM_END) {
+    if (z.avail_in == 0) {
+      if (read == entry.compressed_size) break;
+      piece.resize(std::min(kInflatePiece, entry.compressed_size - read));
+      read_all_at(fd_.fd, piece.data(), piece.size(), entry.data_offset + read, path_);
+      read += piece.size();
+      z.next_in = reinterpret_cast<Bytef*>(piece.data());
+      z.avail_in = static_cast<uInt>(piece.size());
+    }
+    const uint64_t room = std::min<uint64_t>(entry.size - made, kInflatePiece);
+    z.next_out = out + made;
+    z.avail_out = static_cast<uInt>(room);
+    rc = ::inflate(&z, Z_NO_FLUSH);
+    made += room - z.avail_out;
+    if (rc == Z_BUF_ERROR && made == entry.size) break;  // more output than the directory says
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+  }
+  const bool whole = rc == Z_STREAM_END && made == entry.size;
+  inflateEnd(&z);
+  if (!whole)
+    FC_FILE_FAIL(path_, "member '" << entry.name << "' is damaged: its deflate stream "
+                                   << (rc == Z_STREAM_END || made == entry.size ? "does not make the "
+                                                                                : "breaks off before ")
+                                   << entry.size << " bytes the directory says");
+}
+
+void ZipArchive::read(const ZipEntry& entry, void* buf) const {
+  if (entry.method == 8)
+    inflate(entry, buf);
+  else if (entry.size > 0)
+    read_all_at(fd_.fd, buf, entry.size, entry.data_offset, path_);
   // zlib's crc32 takes a uInt length: in pieces.
   uLong crc = crc32(0L, Z_NULL, 0);
   const auto* p = static_cast<const Bytef*>(buf);
@@ -150,7 +206,7 @@ void StoredZip::read(const ZipEntry& entry, void* buf) const {
                                    << entry.crc32 << ")");
 }
 
-std::string StoredZip::read_text(const ZipEntry& entry, uint64_t limit) const {
+std::string ZipArchive::read_text(const ZipEntry& entry, uint64_t limit) const {
   if (entry.size > limit)
     FC_FILE_FAIL(path_, "member '" << entry.name << "' has " << entry.size << " bytes (limit " << limit << ")");
   std::string s(entry.size, '\0');
@@ -158,4 +214,4 @@ std::string StoredZip::read_text(const ZipEntry& entry, uint64_t limit) const {
   return s;
 }
 
-}  // namespace fc::nn
+}  // namespace fc::io
