@@ -1,19 +1,27 @@
-// engine/ops.hpp: one table of op cases, each gradient-checked by finite differences
-// (tests/gradcheck.hpp); forward values computed by hand; the fast exp against libm;
+// engine/ops.hpp: one table of op cases run three ways (a finite-difference gradient
+// check, tests/gradcheck.hpp, on CPU and CUDA tensors; the same forward and backward on
+// CUDA tensors against the CPU; and, hidden, a timing), with its coverage taken from
+// engine/ops.hpp itself; forward values computed by hand; the fast exp against libm;
 // shape errors that name the op; and ops on CUDA tensors failing loudly without a
 // CUDA backend.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <limits>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/allocator.hpp"
 #include "engine/autograd.hpp"
+#include "engine/cuda/backend.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
 #include "engine/random.hpp"
@@ -45,6 +53,26 @@ void check_values(const Tensor& got, const std::vector<float>& want, const Shape
 }
 
 // ---- the table
+//
+// One row per op and variant, run three ways:
+//   gradcheck     autograd's gradient against central differences, with CPU tensors
+//                 and with CUDA tensors (the emulated device in make test);
+//   cross-device  the forward and every input's gradient on CUDA tensors against the
+//                 CPU's, to 1e-9 normalised squared error;
+//   timing        hidden from make test (./build/run_tests "[timing]"): the median
+//                 time of a forward and backward on each device there is.
+// The coverage test reads the ops engine/ops.hpp declares and fails until each has a row.
+// A new op's row, the template:
+//
+//   add_case("my_op: what this variant exercises",  // the part before ':' names the op
+//            {{3, 5}, {5}},                          // the inputs' shapes
+//            {N, P},                                 // how each is drawn (tests/gradcheck.hpp:
+//                                                    // N(0,1), positive, away from 0, distinct)
+//            [](V x) { return my_op(x[0], x[1]); },  // the op, alone or in a composition
+//            smooth_opt());                          // step and tolerances (below)
+//
+// and `false` after the options where the finite differences would take too long on
+// the emulated device (the other checks still run it there).
 
 struct OpCase {
   std::string name;  // "op: variant"; the part before ':' is the op it covers
@@ -52,7 +80,7 @@ struct OpCase {
   std::vector<Gen> gens;  // one per input
   fc::test::TensorFn f;
   GradCheckOptions opt;
-  bool on_cuda = true;  // false: too slow for the emulated device (the CPU run keeps it)
+  bool on_cuda = true;  // false: the finite differences too slow for the emulated device
 };
 
 // Step and tolerance presets. Linear ops are exact up to float32 rounding; smooth
@@ -96,6 +124,10 @@ std::vector<OpCase> op_cases() {
   add_case("sigmoid", {u}, {N}, [](V x) { return sigmoid(x[0]); }, smooth_opt());
   add_case("tanh", {u}, {N}, [](V x) { return fc::tanh(x[0]); }, smooth_opt());
   add_case("relu", {u}, {NZ}, [](V x) { return relu(x[0]); }, linear_opt());
+  // sign records no gradient (it is zero almost everywhere): checked inside a sum that
+  // has one, which must come out as if sign were a constant.
+  add_case("sign: beside x^2 and |x|^1.5", {{33}}, {NZ},
+           [](V x) { return add(square(x[0]), add(fc::pow(fc::abs(x[0]), 1.5f), sign(x[0]))); }, smooth_opt());
   add_case("add_scalar", {u}, {N}, [](V x) { return add_scalar(x[0], 2.5f); }, linear_opt());
   add_case("mul_scalar", {u}, {N}, [](V x) { return mul_scalar(x[0], -1.7f); }, linear_opt());
   add_case("rsub_scalar", {u}, {N}, [](V x) { return rsub_scalar(3.f, x[0]); }, linear_opt());
@@ -358,22 +390,108 @@ TEST_CASE("gradcheck: every op in the table with CUDA tensors", "[ops][gradcheck
   gradcheck_every_op(Device::CUDA);
 }
 
+// The ops are what engine/ops.hpp declares: every `Tensor NAME(` at the start of a line
+// (tests run from the repository root). The operators below them are spelled with ops.
+std::set<std::string> declared_ops() {
+  std::ifstream f("engine/ops.hpp");
+  REQUIRE(f);
+  const std::regex op(R"(^Tensor ([a-z_0-9]+)\()");
+  std::set<std::string> names;
+  std::smatch m;
+  for (std::string line; std::getline(f, line);)
+    if (std::regex_search(line, m, op)) names.insert(m[1]);
+  return names;
+}
+
 TEST_CASE("gradcheck: the table covers every op in engine/ops.hpp", "[ops][gradcheck]") {
-  std::vector<OpCase> cases = op_cases();
-  const char* ops[] = {"neg", "exp", "log", "sqrt", "square", "pow", "abs", "silu", "sigmoid",
-                       "tanh", "relu", "add_scalar", "mul_scalar", "rsub_scalar",
-                       "rdiv_scalar", "add", "sub", "mul", "div", "sum", "mean", "max",
-                       "sum_to", "reshape", "permute", "transpose", "broadcast_to", "concat",
-                       "slice", "matmul", "linear", "mse_loss", "sin", "cos", "conv2d",
-                       "group_norm", "softmax", "qkv_attention", "upsample_nearest2x",
-                       "avg_pool2x", "embedding", "timestep_embedding", "dropout",
-                       "cross_entropy"};
-  for (const char* op : ops) {
-    int n = 0;
-    for (const OpCase& c : cases)
-      if (c.name.substr(0, c.name.find(':')) == op) ++n;
-    INFO("op " << op);
-    CHECK(n > 0);
+  const std::set<std::string> ops = declared_ops();
+  // What the header holds today, so that a broken reading of it cannot pass as coverage.
+  REQUIRE(ops.size() >= 45);
+  REQUIRE(ops.count("sign") == 1);
+  REQUIRE(ops.count("group_norm_silu") == 1);
+  std::set<std::string> covered;
+  for (const OpCase& c : op_cases()) covered.insert(c.name.substr(0, c.name.find(':')));
+  for (const std::string& op : ops) {
+    INFO("op " << op << " has no row in op_cases()");
+    CHECK(covered.count(op) == 1);
+  }
+}
+
+// ---- cross-device: the same rows with CUDA tensors against the CPU
+
+namespace {
+
+// The row's inputs (the gradcheck's draws), on `device`, recording gradients.
+std::vector<Tensor> inputs_of(const OpCase& c, Device device, uint64_t seed) {
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < c.shapes.size(); ++i) {
+    Tensor x = fc::test::make_input(c.shapes[i], c.gens[i], seed + i).to(device);
+    x.requires_grad_();
+    inputs.push_back(x);
+  }
+  return inputs;
+}
+
+// The output and each input's gradient of sum(out * W), on the host.
+std::vector<std::vector<float>> forward_backward(const OpCase& c, Device device, uint64_t seed) {
+  std::vector<Tensor> inputs = inputs_of(c, device, seed);
+  Tensor out = c.f(inputs);
+  std::vector<std::vector<float>> results = {out.to_vector()};
+  out.backward(Generator(c.opt.weight_seed).normal(out.shape()).to(device));
+  for (Tensor& x : inputs) results.push_back(x.grad().defined() ? x.grad().to_vector() : std::vector<float>());
+  return results;
+}
+
+}  // namespace
+
+TEST_CASE("cross-device: every row of the table computes on CUDA tensors what it computes on the CPU", "[cuda][ops]") {
+  uint64_t seed = 300;
+  for (const OpCase& c : op_cases()) {
+    INFO("op " << c.name);
+    const auto cpu = forward_backward(c, Device::CPU, seed), gpu = forward_backward(c, Device::CUDA, seed);
+    seed += c.shapes.size();
+    REQUIRE(cpu.size() == gpu.size());
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      INFO((i == 0 ? std::string("output") : "gradient of input " + std::to_string(i - 1)));
+      REQUIRE(cpu[i].size() == gpu[i].size());
+      CHECK(nmse(cpu[i], gpu[i]) <= 1e-9);
+    }
+  }
+}
+
+// ---- timing: the same rows, timed (hidden; FC_OP_TIMING_REPS repetitions, default 20)
+
+TEST_CASE("timing: the median forward + backward of every row on each device", "[.timing]") {
+  const char* reps_text = std::getenv("FC_OP_TIMING_REPS");
+  const int reps = std::max(1, reps_text ? std::atoi(reps_text) : 20);
+  std::vector<Device> devices = {Device::CPU};
+  if (cuda::unavailable_reason().empty()) devices.push_back(Device::CUDA);
+  std::printf("%-56s", "op (median of forward + backward, microseconds)");
+  for (Device d : devices) std::printf(" %12s", d == Device::CUDA && cuda::emulated() ? "CUDA (emu)" : device_name(d));
+  std::printf("\n");
+  for (const OpCase& c : op_cases()) {
+    std::printf("%-56s", c.name.substr(0, 56).c_str());
+    for (Device d : devices) {
+      std::vector<double> us;
+      for (int r = 0; r <= reps; ++r) {  // the first run warms the caches; not counted
+        std::vector<Tensor> inputs = inputs_of(c, d, 1);
+        const auto t0 = std::chrono::steady_clock::now();
+        Tensor out = c.f(inputs);
+        out.backward(Tensor::ones(out.shape(), d));
+        for (const Tensor& x : inputs)  // reading a gradient back waits for the device
+          if (x.grad().defined()) {
+            x.grad().to_vector();
+            break;
+          }
+        const auto t1 = std::chrono::steady_clock::now();
+        if (r > 0) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      }
+      std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
+      const double median = us[us.size() / 2];
+      std::printf(" %12.1f", median);
+      CHECK(median > 0);
+    }
+    std::printf("\n");
   }
 }
 

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 // A fresh directory under /tmp, removed with everything in it at the end of the scope.
 struct TempDir {
@@ -43,6 +44,17 @@ struct EnvGuard {
 };
 
 // Both throw (and so fail the test) when the file cannot be read or written.
+// sum (a - b)^2 / sum a^2 over two host vectors (sum (a - b)^2 when a is all zeros):
+// how the tests compare one device's numbers with another's.
+inline double nmse(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    den += static_cast<double>(a[i]) * a[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f.good()) throw std::runtime_error("cannot read " + path);
