@@ -15,6 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/dataset_dir.hpp"
@@ -134,40 +137,22 @@ Config parse(int argc, char** argv) {
 
 using app::fmt;
 
-int run(int argc, char** argv) {
-  Config c = parse(argc, argv);
-  set_num_threads(static_cast<int>(c.run.threads));
-  data::Toy2d density(c.dataset);  // checks the name or the file before any work
-  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
-  // Under mpirun the ranks train and sample together; scoring a file is rank 0's alone.
-  if (!dist::is_root() && !c.score.empty()) return 0;
-  if (!c.score.empty()) {
-    Tensor samples = data::load_npy(c.score);
-    FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.dim(0) >= 2,
-             c.score << ": expected N x 2 samples, got shape " << samples.shape());
-    app::require_finite_points(samples, c.score);
-    nlohmann::json m;
-    m["file"] = c.score;
-    m["points"] = samples.dim(0);
-    app::score_all_points(m, samples, density, static_cast<uint64_t>(c.run.seed));
-    std::printf("%s\n", m.dump().c_str());
-    return 0;
-  }
-  const Device device = c.device;
-  const std::string device_text = app::describe_device(device);
-  std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
-  if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
-  // --sample-only also takes the reference's ckpt.pth when the folder has only that.
-  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
-  nlohmann::json metrics;
-  metrics["dataset"] = c.dataset;
-  metrics["device"] = device_text;
-  metrics["preset"] = c.run.preset;
-  auto t_start = Clock::now();
+// --score FILE: the metrics of another implementation's samples, printed as JSON.
+int score_file(const Config& c, const data::Toy2d& density) {
+  Tensor samples = data::load_npy(c.score);
+  FC_CHECK(samples.ndim() == 2 && samples.dim(1) == 2 && samples.dim(0) >= 2,
+           c.score << ": expected N x 2 samples, got shape " << samples.shape());
+  app::require_finite_points(samples, c.score);
+  nlohmann::json m;
+  m["file"] = c.score;
+  m["points"] = samples.dim(0);
+  app::score_all_points(m, samples, density, static_cast<uint64_t>(c.run.seed));
+  std::printf("%s\n", m.dump().c_str());
+  return 0;
+}
 
-  Generator gen(static_cast<uint64_t>(c.run.seed));
-  std::unique_ptr<nn::MLP> mlp;
-  app::TrainState state;
+// What this run's objective writes into the checkpoint.
+std::map<std::string, std::string> objective_metadata(const Config& c) {
   const bool bridge = c.coupling == "sb";
   std::map<std::string, std::string> meta = {{"dataset", c.dataset},
                                              {"sigma_min", fmt(c.sigma_min, 9)},
@@ -177,95 +162,113 @@ int run(int argc, char** argv) {
   if (bridge) meta["sb_sigma"] = fmt(c.sb_sigma, 9);
   if (c.coupling == "sinkhorn") meta["sinkhorn_reg"] = fmt(c.sinkhorn_reg, 9);
   if (c.coupling != "independent") meta["ot_block"] = std::to_string(c.ot_block);
-  // The path the model learned: this run's, or the checkpoint's with --sample-only.
-  std::string model_path = meta["path"];
-  std::map<std::string, std::string> model_meta = meta;  // the checkpoint's with --sample-only
-  nlohmann::json sampled_config;                          // --sample-only: the checkpoint's settings
-  if (c.run.sample_only) {
-    FC_CHECK(std::filesystem::exists(ckpt),
-             ckpt << ": no checkpoint to sample from; train first with ./apps/cfm2d " << c.dataset);
-    app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
-    app::check_trained_on(loaded, ckpt, c.dataset);  // a foreign file without metadata is taken on trust
-    sampled_config = app::checkpoint_config(loaded, ckpt);
-    mlp = std::move(loaded.mlp);
-    mlp->to(device);
-    model_path = app::trained_path_name(loaded.file.metadata);
-    model_meta = loaded.file.metadata;
-    if (model_path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
-    FC_CHECK(model_path != "sb" || c.sample_path.empty(),
-             ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
-    app::announce_device("cfm2d", device);
-    if (dist::is_root()) std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
-  } else {
-    nn::MLPConfig mc;
-    mc.hidden = c.hidden;
-    mlp = std::make_unique<nn::MLP>(mc, gen);  // initialised on the host: the same on every device
-    mlp->to(device);
-    nn::AdamWOptions ao;
-    ao.lr = static_cast<float>(c.run.lr);
-    nn::AdamW opt(*mlp, ao);
-    if (c.run.resume) {
-      // Checkpoints written before a key was recorded were trained with its default.
-      std::vector<app::ObjectiveSetting> objective = {
-          {"objective", "the objective", "cfm", "cfm"},
-          {"coupling", "--coupling", c.coupling, "independent"},
-          {"path", "--path", meta["path"], "condot"},
-          {"sigma_min", "--sigma-min", meta["sigma_min"], "0"}};
-      if (bridge) objective.push_back({"sb_sigma", "--sb-sigma", meta["sb_sigma"], "1"});
-      if (c.coupling == "sinkhorn")
-        objective.push_back({"sinkhorn_reg", "--sinkhorn-reg", meta["sinkhorn_reg"], "0.05"});
-      if (c.coupling != "independent") objective.push_back({"ot_block", "--ot-block", meta["ot_block"], "256"});
-      app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state, objective);
-      if (dist::is_root())
-        std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n",
-                   static_cast<long long>(state.iteration), static_cast<long long>(c.run.iterations));
-    }
-    app::announce_device("cfm2d", device);
-    flow::CouplingOptions co;
-    co.kind = flow::parse_coupling(c.coupling);
-    co.block = c.ot_block;
-    co.reg = bridge ? 2 * c.sb_sigma * c.sb_sigma : c.sinkhorn_reg;
-    // x1 is drawn before x0: the order every earlier run of cfm2d used.
-    app::PairSource pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
-      app::PairBatch p;
-      p.x1 = density.sample(batch, g);
-      p.x0 = g.normal(Shape{batch, 2});
-      p.x1 = flow::couple(p.x0, p.x1, co, g);  // over the whole batch, on every rank
-      return app::rows_of(p, rows);
-    };
-    app::FlowTrainOptions to;
-    to.iterations = c.run.iterations;
-    to.batch = c.run.batch;
-    to.checkpoint_every = c.run.checkpoint_every;
-    to.interrupt_at = c.run.interrupt_at;
-    to.bucket_bytes = app::bucket_bytes(c.run);
-    if (bridge) to.bridge_sigma = static_cast<float>(c.sb_sigma);
-    else to.path = flow::Scheduler::parse(c.path, c.sigma_min);
-    to.device = device;
-    to.program = "cfm2d";
-    to.checkpoint = ckpt;
-    to.losses_csv = dir + "/losses.csv";
-    app::HostWaits waits;
-    to.host_waits = &waits;
-    auto save = [&] {
-      std::map<std::string, std::string> m = meta;
-      for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
-      app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
-    };
-    double final_loss = 0;
-    if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
-    metrics["final_loss"] = final_loss;
-    app::record_host_waits("cfm2d", metrics, waits, device);
-    if (!dist::is_root() && c.run.train_only) return 0;
-    if (c.run.train_only) {
-      app::write_losses_csv(dir + "/losses.csv", state.losses);
-      std::fprintf(stderr, "cfm2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
-      return 0;
-    }
-  }
-  metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  metrics["parameters"] = mlp->num_parameters();
+  return meta;
+}
 
+// The settings --resume holds against the checkpoint's; checkpoints written before a key
+// was recorded were trained with its default.
+std::vector<app::ObjectiveSetting> resume_settings(const Config& c, std::map<std::string, std::string> meta) {
+  std::vector<app::ObjectiveSetting> objective = {{"objective", "the objective", "cfm", "cfm"},
+                                                  {"coupling", "--coupling", c.coupling, "independent"},
+                                                  {"path", "--path", meta["path"], "condot"},
+                                                  {"sigma_min", "--sigma-min", meta["sigma_min"], "0"}};
+  if (c.coupling == "sb") objective.push_back({"sb_sigma", "--sb-sigma", meta["sb_sigma"], "1"});
+  if (c.coupling == "sinkhorn") objective.push_back({"sinkhorn_reg", "--sinkhorn-reg", meta["sinkhorn_reg"], "0.05"});
+  if (c.coupling != "independent") objective.push_back({"ot_block", "--ot-block", meta["ot_block"], "256"});
+  return objective;
+}
+
+// The flow that is sampled: trained here, or read with --sample-only.
+struct Model {
+  std::unique_ptr<nn::MLP> mlp;
+  std::string path;                         // the path it learned
+  std::map<std::string, std::string> meta;  // its checkpoint's metadata
+  nlohmann::json sampled_config;            // --sample-only: the checkpoint's settings
+};
+
+// --sample-only: the checkpoint (ours, or the reference's ckpt.pth), checked.
+Model load_for_sampling(const Config& c, const std::string& ckpt) {
+  app::LoadedMLP loaded = app::load_mlp_to_sample("cfm2d", ckpt, c.dataset, c.device);
+  Model m;
+  m.sampled_config = app::checkpoint_config(loaded, ckpt);
+  m.mlp = std::move(loaded.mlp);
+  m.path = app::trained_path_name(loaded.file.metadata);
+  m.meta = loaded.file.metadata;
+  if (m.path != "sb") app::trained_path(loaded.file.metadata, ckpt);  // checks it
+  FC_CHECK(m.path != "sb" || c.sample_path.empty(),
+           ckpt << ": an SB-CFM model has no affine path to transform; drop --sample-path");
+  app::announce_device("cfm2d", c.device);
+  if (dist::is_root()) std::fprintf(stderr, "cfm2d: sampling from %s\n", ckpt.c_str());
+  return m;
+}
+
+// The training options of the reference's loop, as this run sets them.
+app::FlowTrainOptions train_options(const Config& c, const std::string& dir, const std::string& ckpt) {
+  app::FlowTrainOptions to;
+  to.loop = app::run_loop_options(c.run, "cfm2d", dir, ckpt);
+  if (c.coupling == "sb") to.bridge_sigma = static_cast<float>(c.sb_sigma);
+  else to.path = flow::Scheduler::parse(c.path, c.sigma_min);
+  to.device = c.device;
+  return to;
+}
+
+// Trains model.mlp (resuming with --resume). Returns the exit code when the run ends
+// here (interrupted, or --train-only), nothing when sampling follows.
+std::optional<int> train(const Config& c, const data::Toy2d& density, const std::string& dir, const std::string& ckpt,
+                         Model& model, Generator& gen, app::TrainState& state, nlohmann::json& metrics) {
+  nn::MLPConfig mc;
+  mc.hidden = c.hidden;
+  model.mlp = std::make_unique<nn::MLP>(mc, gen);  // initialised on the host: the same on every device
+  model.mlp->to(c.device);
+  nn::MLP& mlp = *model.mlp;
+  nn::AdamWOptions ao;
+  ao.lr = static_cast<float>(c.run.lr);
+  nn::AdamW opt(mlp, ao);
+  if (c.run.resume) {
+    app::resume_flow_mlp(ckpt, c.dataset, mlp, opt, gen, state, resume_settings(c, model.meta));
+    if (dist::is_root())
+      std::fprintf(stderr, "cfm2d: resuming at iteration %lld of %lld\n", static_cast<long long>(state.iteration),
+                   static_cast<long long>(c.run.iterations));
+  }
+  app::announce_device("cfm2d", c.device);
+  flow::CouplingOptions co;
+  co.kind = flow::parse_coupling(c.coupling);
+  co.block = c.ot_block;
+  co.reg = c.coupling == "sb" ? 2 * c.sb_sigma * c.sb_sigma : c.sinkhorn_reg;
+  // x1 is drawn before x0: the order every earlier run of cfm2d used.
+  app::PairSource pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
+    app::PairBatch p;
+    p.x1 = density.sample(batch, g);
+    p.x0 = g.normal(Shape{batch, 2});
+    p.x1 = flow::couple(p.x0, p.x1, co, g);  // over the whole batch, on every rank
+    return app::rows_of(p, rows);
+  };
+  app::FlowTrainOptions to = train_options(c, dir, ckpt);
+  app::HostWaits waits;
+  to.loop.host_waits = &waits;
+  auto save = [&] {
+    std::map<std::string, std::string> m = model.meta;
+    for (auto& [k, v] : mlp.config().to_metadata()) m[k] = v;
+    app::save_train_checkpoint(ckpt, mlp, &opt, gen, state, m);
+  };
+  double final_loss = 0;
+  if (!app::train_flow_mlp(mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
+  metrics["final_loss"] = final_loss;
+  app::record_host_waits("cfm2d", metrics, waits, c.device);
+  if (!dist::is_root() && c.run.train_only) return 0;
+  if (c.run.train_only) {
+    app::write_losses_csv(dir + "/losses.csv", state.losses);
+    std::fprintf(stderr, "cfm2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
+    return 0;
+  }
+  return std::nullopt;
+}
+
+// Samples the model (under --sample-path when given) and writes the plots and
+// metrics.json: the ranks sample together, rank 0 writes.
+int write_outputs(const Config& c, const data::Toy2d& density, const std::string& dir, const std::string& ckpt,
+                  const Model& model, Generator& gen, const app::TrainState& state, nlohmann::json& metrics,
+                  Clock::time_point t_start) {
   app::Flow2dOutputOptions oo = c.out;
   oo.dir = dir;
   oo.dataset = c.dataset;
@@ -273,38 +276,68 @@ int run(int argc, char** argv) {
             : c.coupling == "sb"        ? "SB-CFM" : "Sinkhorn-CFM";
   // Sampling under another path than the trained one goes through the schedule transform.
   // The plots and metrics hold host tensors; the model runs on its device.
-  flow::VelocityFn velocity = app::velocity_on(device, app::mlp_velocity(*mlp));
-  std::string sampled_under = model_path;
-  if (!c.sample_path.empty() && c.sample_path != model_path) {
-    velocity = app::sampling_velocity(velocity, app::trained_path(model_meta, ckpt),
-                                      flow::Scheduler::parse(c.sample_path));
+  flow::VelocityFn velocity = app::velocity_on(c.device, app::mlp_velocity(*model.mlp));
+  std::string sampled_under = model.path;
+  if (!c.sample_path.empty() && c.sample_path != model.path) {
+    velocity = app::sampling_velocity(velocity, app::trained_path(model.meta, ckpt), flow::Scheduler::parse(c.sample_path));
     sampled_under = c.sample_path;
   }
-  if (model_path != "condot" && model_path != "sb") oo.model += " (" + model_path + ")";
-  if (sampled_under != model_path) oo.model += " sampled under " + sampled_under;
-  metrics["path"] = model_path;
+  if (model.path != "condot" && model.path != "sb") oo.model += " (" + model.path + ")";
+  if (sampled_under != model.path) oo.model += " sampled under " + sampled_under;
+  metrics["path"] = model.path;
   metrics["sample_path"] = sampled_under;
   oo.seed = static_cast<uint64_t>(c.run.seed);
   app::write_flow2d_outputs(velocity, density, state.losses, oo, gen, metrics);
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  app::record_peak_memory(metrics, device);
+  app::record_peak_memory(metrics, c.device);
   nlohmann::json config = c.run.sample_only
-                              ? sampled_config
+                              ? model.sampled_config
                               : nlohmann::json{{"iterations", c.run.iterations}, {"batch_size", c.run.batch},
-                                               {"hidden", mlp->config().hidden}, {"lr", c.run.lr},
+                                               {"hidden", model.mlp->config().hidden}, {"lr", c.run.lr},
                                                {"sigma_min", c.sigma_min}, {"coupling", c.coupling},
                                                {"path", c.path}, {"sb_sigma", c.sb_sigma}};
   app::add_sampling_config(config, c.out, c.run.seed);
   metrics["config"] = config;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "cfm2d: wrote %s/ (straightness %s, energy distance %s%s)\n", dir.c_str(),
-               fmt(metrics["straightness"].get<double>()).c_str(),
-               fmt(metrics["energy_distance"].get<double>()).c_str(),
+               fmt(metrics["straightness"].get<double>()).c_str(), fmt(metrics["energy_distance"].get<double>()).c_str(),
                metrics.contains("in_square_fraction")
                    ? (", in-square " + fmt(metrics["in_square_fraction"].get<double>())).c_str()
                    : "");
   return 0;
+}
+
+int run(int argc, char** argv) {
+  Config c = parse(argc, argv);
+  set_num_threads(static_cast<int>(c.run.threads));
+  data::Toy2d density(c.dataset);  // checks the name or the file before any work
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
+  // Under mpirun the ranks train and sample together; scoring a file is rank 0's alone.
+  if (!c.score.empty()) return dist::is_root() ? score_file(c, density) : 0;
+  const std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
+  if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
+  // --sample-only also takes the reference's ckpt.pth when the folder has only that.
+  const std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
+  nlohmann::json metrics;
+  metrics["dataset"] = c.dataset;
+  metrics["device"] = app::describe_device(c.device);
+  metrics["preset"] = c.run.preset;
+  const auto t_start = Clock::now();
+
+  Generator gen(static_cast<uint64_t>(c.run.seed));
+  app::TrainState state;
+  Model model;
+  if (c.run.sample_only) {
+    model = load_for_sampling(c, ckpt);
+  } else {
+    model.meta = objective_metadata(c);
+    model.path = model.meta["path"];
+    if (std::optional<int> ended = train(c, density, dir, ckpt, model, gen, state, metrics)) return *ended;
+  }
+  metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+  metrics["parameters"] = model.mlp->num_parameters();
+  return write_outputs(c, density, dir, ckpt, model, gen, state, metrics, t_start);
 }
 
 }  // namespace

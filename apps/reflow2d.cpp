@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <nlohmann/json.hpp>
 
@@ -171,139 +173,137 @@ app::PairBatch offline_pairs(nn::MLP& teacher, const std::string& teacher_path, 
 
 using app::fmt;
 
-int run(int argc, char** argv) {
-  Config c = parse(argc, argv);
-  set_num_threads(static_cast<int>(c.run.threads));
-  data::Toy2d density(c.dataset);
-  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
-  std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
-  std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
-  const app::ReflowRounds round_plan("reflow2d", dir, c.rounds, c.pretrained);
-  nlohmann::json metrics;
-  metrics["dataset"] = c.dataset;
-  metrics["device"] = app::describe_device(c.device);
-  metrics["preset"] = c.run.preset;
-  metrics["pretrained"] = c.pretrained;
-  auto t_start = Clock::now();
+// --sample-only: the checkpoint's model, and its settings for metrics.json.
+std::unique_ptr<nn::MLP> load_for_sampling(const Config& c, const std::string& dir, const std::string& ckpt,
+                                           nlohmann::json& sampled_config) {
+  app::LoadedMLP loaded = app::load_mlp_to_sample("reflow2d", ckpt, c.dataset, c.device);
+  if (dist::is_root()) io::make_writable_dir(dir);
+  sampled_config = app::checkpoint_config(loaded, ckpt);
+  app::announce_device("reflow2d", c.device);
+  if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
+  return std::move(loaded.mlp);
+}
 
-  Generator gen(static_cast<uint64_t>(c.run.seed));
-  std::unique_ptr<nn::MLP> mlp;
-  app::TrainState state;
-  nlohmann::json sampled_config;  // --sample-only: the checkpoint's settings
-  if (c.run.sample_only) {
-    FC_CHECK(std::filesystem::exists(ckpt),
-             ckpt << ": no checkpoint to sample from; train first with ./apps/reflow2d " << c.dataset);
-    if (dist::is_root()) io::make_writable_dir(dir);
-    app::LoadedMLP loaded = app::load_mlp_checkpoint(ckpt);
-    app::check_trained_on(loaded, ckpt, c.dataset);  // a foreign file without metadata is taken on trust
-    sampled_config = app::checkpoint_config(loaded, ckpt);
-    mlp = std::move(loaded.mlp);
-    mlp->to(c.device);
-    app::announce_device("reflow2d", c.device);
-    if (dist::is_root()) std::fprintf(stderr, "reflow2d: sampling from %s\n", ckpt.c_str());
+// Where a round's student learns from: pairs made once (--pairs), or the teacher run
+// on fresh noise every iteration, this rank's rows alone.
+app::PairSource round_pairs(const Config& c, nn::MLP& teacher, const app::PairBatch& fixed) {
+  if (c.pairs > 0)
+    return [&c, &fixed](int64_t batch, const dist::Rows& rows, Generator& g) {
+      Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs, c.device), 0, rows.begin, rows.end);
+      return app::PairBatch{embedding(fixed.x0, ids), embedding(fixed.x1, ids)};
+    };
+  return [&c, &teacher](int64_t batch, const dist::Rows& rows, Generator& g) {
+    Tensor x0 = slice(g.normal(Shape{batch, 2}, 0.f, 1.f, c.device), 0, rows.begin, rows.end);
+    return app::PairBatch{x0, teacher_image(teacher, x0, c.teacher_steps)};
+  };
+}
+
+// What a round's checkpoint records besides the MLP's config.
+std::map<std::string, std::string> round_metadata(const Config& c, int64_t round, const std::string& teacher_path,
+                                                  const app::LoadedMLP& teacher, const std::string& teacher_weights) {
+  std::map<std::string, std::string> m = {{"dataset", c.dataset},      {"objective", "reflow"},
+                                          {"round", std::to_string(round)},
+                                          {"teacher", teacher_path}, {"sigma_min", "0"},
+                                          {"path", "condot"}, {"teacher_weights", teacher_weights},
+                                          {"teacher_steps", std::to_string(c.teacher_steps)},
+                                          {"pairs", std::to_string(c.pairs)}};
+  // Whatever path the teacher learned, its pairs are the endpoints of its own flow and
+  // the student regresses the straight line between them.
+  m["teacher_path"] = app::trained_path_name(teacher.file.metadata);
+  return m;
+}
+
+// One round: the student starts from its teacher's weights, as in the reference, and
+// learns the teacher's flow (resuming the checkpoint when `resuming`). False when a
+// signal stopped it.
+bool train_round(const Config& c, const std::string& dir, const std::string& ckpt, const app::ReflowRounds& round_plan,
+                 int64_t round, bool resuming, Generator& gen, app::TrainState& state, std::unique_ptr<nn::MLP>& mlp,
+                 double* final_loss) {
+  const std::string teacher_path = round_plan.teacher_of(round);
+  app::LoadedMLP teacher = load_teacher(c, teacher_path, round);
+  teacher.mlp->to(c.device);
+  Generator init(0);
+  mlp = std::make_unique<nn::MLP>(teacher.mlp->config(), init);
+  mlp->to(c.device);
+  nn::load_parameters(*mlp, teacher.file, teacher_path);
+  nn::AdamWOptions ao;
+  ao.lr = static_cast<float>(c.run.lr);
+  nn::AdamW opt(*mlp, ao);
+  // What this round learns: the flow of this teacher, integrated so, on these pairs.
+  const std::string teacher_weights = std::to_string(nn::parameter_checksum(*teacher.mlp));
+  if (resuming) {
+    const std::string teacher_option =
+        round == 1 ? "--pretrained weights (checksum)" : "the teacher " + teacher_path + " (checksum)";
+    app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state,
+                         {{"objective", "the objective", "reflow", "cfm"},
+                          {"teacher_weights", teacher_option, teacher_weights, "not recorded"},
+                          {"teacher_steps", "--teacher-steps", std::to_string(c.teacher_steps), "20"},
+                          {"pairs", "--pairs", std::to_string(c.pairs), "0"}});
+    round_plan.announce_resume(round, state.iteration, c.run.iterations);
   } else {
-    // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
-    // but the pairs' record: --resume then continues the pairs and starts the training.
-    const bool from_checkpoint = c.run.resume && std::filesystem::exists(ckpt);
-    if (c.run.resume && !from_checkpoint) {
-      FC_CHECK(c.pairs > 0 && app::read_pairs_record(pairs_stem(dir, 1)), ckpt << ": nothing to resume (no checkpoint)");
-      if (dist::is_root()) std::fprintf(stderr, "reflow2d: no checkpoint yet: starting the training, on the pairs begun before\n");
-    }
-    const int64_t first_round = round_plan.first_round(ckpt, from_checkpoint);
-    if (!from_checkpoint) load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
-    if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
-    app::announce_device("reflow2d", c.device);
-    nlohmann::json round_losses = nlohmann::json::array();
-    for (int64_t round = first_round; round <= c.rounds; ++round) {
-      const std::string teacher_path = round_plan.teacher_of(round);
-      app::LoadedMLP teacher = load_teacher(c, teacher_path, round);
-      teacher.mlp->to(c.device);
-      // The student starts from its teacher's weights, as in the reference.
-      Generator init(0);
-      mlp = std::make_unique<nn::MLP>(teacher.mlp->config(), init);
-      mlp->to(c.device);
-      nn::load_parameters(*mlp, teacher.file, teacher_path);
-      nn::AdamWOptions ao;
-      ao.lr = static_cast<float>(c.run.lr);
-      nn::AdamW opt(*mlp, ao);
-      // What this round learns: the flow of this teacher, integrated so, on these pairs.
-      const std::string teacher_weights = std::to_string(nn::parameter_checksum(*teacher.mlp));
-      if (from_checkpoint && round == first_round) {
-        const std::string teacher_option =
-            round == 1 ? "--pretrained weights (checksum)" : "the teacher " + teacher_path + " (checksum)";
-        app::resume_flow_mlp(ckpt, c.dataset, *mlp, opt, gen, state,
-                             {{"objective", "the objective", "reflow", "cfm"},
-                              {"teacher_weights", teacher_option, teacher_weights, "not recorded"},
-                              {"teacher_steps", "--teacher-steps", std::to_string(c.teacher_steps), "20"},
-                              {"pairs", "--pairs", std::to_string(c.pairs), "0"}});
-        round_plan.announce_resume(round, state.iteration, c.run.iterations);
-      } else {
-        state = app::TrainState{};
-      }
-      round_plan.announce(round, teacher_path);
-      app::PairSource pairs;
-      app::PairBatch fixed;
-      if (c.pairs > 0) {
-        fixed = offline_pairs(*teacher.mlp, teacher_path, c, dir, round);
-        pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
-          Tensor ids = slice(g.randint(Shape{batch}, 0, c.pairs, c.device), 0, rows.begin, rows.end);
-          return app::PairBatch{embedding(fixed.x0, ids), embedding(fixed.x1, ids)};
-        };
-      } else {
-        // The teacher integrates this rank's rows alone.
-        pairs = [&](int64_t batch, const dist::Rows& rows, Generator& g) {
-          Tensor x0 = slice(g.normal(Shape{batch, 2}, 0.f, 1.f, c.device), 0, rows.begin, rows.end);
-          return app::PairBatch{x0, teacher_image(*teacher.mlp, x0, c.teacher_steps)};
-        };
-      }
-      app::FlowTrainOptions to;
-      to.iterations = c.run.iterations;
-      to.batch = c.run.batch;
-      to.checkpoint_every = c.run.checkpoint_every;
-      to.interrupt_at = round == c.rounds ? c.run.interrupt_at : -1;
-      to.bucket_bytes = app::bucket_bytes(c.run);
-      to.device = c.device;
-      to.program = "reflow2d";
-      to.checkpoint = ckpt;
-      to.losses_csv = dir + "/losses.csv";
-      auto save = [&] {
-        std::map<std::string, std::string> m = {{"dataset", c.dataset},      {"objective", "reflow"},
-                                                {"round", std::to_string(round)},
-                                                {"teacher", teacher_path}, {"sigma_min", "0"},
-                                                {"path", "condot"}, {"teacher_weights", teacher_weights},
-                                                {"teacher_steps", std::to_string(c.teacher_steps)},
-                                                {"pairs", std::to_string(c.pairs)}};
-        // Whatever path the teacher learned, its pairs are the endpoints of its own flow
-        // and the student regresses the straight line between them.
-        m["teacher_path"] = app::trained_path_name(teacher.file.metadata);
-        for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
-        app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
-      };
-      double final_loss = 0;
-      if (!app::train_flow_mlp(*mlp, opt, gen, state, pairs, to, save, &final_loss)) return 130;
-      round_losses.push_back(final_loss);
-      round_plan.keep_as_teacher(ckpt, round);
-      dist::barrier();  // every rank reads the next round's teacher
-    }
-    if (!dist::is_root() && c.run.train_only) return 0;
-    if (c.run.train_only) {
-      app::write_losses_csv(dir + "/losses.csv", state.losses);
-      std::fprintf(stderr, "reflow2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
-      return 0;
-    }
-    metrics["final_loss"] = round_losses.back();
-    metrics["final_loss_per_round"] = round_losses;
+    state = app::TrainState{};
   }
-  metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-  metrics["parameters"] = mlp->num_parameters();
+  round_plan.announce(round, teacher_path);
+  const app::PairBatch fixed = c.pairs > 0 ? offline_pairs(*teacher.mlp, teacher_path, c, dir, round) : app::PairBatch{};
+  app::FlowTrainOptions to;
+  to.loop = app::run_loop_options(c.run, "reflow2d", dir, ckpt);
+  to.loop.interrupt_at = round == c.rounds ? c.run.interrupt_at : -1;
+  to.device = c.device;
+  auto save = [&] {
+    std::map<std::string, std::string> m = round_metadata(c, round, teacher_path, teacher, teacher_weights);
+    for (auto& [k, v] : mlp->config().to_metadata()) m[k] = v;
+    app::save_train_checkpoint(ckpt, *mlp, &opt, gen, state, m);
+  };
+  return app::train_flow_mlp(*mlp, opt, gen, state, round_pairs(c, *teacher.mlp, fixed), to, save, final_loss);
+}
 
+// Every round from the first one not done. Returns the exit code when the run ends here
+// (interrupted, or --train-only), nothing when sampling follows.
+std::optional<int> train_rounds(const Config& c, const std::string& dir, const std::string& ckpt,
+                                const app::ReflowRounds& round_plan, Generator& gen, app::TrainState& state,
+                                std::unique_ptr<nn::MLP>& mlp, nlohmann::json& metrics) {
+  // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
+  // but the pairs' record: --resume then continues the pairs and starts the training.
+  const bool from_checkpoint = c.run.resume && std::filesystem::exists(ckpt);
+  if (c.run.resume && !from_checkpoint) {
+    FC_CHECK(c.pairs > 0 && app::read_pairs_record(pairs_stem(dir, 1)), ckpt << ": nothing to resume (no checkpoint)");
+    if (dist::is_root()) std::fprintf(stderr, "reflow2d: no checkpoint yet: starting the training, on the pairs begun before\n");
+  }
+  const int64_t first_round = round_plan.first_round(ckpt, from_checkpoint);
+  if (!from_checkpoint) load_teacher(c, c.pretrained, 1);  // a clear error before any directory is made
+  if (dist::is_root()) io::make_writable_dir(dir);  // a read-only folder fails now, not after training
+  app::announce_device("reflow2d", c.device);
+  nlohmann::json round_losses = nlohmann::json::array();
+  for (int64_t round = first_round; round <= c.rounds; ++round) {
+    double final_loss = 0;
+    const bool resuming = from_checkpoint && round == first_round;
+    if (!train_round(c, dir, ckpt, round_plan, round, resuming, gen, state, mlp, &final_loss)) return 130;
+    round_losses.push_back(final_loss);
+    round_plan.keep_as_teacher(ckpt, round);
+    dist::barrier();  // every rank reads the next round's teacher
+  }
+  if (!dist::is_root() && c.run.train_only) return 0;
+  if (c.run.train_only) {
+    app::write_losses_csv(dir + "/losses.csv", state.losses);
+    std::fprintf(stderr, "reflow2d: trained; wrote %s (--train-only: no samples, plots or metrics)\n", ckpt.c_str());
+    return 0;
+  }
+  metrics["final_loss"] = round_losses.back();
+  metrics["final_loss_per_round"] = round_losses;
+  return std::nullopt;
+}
+
+// Samples the model and writes the plots and metrics.json: the ranks sample together,
+// rank 0 writes.
+int write_outputs(const Config& c, const data::Toy2d& density, const std::string& dir, nn::MLP& mlp, Generator& gen,
+                  const app::TrainState& state, const nlohmann::json& sampled_config, nlohmann::json& metrics,
+                  Clock::time_point t_start) {
   app::Flow2dOutputOptions oo = c.out;
   oo.dir = dir;
   oo.dataset = c.dataset;
   oo.model = c.rounds > 1 ? std::to_string(c.rounds) + "-rectified flow" : "Reflow";
   oo.seed = static_cast<uint64_t>(c.run.seed);
-  app::write_flow2d_outputs(app::velocity_on(c.device, app::mlp_velocity(*mlp)), density, state.losses, oo, gen,
-                            metrics);
+  app::write_flow2d_outputs(app::velocity_on(c.device, app::mlp_velocity(mlp)), density, state.losses, oo, gen, metrics);
   if (!dist::is_root()) return 0;  // the ranks sampled together; rank 0 writes the outputs
   metrics["time_total_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   app::record_peak_memory(metrics, c.device);
@@ -316,9 +316,36 @@ int run(int argc, char** argv) {
   metrics["config"] = config;
   app::write_json(dir + "/metrics.json", metrics.dump(2));
   std::fprintf(stderr, "reflow2d: wrote %s/ (straightness %s, energy distance %s)\n", dir.c_str(),
-               fmt(metrics["straightness"].get<double>()).c_str(),
-               fmt(metrics["energy_distance"].get<double>()).c_str());
+               fmt(metrics["straightness"].get<double>()).c_str(), fmt(metrics["energy_distance"].get<double>()).c_str());
   return 0;
+}
+
+int run(int argc, char** argv) {
+  Config c = parse(argc, argv);
+  set_num_threads(static_cast<int>(c.run.threads));
+  data::Toy2d density(c.dataset);
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
+  const std::string dir = c.run.output + "/" + app::dataset_dir_name(c.dataset);
+  const std::string ckpt = c.run.sample_only ? app::checkpoint_in(dir) : dir + "/ckpt.safetensors";
+  const app::ReflowRounds round_plan("reflow2d", dir, c.rounds, c.pretrained);
+  nlohmann::json metrics;
+  metrics["dataset"] = c.dataset;
+  metrics["device"] = app::describe_device(c.device);
+  metrics["preset"] = c.run.preset;
+  metrics["pretrained"] = c.pretrained;
+  const auto t_start = Clock::now();
+
+  Generator gen(static_cast<uint64_t>(c.run.seed));
+  std::unique_ptr<nn::MLP> mlp;
+  app::TrainState state;
+  nlohmann::json sampled_config;  // --sample-only: the checkpoint's settings
+  if (c.run.sample_only)
+    mlp = load_for_sampling(c, dir, ckpt, sampled_config);
+  else if (std::optional<int> ended = train_rounds(c, dir, ckpt, round_plan, gen, state, mlp, metrics))
+    return *ended;
+  metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+  metrics["parameters"] = mlp->num_parameters();
+  return write_outputs(c, density, dir, *mlp, gen, state, sampled_config, metrics, t_start);
 }
 
 }  // namespace

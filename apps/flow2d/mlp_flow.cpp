@@ -50,6 +50,16 @@ void check_trained_on(const LoadedMLP& model, const std::string& path, const std
            path << ": trained on '" << (known ? it->second : "?") << "', not '" << dataset << "'");
 }
 
+LoadedMLP load_mlp_to_sample(const std::string& program, const std::string& path, const std::string& dataset,
+                             Device device) {
+  FC_CHECK(std::filesystem::exists(path),
+           path << ": no checkpoint to sample from; train first with ./apps/" << program << " " << dataset);
+  LoadedMLP loaded = load_mlp_checkpoint(path);
+  check_trained_on(loaded, path, dataset);  // a foreign file without metadata is taken on trust
+  loaded.mlp->to(device);
+  return loaded;
+}
+
 nlohmann::json checkpoint_config(const LoadedMLP& model, const std::string& path) {
   const auto& meta = model.file.metadata;
   auto text = [&](const char* key) -> nlohmann::json {

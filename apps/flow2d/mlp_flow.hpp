@@ -35,6 +35,12 @@ std::string checkpoint_in(const std::string& dir);
 void check_trained_on(const LoadedMLP& model, const std::string& path, const std::string& dataset,
                       bool required = false);
 
+// --sample-only's model: the checkpoint at `path` (from checkpoint_in), moved to
+// `device`. Refuses a missing file, in one line naming the command that trains one
+// (./apps/PROGRAM DATASET), and a model of another density.
+LoadedMLP load_mlp_to_sample(const std::string& program, const std::string& path, const std::string& dataset,
+                             Device device);
+
 // The "config" of a --sample-only run's metrics.json: the training settings are the
 // checkpoint's (its metadata; null where it records none, as in a foreign state_dict:
 // then the path is condot with σmin 0, as trained_path reads it), not this run's options,

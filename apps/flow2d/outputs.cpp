@@ -106,72 +106,86 @@ void add_sampling_config(nlohmann::json& config, const Flow2dOutputOptions& o, i
   config["threads"] = num_threads();
 }
 
-void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
-                          const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
-  const std::string name = dataset_dir_name(o.dataset);
-  const data::PlotSquare square = data::plot_square(density);  // the reference's plot range
+namespace {
 
-  // Sampling, split over the ranks under mpirun: the evolution strip and samples.npy
-  // from one run of the solver, then the GIF's frames.
+// What the ranks sample together: the evolution strip (its last state is samples.npy),
+// the GIF's frames, and the straightness metrics.
+struct SampledFlow {
+  std::vector<float> strip_times, frame_times;
+  std::vector<Tensor> strip, frames;  // on rank 0
+  nlohmann::json rectification;
+  double gif_sampling_s = 0, rectification_s = 0;
+};
+
+// The phases run in `phase`, the caller's, so that a signal names the one it stopped.
+SampledFlow sample_over_ranks(const flow::VelocityFn& v, const data::Toy2d& density, const Flow2dOutputOptions& o,
+                              Generator& gen, nlohmann::json& metrics, std::optional<Phase>& phase) {
   flow::OdeOptions ode;
   ode.method = flow::parse_method(o.method);
   ode.step_size = 1.f / static_cast<float>(o.steps);
   int64_t nfe = 0;
-  std::vector<float> strip_times = linspace01(10);
+  SampledFlow s;
+  s.strip_times = linspace01(10);
   if (dist::is_root())
     std::fprintf(stderr, "sampling %lld points (%s, %lld steps%s)\n", static_cast<long long>(o.samples),
                  o.method.c_str(), static_cast<long long>(o.steps),
                  split_over_ranks(o.samples) ? (", over " + std::to_string(dist::size()) + " ranks").c_str() : "");
   auto t0 = Clock::now();
-  // A signal stops any of these phases within a step; the model is on disk already.
-  Phase outputs("writing the outputs", "the model is saved in " + o.dir +
-                                           "/ckpt.safetensors; --sample-only draws the outputs from it");
-  std::optional<Phase> phase(std::in_place, "sampling");
-  std::vector<Tensor> strip = sample_flow_over_ranks(v, gen, o.samples, strip_times, ode, &nfe);
+  phase.emplace("sampling");
+  s.strip = sample_flow_over_ranks(v, gen, o.samples, s.strip_times, ode, &nfe);
   metrics["time_sample_s"] = seconds_since(t0);
   metrics["nfe"] = nfe;
   auto tg = Clock::now();
-  std::vector<float> frame_times = linspace01(static_cast<int>(o.frames));
-  std::vector<Tensor> frames;
+  s.frame_times = linspace01(static_cast<int>(o.frames));
   phase.emplace("sampling the GIF");
-  if (o.plots) frames = sample_flow_over_ranks(v, gen, o.gif_samples, frame_times, ode);
-  const double gif_sampling_s = seconds_since(tg);
+  if (o.plots) s.frames = sample_flow_over_ranks(v, gen, o.gif_samples, s.frame_times, ode);
+  s.gif_sampling_s = seconds_since(tg);
   auto tr = Clock::now();
   phase.emplace("measuring straightness");
   RectificationOptions ro;
   ro.seed = o.seed;
   ro.points = o.quality_points;
-  nlohmann::json rectification = rectification_metrics(v, density, ro);  // split over the ranks too
-  const double rectification_s = seconds_since(tr);
-  if (!dist::is_root()) return;  // rank 0 scores, plots and writes
+  s.rectification = rectification_metrics(v, density, ro);  // split over the ranks too
+  s.rectification_s = seconds_since(tr);
+  return s;
+}
 
+// Rank 0: losses.csv/png, samples.npy (refused when the flow blew up), the evolution
+// strip and the GIF.
+void write_samples_and_plots(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
+                             const Flow2dOutputOptions& o, const SampledFlow& s, nlohmann::json& metrics,
+                             std::optional<Phase>& phase) {
+  const std::string name = dataset_dir_name(o.dataset);
+  const data::PlotSquare square = data::plot_square(density);  // the reference's plot range
   if (!losses.empty()) {
     write_losses_csv(o.dir + "/losses.csv", losses);
     if (o.plots) plot_loss_curve(o.dir + "/losses.png", losses, o.model + " training loss — " + o.dataset);
   }
-  const Tensor& samples = strip.back();
+  const Tensor& samples = s.strip.back();
   require_finite_points(samples, "sampling the model (" + o.method + ", " + std::to_string(o.steps) + " steps)",
                         ": the flow blew up (an unstable model, or a --sample-path it cannot follow)");
   data::save_npy(o.dir + "/samples.npy", samples);
   phase.emplace("plotting");
-  if (o.plots) {
-    plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", strip, strip_times,
-                   "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
-    NoGradGuard no_grad;
-    tg = Clock::now();
-    write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", v, frames,
-                    frame_times, o.model + " — " + o.dataset, square);
-    metrics["time_gif_s"] = gif_sampling_s + seconds_since(tg);
-  }
+  if (!o.plots) return;
+  plot_evolution(o.dir + "/ode_sampling_evolution_" + name + ".png", s.strip, s.strip_times,
+                 "ODE sampling evolution (" + o.model + ") — " + o.dataset, square);
+  NoGradGuard no_grad;
+  auto tg = Clock::now();
+  write_field_gif(o.dir + "/vector_field_and_samples_" + name + ".gif", v, s.frames, s.frame_times,
+                  o.model + " — " + o.dataset, square);
+  metrics["time_gif_s"] = s.gif_sampling_s + seconds_since(tg);
+}
 
-  // Quality: energy distance to fresh true samples (the first 20,000 and all of them),
-  // in-square fraction, likelihoods, straightness and few-step quality.
+// Rank 0, the quality: energy distance to fresh true samples (the first 20,000 and all
+// of them), in-square fraction, straightness, held-out likelihood and its maps.
+void score_flow(const flow::VelocityFn& v, const data::Toy2d& density, const Flow2dOutputOptions& o,
+                const SampledFlow& s, nlohmann::json& metrics, std::optional<Phase>& phase) {
   auto tq = Clock::now();
   phase.emplace("scoring");
-  score_all_points(metrics, samples, density, o.seed);
+  score_all_points(metrics, s.strip.back(), density, o.seed);
   metrics["time_score_s"] = seconds_since(tq);
-  metrics.update(rectification);
-  metrics["time_rectification_metrics_s"] = rectification_s;
+  metrics.update(s.rectification);
+  metrics["time_rectification_metrics_s"] = s.rectification_s;
   Generator eval_gen(o.seed + 2000003);
   // The likelihood is integrated with the reference's solver (midpoint, 20 steps)
   // whatever solver sampled: a few-step sampler (--method euler --steps 1) is a
@@ -186,8 +200,22 @@ void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density,
     flow::LikelihoodResult lr = flow::log_likelihood(v, held_out, lo);
     metrics["heldout_mean_log_likelihood"] = mean(lr.log_prob).item();
   }
-  if (o.plots) likelihood_map(v, o, lo, square);
+  if (o.plots) likelihood_map(v, o, lo, data::plot_square(density));
   metrics["time_likelihood_s"] = seconds_since(tl);
+}
+
+}  // namespace
+
+void write_flow2d_outputs(const flow::VelocityFn& v, const data::Toy2d& density, const std::vector<float>& losses,
+                          const Flow2dOutputOptions& o, Generator& gen, nlohmann::json& metrics) {
+  // A signal stops any of these phases within a step; the model is on disk already.
+  Phase outputs("writing the outputs", "the model is saved in " + o.dir +
+                                           "/ckpt.safetensors; --sample-only draws the outputs from it");
+  std::optional<Phase> phase;
+  const SampledFlow sampled = sample_over_ranks(v, density, o, gen, metrics, phase);
+  if (!dist::is_root()) return;  // rank 0 scores, plots and writes
+  write_samples_and_plots(v, density, losses, o, sampled, metrics, phase);
+  score_flow(v, density, o, sampled, metrics, phase);
 }
 
 }  // namespace fc::app

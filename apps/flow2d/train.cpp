@@ -71,6 +71,20 @@ void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
   if (!run.sample_only) require_batch_split("batch-size", run.batch);
 }
 
+TrainLoopOptions run_loop_options(const RunOptions& run, const std::string& program, const std::string& dir,
+                                  const std::string& checkpoint) {
+  TrainLoopOptions to;
+  to.iterations = run.iterations;
+  to.batch = run.batch;
+  to.checkpoint_every = run.checkpoint_every;
+  to.interrupt_at = run.interrupt_at;
+  to.bucket_bytes = bucket_bytes(run);
+  to.program = program;
+  to.checkpoint = checkpoint;
+  to.losses_csv = dir + "/losses.csv";
+  return to;
+}
+
 PairBatch rows_of(PairBatch whole, const dist::Rows& rows) {
   if (rows.begin == 0 && rows.end == whole.x0.dim(0)) return whole;
   return {slice(whole.x0, 0, rows.begin, rows.end), slice(whole.x1, 0, rows.begin, rows.end)};
@@ -84,8 +98,8 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
   // them) and computes its rows; the generator, and so the checkpoint, is the same on
   // every rank and for any number of ranks. Rank 0 alone writes files.
   LossFn loss = [&](int64_t, const dist::Rows& rows) {
-    const bool split = rows.count() != o.batch;
-    PairBatch p = pairs(o.batch, rows, gen);
+    const bool split = rows.count() != o.loop.batch;
+    PairBatch p = pairs(o.loop.batch, rows, gen);
     // The batch is built where its points are. 2-D points are drawn on the host, so the
     // path's x_t and target are made there too and go to the device as two copies (eight
     // tiny kernels on a GPU before, in a step that launch overhead dominates); a
@@ -93,11 +107,11 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     const Device at = p.x0.device();
     // t is drawn on the host (the same numbers as on the device): the paths' per-row
     // coefficients are computed from it there, with no wait for the device.
-    Tensor t = gen.uniform(Shape{o.batch, 1}, 0.f, 1.f);
+    Tensor t = gen.uniform(Shape{o.loop.batch, 1}, 0.f, 1.f);
     if (split) t = slice(t, 0, rows.begin, rows.end);
     Tensor xt, target;
     if (o.bridge_sigma > 0) {
-      Tensor eps = gen.normal(Shape{o.batch, 2}, 0.f, 1.f, at);  // the whole batch's, as t
+      Tensor eps = gen.normal(Shape{o.loop.batch, 2}, 0.f, 1.f, at);  // the whole batch's, as t
       if (split) eps = slice(eps, 0, rows.begin, rows.end);
       xt = flow::sb_interpolate(p.x0, p.x1, t, eps, o.bridge_sigma);
       target = flow::sb_target(p.x0, p.x1, t, eps, o.bridge_sigma);
@@ -108,18 +122,8 @@ bool train_flow_mlp(nn::MLP& mlp, nn::AdamW& opt, Generator& gen, TrainState& st
     Tensor input = concat({xt, t.to(at)}, 1).to(o.device);
     return mse_loss(mlp.forward(input), target.to(o.device));
   };
-  TrainLoopOptions to;
-  to.iterations = o.iterations;
-  to.batch = o.batch;
-  to.checkpoint_every = o.checkpoint_every;
-  to.interrupt_at = o.interrupt_at;
-  to.replica_check_every = o.replica_check_every;
-  to.bucket_bytes = o.bucket_bytes;
+  TrainLoopOptions to = o.loop;
   to.clip = 0;  // the 2-D recipe does not clip
-  to.program = o.program;
-  to.checkpoint = o.checkpoint;
-  to.losses_csv = o.losses_csv;
-  to.host_waits = o.host_waits;
   double smooth = 0;
   if (!train_loop(mlp, opt, nullptr, state, loss, to, save, &smooth)) return false;
   if (dist::is_root()) save();

@@ -10,6 +10,7 @@
 
 #include "apps/cli/device.hpp"
 #include "apps/cli/options.hpp"
+#include "apps/train/loop.hpp"
 #include "apps/train/run_metrics.hpp"
 #include "apps/train/state.hpp"
 #include "engine/dist.hpp"
@@ -56,18 +57,17 @@ using PairSource = std::function<PairBatch(int64_t batch, const dist::Rows& rows
 PairBatch rows_of(PairBatch whole, const dist::Rows& rows);
 
 struct FlowTrainOptions {
-  int64_t iterations = 0, batch = 0;
-  int64_t checkpoint_every = 1000;  // 0: only at the end
-  int64_t interrupt_at = -1;        // (testing) act as if Ctrl-C came at this iteration
-  int64_t replica_check_every = 100;  // under mpirun: compare the ranks' parameters this often
-  int64_t bucket_bytes = nn::kDefaultBucketBytes;  // under mpirun: the all-reduce's buckets, 0: one
-  flow::Scheduler path;             // the probability path (condot with σmin by default)
-  float bridge_sigma = 0;           // > 0: the Schrödinger bridge of width S instead of path
-  Device device = Device::CPU;      // where mlp lives: batches are moved there
-  std::string program;              // names the program in messages
-  std::string checkpoint, losses_csv;
-  HostWaits* host_waits = nullptr;  // if set: the host's waits for the device in steady steps
+  TrainLoopOptions loop;        // iterations, batch, checkpoints, files, ranks (no clipping:
+                                // the 2-D recipe does not clip, whatever loop.clip says)
+  flow::Scheduler path;         // the probability path (condot with σmin by default)
+  float bridge_sigma = 0;       // > 0: the Schrödinger bridge of width S instead of path
+  Device device = Device::CPU;  // where mlp lives: batches are moved there
 };
+
+// The loop options a 2-D program's run options give: PROGRAM names it in messages, the
+// checkpoint and DIR/losses.csv are its files.
+TrainLoopOptions run_loop_options(const RunOptions& run, const std::string& program, const std::string& dir,
+                                  const std::string& checkpoint);
 
 // Trains mlp from state.iteration to options.iterations on
 //   ‖v(x_t, t) − u_t(x0, x1)‖²,  t ~ U(0, 1),  x_t and u_t of the affine path

@@ -180,22 +180,157 @@ float sampling_guidance(const std::string& checkpoint, float cfm) {
   return objective_of(nn::load_safetensors(checkpoint)) == "cfm" ? cfm : 0.f;
 }
 
+namespace {
+
+// Distillation fits the pairs its starting model was trained on (a reflowed model's);
+// everything else makes its pairs with its teacher.
+std::string stem_for(const ImageReflowOptions& o, const nn::SafetensorsFile& teacher_file,
+                     const std::string& teacher_path) {
+  auto trained_on = teacher_file.metadata.find("pairs");
+  return o.distill && trained_on != teacher_file.metadata.end() ? trained_on->second : pairs_stem(teacher_path);
+}
+
+// A round's teacher, loaded as its student's start (the teacher's sampling weights, as
+// in the reference), and the pairs the student learns from.
+struct Round {
+  std::string teacher_path, stem;
+  float pair_guidance = 0;  // the CFM teacher's guidance; a reflowed teacher takes none
+  std::unique_ptr<nn::UNet> student;
+  ImagePairs pairs;
+  double mse_before = 0;  // the one-step endpoint error before training (rank 0)
+};
+
+// Loads round `round`'s teacher and its pairs: rank 0 makes them (or finds them made),
+// every rank reads them.
+Round prepare_round(const ImageReflowOptions& o, const ReflowRounds& round_plan, int64_t round,
+                    nlohmann::json& metrics) {
+  Round r;
+  r.teacher_path = round_plan.teacher_of(round);
+  FC_CHECK(std::filesystem::exists(r.teacher_path),
+           r.teacher_path << ": the model of round " << round - 1 << " is missing; rerun without --resume");
+  const nn::SafetensorsFile teacher_file = nn::load_safetensors(r.teacher_path);
+  r.stem = stem_for(o, teacher_file, r.teacher_path);
+  r.pair_guidance = objective_of(teacher_file) == "cfm" ? o.guidance : 0.f;
+  r.student = load_unet_for_sampling(r.teacher_path, 0, o.dataset);
+  r.student->to(o.device);
+  const nn::UNetConfig cfg = r.student->config();
+  FC_CHECK(o.class_drop == 0 || cfg.null_class,
+           r.teacher_path << ": the model has no null class, so labels cannot be dropped (pass --class-drop 0)");
+  if (dist::is_root()) {
+    PairsRecord want{r.teacher_path, nn::parameter_checksum(*r.student), o.teacher_steps, r.pair_guidance,
+                     o.seed + 5000011 + static_cast<uint64_t>(round), o.pairs, 0};
+    // (Distillation's pairs, made by the reflowed model's teacher, are checked by the
+    // reflow run that made them; an unfinished set must be this teacher's.)
+    const bool reused = r.stem != pairs_stem(r.teacher_path);
+    ensure_image_pairs(*r.student, r.stem, want, reused, o.program, metrics);
+  }
+  dist::barrier();  // every rank reads what rank 0 made
+  r.pairs = load_image_pairs(r.stem, o.pairs, cfg);
+  r.mse_before = dist::is_root() ? one_step_endpoint_mse(*r.student, r.pairs, 500) : 0;
+  return r;
+}
+
+// The pairs as rows on the device, sent once; each batch gathers its rows there.
+struct PairRows {
+  int64_t n = 0;
+  Tensor x0, x1, labels;  // [n, C*H*W], [n, C*H*W], [n, 1]
+};
+
+PairRows pair_rows(const ImagePairs& pairs, const nn::UNetConfig& cfg, Device device) {
+  const int64_t n = pairs.size(), d = cfg.in_channels * cfg.image_size * cfg.image_size;
+  return {n, reshape(pairs.x0, Shape{n, d}).to(device), reshape(pairs.x1, Shape{n, d}).to(device),
+          reshape(pairs.labels, Shape{n, 1}).to(device)};
+}
+
+// A batch's loss: x_t on the straight line from x0 to x1 at t ~ U(0, 1) (t = 0 when
+// distilling: the one-step map), the velocity x1 - x0, labels dropped at --class-drop.
+LossFn pairs_loss(const ImageReflowOptions& o, nn::UNet& student, const PairRows& rows_of, Generator& gen) {
+  const nn::UNetConfig cfg = student.config();
+  const flow::Scheduler line = flow::Scheduler::parse("condot", 0.0);
+  return [&o, &student, &rows_of, &gen, cfg, line](int64_t, const dist::Rows& rows) {
+    const int64_t b = rows.count();
+    const Shape image{b, cfg.in_channels, cfg.image_size, cfg.image_size};
+    Tensor ids = slice(gen.randint(Shape{o.batch}, 0, rows_of.n, o.device), 0, rows.begin, rows.end);
+    Tensor x0 = reshape(embedding(rows_of.x0, ids), image), x1 = reshape(embedding(rows_of.x1, ids), image);
+    Tensor y = reshape(embedding(rows_of.labels, ids), Shape{b});
+    Tensor t = o.distill ? Tensor::zeros(Shape{b}, o.device)
+                         : slice(gen.uniform(Shape{o.batch}, 0.f, 1.f, o.device), 0, rows.begin, rows.end);
+    Tensor t4 = reshape(t, Shape{b, 1, 1, 1});
+    Tensor labels = drop_labels(y, static_cast<float>(o.class_drop), cfg.num_classes, o.batch, rows, gen).to(o.device);
+    return mse_loss(student.forward(flow::affine_interpolate(x0, x1, t4, line), t, labels),
+                    flow::affine_target(x0, x1, t4, line));
+  };
+}
+
+// One round, resuming the checkpoint when `resuming`; rank 0 adds the round's line to
+// `rounds` and keeps its model as the next round's teacher. False when a signal stopped it.
+bool train_round(const ImageReflowOptions& o, const ReflowRounds& round_plan, int64_t round, bool resuming,
+                 Generator& gen, TrainState& state, nlohmann::json& rounds, nlohmann::json& metrics) {
+  const std::string ckpt = o.dir + "/ckpt.safetensors", objective = o.distill ? "distill" : "reflow";
+  Round r = prepare_round(o, round_plan, round, metrics);
+  nn::UNet& student = *r.student;
+  student.train(true);
+  nn::AdamWOptions ao;
+  ao.lr = static_cast<float>(o.lr);
+  nn::AdamW opt(student, ao);
+  std::unique_ptr<nn::EMA> ema;
+  if (o.ema_decay > 0) ema = std::make_unique<nn::EMA>(student, static_cast<float>(o.ema_decay));
+  if (resuming) {
+    resume_unet_training(ckpt, o.dataset, objective, student, opt, ema.get(), gen, state);
+    round_plan.announce_resume(round, state.iteration, o.iterations);
+  } else {
+    state = TrainState{};
+  }
+  round_plan.announce(round, r.teacher_path);
+  const PairRows rows = pair_rows(r.pairs, student.config(), o.device);
+  auto save = [&] {
+    char drop[32];
+    std::snprintf(drop, sizeof drop, "%.9g", o.class_drop);
+    save_unet_checkpoint(ckpt, student, opt, ema.get(), gen, state,
+                         {{"dataset", o.dataset}, {"objective", objective}, {"round", std::to_string(round)},
+                          {"teacher", r.teacher_path}, {"pairs", r.stem},
+                          {"pairs_guidance", std::to_string(r.pair_guidance)},
+                          {"teacher_steps", std::to_string(o.teacher_steps)}, {"class_drop", drop},
+                          {"batch_size", std::to_string(o.batch)}, {"sigma_min", "0"}, {"path", "condot"}});
+  };
+  TrainLoopOptions to;
+  to.iterations = o.iterations;
+  to.batch = o.batch;
+  to.checkpoint_every = o.checkpoint_every;
+  to.interrupt_at = round == o.rounds ? o.interrupt_at : -1;
+  to.clip = o.clip;
+  to.program = o.program;
+  to.checkpoint = ckpt;
+  to.losses_csv = o.dir + "/losses.csv";
+  to.label = o.distill ? "distill" : o.rounds > 1 ? "reflow " + std::to_string(round) : "reflow";
+  double final_loss = 0;
+  if (!train_loop(student, opt, ema.get(), state, pairs_loss(o, student, rows, gen), to, save, &final_loss))
+    return false;
+  if (dist::is_root()) {
+    save();
+    // The sampling weights (the EMA average) after training, on the same pairs.
+    std::unique_ptr<nn::UNet> trained = load_unet_for_sampling(ckpt, 0);
+    trained->to(o.device);
+    rounds.push_back({{"round", round}, {"teacher", r.teacher_path}, {"pairs", r.stem}, {"final_loss", final_loss},
+                      {"one_step_endpoint_mse_before", r.mse_before},
+                      {"one_step_endpoint_mse_after", one_step_endpoint_mse(*trained, r.pairs, 500)}});
+    round_plan.keep_as_teacher(ckpt, round);
+  }
+  dist::barrier();  // the other ranks read round k's model as round k+1's teacher
+  return true;
+}
+
+}  // namespace
+
 bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
   const std::string ckpt = o.dir + "/ckpt.safetensors";
-  const std::string objective = o.distill ? "distill" : "reflow";
   const ReflowRounds round_plan(o.program, o.dir, o.rounds, o.teacher);
-  // Distillation fits the pairs its starting model was trained on (a reflowed model's);
-  // everything else makes its pairs with its teacher.
-  auto stem_of = [&](const nn::SafetensorsFile& teacher_file, const std::string& teacher_path) {
-    auto trained_on = teacher_file.metadata.find("pairs");
-    return o.distill && trained_on != teacher_file.metadata.end() ? trained_on->second : pairs_stem(teacher_path);
-  };
   // A signal before the first checkpoint (while the pairs are made) leaves no checkpoint
   // but the pairs' record: --resume then continues the pairs and starts the training.
   const bool from_checkpoint = o.resume && std::filesystem::exists(ckpt);
   if (o.resume && !from_checkpoint) {
     const bool pairs_begun = std::filesystem::exists(o.teacher) &&
-                             read_pairs_record(stem_of(nn::load_safetensors(o.teacher), o.teacher));
+                             read_pairs_record(stem_for(o, nn::load_safetensors(o.teacher), o.teacher));
     FC_CHECK(pairs_begun, ckpt << ": nothing to resume (no checkpoint)");
     if (dist::is_root())
       std::fprintf(stderr, "%s: no checkpoint yet: starting the training, on the pairs begun before\n",
@@ -204,107 +339,17 @@ bool train_image_reflow(const ImageReflowOptions& o, nlohmann::json& metrics) {
   const int64_t first_round = round_plan.first_round(ckpt, from_checkpoint);
   std::filesystem::create_directories(o.dir);
   const auto t0 = Clock::now();
-  const flow::Scheduler line = flow::Scheduler::parse("condot", 0.0);
   Generator gen(o.seed);
   TrainState state;
   nlohmann::json rounds = nlohmann::json::array();
-  for (int64_t round = first_round; round <= o.rounds; ++round) {
-    const std::string teacher_path = round_plan.teacher_of(round);
-    FC_CHECK(std::filesystem::exists(teacher_path),
-             teacher_path << ": the model of round " << round - 1 << " is missing; rerun without --resume");
-    const nn::SafetensorsFile teacher_file = nn::load_safetensors(teacher_path);
-    const bool teacher_is_cfm = objective_of(teacher_file) == "cfm";
-    const std::string stem = stem_of(teacher_file, teacher_path);
-    const float pair_guidance = teacher_is_cfm ? o.guidance : 0.f;
-    std::unique_ptr<nn::UNet> student = load_unet_for_sampling(teacher_path, 0, o.dataset);
-    student->to(o.device);
-    const nn::UNetConfig cfg = student->config();
-    FC_CHECK(o.class_drop == 0 || cfg.null_class,
-             teacher_path << ": the model has no null class, so labels cannot be dropped (pass --class-drop 0)");
-    if (dist::is_root()) {
-      PairsRecord want{teacher_path, nn::parameter_checksum(*student), o.teacher_steps, pair_guidance,
-                       o.seed + 5000011 + static_cast<uint64_t>(round), o.pairs, 0};
-      // (Distillation's pairs, made by the reflowed model's teacher, are checked by the
-      // reflow run that made them; an unfinished set must be this teacher's.)
-      const bool reused = stem != pairs_stem(teacher_path);
-      ensure_image_pairs(*student, stem, want, reused, o.program, metrics);
-    }
-    dist::barrier();  // every rank reads what rank 0 made
-    const ImagePairs pairs = load_image_pairs(stem, o.pairs, cfg);
-    const double mse_before = dist::is_root() ? one_step_endpoint_mse(*student, pairs, 500) : 0;
-
-    // The student starts from the teacher's sampling weights, as in the reference.
-    student->train(true);
-    nn::AdamWOptions ao;
-    ao.lr = static_cast<float>(o.lr);
-    nn::AdamW opt(*student, ao);
-    std::unique_ptr<nn::EMA> ema;
-    if (o.ema_decay > 0) ema = std::make_unique<nn::EMA>(*student, static_cast<float>(o.ema_decay));
-    if (from_checkpoint && round == first_round) {
-      resume_unet_training(ckpt, o.dataset, objective, *student, opt, ema.get(), gen, state);
-      round_plan.announce_resume(round, state.iteration, o.iterations);
-    } else {
-      state = TrainState{};
-    }
-    round_plan.announce(round, teacher_path);
-
-    const int64_t n = pairs.size(), d = cfg.in_channels * cfg.image_size * cfg.image_size;
-    // The pairs go to the device once; each batch gathers its rows there.
-    const Tensor x0_rows = reshape(pairs.x0, Shape{n, d}).to(o.device);
-    const Tensor x1_rows = reshape(pairs.x1, Shape{n, d}).to(o.device);
-    const Tensor label_rows = reshape(pairs.labels, Shape{n, 1}).to(o.device);
-    LossFn loss = [&](int64_t, const dist::Rows& rows) {
-      const int64_t b = rows.count();
-      const Shape image{b, cfg.in_channels, cfg.image_size, cfg.image_size};
-      Tensor ids = slice(gen.randint(Shape{o.batch}, 0, n, o.device), 0, rows.begin, rows.end);
-      Tensor x0 = reshape(embedding(x0_rows, ids), image), x1 = reshape(embedding(x1_rows, ids), image);
-      Tensor y = reshape(embedding(label_rows, ids), Shape{b});
-      Tensor t = o.distill ? Tensor::zeros(Shape{b}, o.device)
-                           : slice(gen.uniform(Shape{o.batch}, 0.f, 1.f, o.device), 0, rows.begin, rows.end);
-      Tensor t4 = reshape(t, Shape{b, 1, 1, 1});
-      Tensor labels =
-          drop_labels(y, static_cast<float>(o.class_drop), cfg.num_classes, o.batch, rows, gen).to(o.device);
-      return mse_loss(student->forward(flow::affine_interpolate(x0, x1, t4, line), t, labels),
-                      flow::affine_target(x0, x1, t4, line));
-    };
-    auto save = [&] {
-      char drop[32];
-      std::snprintf(drop, sizeof drop, "%.9g", o.class_drop);
-      save_unet_checkpoint(ckpt, *student, opt, ema.get(), gen, state,
-                           {{"dataset", o.dataset}, {"objective", objective}, {"round", std::to_string(round)},
-                            {"teacher", teacher_path}, {"pairs", stem}, {"pairs_guidance", std::to_string(pair_guidance)},
-                            {"teacher_steps", std::to_string(o.teacher_steps)}, {"class_drop", drop},
-                            {"batch_size", std::to_string(o.batch)}, {"sigma_min", "0"}, {"path", "condot"}});
-    };
-    TrainLoopOptions to;
-    to.iterations = o.iterations;
-    to.batch = o.batch;
-    to.checkpoint_every = o.checkpoint_every;
-    to.interrupt_at = round == o.rounds ? o.interrupt_at : -1;
-    to.clip = o.clip;
-    to.program = o.program;
-    to.checkpoint = ckpt;
-    to.losses_csv = o.dir + "/losses.csv";
-    to.label = o.distill ? "distill" : o.rounds > 1 ? "reflow " + std::to_string(round) : "reflow";
-    double final_loss = 0;
-    if (!train_loop(*student, opt, ema.get(), state, loss, to, save, &final_loss)) return false;
-    if (dist::is_root()) {
-      save();
-      // The sampling weights (the EMA average) after training, on the same pairs.
-      std::unique_ptr<nn::UNet> trained = load_unet_for_sampling(ckpt, 0);
-      trained->to(o.device);
-      rounds.push_back({{"round", round}, {"teacher", teacher_path}, {"pairs", stem}, {"final_loss", final_loss},
-                        {"one_step_endpoint_mse_before", mse_before},
-                        {"one_step_endpoint_mse_after", one_step_endpoint_mse(*trained, pairs, 500)}});
-      round_plan.keep_as_teacher(ckpt, round);
-    }
-    dist::barrier();  // the other ranks read round k's model as round k+1's teacher
-  }
+  for (int64_t round = first_round; round <= o.rounds; ++round)
+    if (!train_round(o, round_plan, round, from_checkpoint && round == first_round, gen, state, rounds, metrics))
+      return false;
   if (!dist::is_root()) return true;
   write_losses_csv(o.dir + "/losses.csv", state.losses);
   plot_loss_curve(o.dir + "/losses.png", state.losses,
                   (o.distill ? "One-step distillation loss — " : "Reflow loss — ") + o.dataset);
-  metrics["objective"] = objective;
+  metrics["objective"] = o.distill ? "distill" : "reflow";
   metrics["rounds"] = rounds;
   metrics["final_loss"] = rounds.back()["final_loss"];
   metrics["time_train_s"] = std::chrono::duration<double>(Clock::now() - t0).count();

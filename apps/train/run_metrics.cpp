@@ -20,6 +20,18 @@ uint64_t host_waits(Device d) { return d == Device::CUDA ? cuda::host_waits() : 
 
 uint64_t kernel_launches(Device d) { return d == Device::CUDA ? cuda::kernel_launches() : 0; }
 
+StepCounters::StepCounters(Device d)
+    : device_(d), waits_(host_waits(d)), system_allocs_(memory_stats(d).system_allocs), launches_(kernel_launches(d)) {}
+
+void StepCounters::add_step_to(HostWaits& w, bool first_step) const {
+  ++w.steps;
+  w.waits += static_cast<int64_t>(host_waits(device_) - waits_);
+  if (first_step) return;
+  ++w.later_steps;
+  w.system_allocs += static_cast<int64_t>(memory_stats(device_).system_allocs - system_allocs_);
+  w.launches += static_cast<int64_t>(kernel_launches(device_) - launches_);
+}
+
 void record_host_waits(const char* program, nlohmann::json& metrics, const HostWaits& w, Device d) {
   if (d == Device::CPU) return;
   const double per_step = w.later_steps > 0 ? static_cast<double>(w.launches) / w.later_steps : 0.0;

@@ -34,6 +34,21 @@ struct HostWaits {
   int64_t launches = 0;  // kernel launches in the later steps (cuda::kernel_launches)
 };
 
+// The device's counters (host waits, allocations, launches) at the start of a training
+// step; add_step_to adds the step's differences to a HostWaits. The loop measures the
+// steady steps only: those that read no loss, write no checkpoint and compare no replicas.
+class StepCounters {
+ public:
+  explicit StepCounters(Device d);
+  // The run's first step fills the caching allocator: its allocations and launches are
+  // not counted as a steady step's.
+  void add_step_to(HostWaits& w, bool first_step) const;
+
+ private:
+  Device device_;
+  uint64_t waits_, system_allocs_, launches_;
+};
+
 // Where d is not the CPU: metrics.json's "host_waits_in_steady_steps" {steps, waits,
 // later_steps, system_allocs, launches_per_step}, and (rank 0) the line "PROGRAM: the
 // host waited for the device W times in S steady training steps; A device allocations
