@@ -1,3 +1,21 @@
+// Reverse-mode autograd: recording ops into a graph, and the walk that runs their
+// backward rules from a root to the leaves.
+//
+// Where a parameter's gradient is written: the policy, in one place. Three pieces serve
+// it: nn::Module::zero_grad, the grad_zeroed flag of a TensorImpl (engine/tensor.hpp),
+// and gradient_buffer below.
+//  1. zero_grad() zeroes every parameter's .grad and sets its grad_zeroed.
+//  2. While the walk runs a node's backward (for backward(); never for fc::grad()),
+//     g_leaf_inputs points at that node's edges. An op's backward asks
+//     gradient_buffer(i, shape, device) for the tensor to write input i's gradient into
+//     and gets the leaf's .grad itself where it is still zeroed (clearing the flag),
+//     else a new tensor.
+//  3. accumulate_into_leaf sees a gradient that is the .grad already and adds nothing;
+//     another is added into the .grad (or becomes it), and the flag is cleared. So a
+//     second edge into the same leaf adds instead of overwriting.
+// Why: on a GPU a small model's step is bound by kernel launches, and this saves an add
+// kernel a parameter. The price: between zero_grad() and backward(), no .grad is written
+// by hand. Everything here is per thread (thread_local): a walk runs on one thread.
 #include "engine/autograd.hpp"
 
 #include <unordered_map>
@@ -89,6 +107,71 @@ void add_into(Tensor& acc, const Tensor& g) {
   else acc = add(acc, g);
 }
 
+// The graph below a root, counted before the walk: every node (kept alive for the
+// walk), how many edges inside the graph point at each (a node runs only when all the
+// gradients that flow into it have arrived) and, for the hooks, how many lead into each
+// leaf (leaf_done fires once its gradient is complete).
+struct Graph {
+  std::vector<std::shared_ptr<Node>> all;
+  std::unordered_map<const Node*, int> pending_inputs;
+  std::unordered_map<const TensorImpl*, int> pending_leaf;
+};
+
+Graph count_edges(const std::shared_ptr<Node>& start, bool count_leaves) {
+  Graph graph{{start}, {{start.get(), 0}}, {}};
+  for (size_t i = 0; i < graph.all.size(); ++i) {  // iterative DFS
+    for (const Edge& e : graph.all[i]->inputs) {
+      if (count_leaves && e.leaf) ++graph.pending_leaf[e.leaf.get()];
+      if (!e.node) continue;
+      auto [it, inserted] = graph.pending_inputs.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) graph.all.push_back(e.node);
+    }
+  }
+  return graph;
+}
+
+// fc::grad() wants only some inputs' gradients: the nodes that lead to one of them
+// (producers before consumers, in a Kahn order of the graph), so that the rest are
+// skipped, e.g. the weight gradients when differentiating a model by its input.
+std::unordered_map<const Node*, bool> nodes_leading_to_targets(Node* start, const Graph& graph,
+                                                                const Targets& targets) {
+  std::unordered_map<const Node*, bool> leads_to_target;
+  std::unordered_map<const Node*, int> remaining = graph.pending_inputs;
+  std::vector<Node*> order{start};
+  for (size_t i = 0; i < order.size(); ++i)
+    for (const Edge& e : order[i]->inputs)
+      if (e.node && --remaining[e.node.get()] == 0) order.push_back(e.node.get());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    bool useful = targets.nodes.count(*it) > 0;
+    for (const Edge& e : (*it)->inputs)
+      useful = useful || (e.leaf && targets.leaves.count(e.leaf.get())) || (e.node && leads_to_target[e.node.get()]);
+    leads_to_target[*it] = useful;
+  }
+  return leads_to_target;
+}
+
+// Runs n's backward rule on its output gradient g, for the inputs marked in `which`;
+// one gradient per input comes back (undefined where not wanted).
+std::vector<Tensor> run_node_backward(Node* n, const Tensor& g, const std::vector<bool>& which,
+                                      const Targets& targets, bool retain_graph) {
+  FC_CHECK(n->backward, "backward: the graph through op " << n->op << " was already freed; pass retain_graph");
+  std::vector<Tensor> input_grads;
+  {
+    profiler::Scope scope(n->op, /*backward=*/true);
+    g_leaf_inputs = targets.accumulate_leaves ? &n->inputs : nullptr;  // gradient_buffer's leaves
+    struct Reset {
+      ~Reset() { g_leaf_inputs = nullptr; }
+    } reset;
+    input_grads = n->backward(g, which);
+  }
+  FC_CHECK(input_grads.size() == n->inputs.size(),
+           "backward of " << n->op << " returned " << input_grads.size() << " gradients for " << n->inputs.size()
+                          << " inputs");
+  if (!retain_graph) n->backward = nullptr;  // frees the saved tensors now
+  return input_grads;
+}
+
 void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Targets& targets) {
   NoGradGuard no_grad;  // backward functions run engine ops; they must not record
   const std::shared_ptr<Node>& start = root.grad_fn();
@@ -98,51 +181,19 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
     if (targets.accumulate_leaves && root.impl()->requires_grad) accumulate_into_leaf(root.impl(), grad_root);
     return;
   }
-
-  // Count, for every node, how many edges inside the graph point at it: a node runs
-  // only when all the gradients that flow into it have arrived. Iterative DFS.
-  std::vector<std::shared_ptr<Node>> all{start};  // keeps every node alive for the walk
-  std::unordered_map<const Node*, int> pending_inputs{{start.get(), 0}};
-  // The hooks' leaves: how many edges still lead into each, so that leaf_done fires
-  // once its gradient is complete.
   const BackwardHooks* hooks = targets.accumulate_leaves ? g_hooks : nullptr;
-  std::unordered_map<const TensorImpl*, int> pending_leaf;
-  for (size_t i = 0; i < all.size(); ++i) {
-    for (const Edge& e : all[i]->inputs) {
-      if (hooks && e.leaf) ++pending_leaf[e.leaf.get()];
-      if (!e.node) continue;
-      auto [it, inserted] = pending_inputs.try_emplace(e.node.get(), 0);
-      ++it->second;
-      if (inserted) all.push_back(e.node);
-    }
-  }
-
-  // fc::grad() wants only some inputs' gradients: mark the nodes that lead to one of
-  // them (producers before consumers, in a Kahn order of the graph) and skip the rest,
-  // e.g. the weight gradients when differentiating a model with respect to its input.
+  Graph graph = count_edges(start, hooks != nullptr);
   std::unordered_map<const Node*, bool> leads_to_target;
-  if (!targets.accumulate_leaves) {
-    std::unordered_map<const Node*, int> remaining = pending_inputs;
-    std::vector<Node*> order{start.get()};
-    for (size_t i = 0; i < order.size(); ++i)
-      for (const Edge& e : order[i]->inputs)
-        if (e.node && --remaining[e.node.get()] == 0) order.push_back(e.node.get());
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      bool useful = targets.nodes.count(*it) > 0;
-      for (const Edge& e : (*it)->inputs)
-        useful = useful || (e.leaf && targets.leaves.count(e.leaf.get())) ||
-                 (e.node && leads_to_target[e.node.get()]);
-      leads_to_target[*it] = useful;
-    }
-  }
+  if (!targets.accumulate_leaves) leads_to_target = nodes_leading_to_targets(start.get(), graph, targets);
   auto wanted = [&](const Edge& e) {
     if (!e.valid()) return false;
     if (targets.accumulate_leaves) return true;
     return e.leaf ? targets.leaves.count(e.leaf.get()) > 0 : leads_to_target[e.node.get()];
   };
 
-  std::unordered_map<const Node*, Tensor> grads;
-  grads[start.get()] = grad_root;
+  // Nodes run when their gradient is complete; each hands its inputs' gradients on: to
+  // the nodes that made them (summed there), the leaves' .grad, or fc::grad()'s results.
+  std::unordered_map<const Node*, Tensor> grads{{start.get(), grad_root}};
   std::vector<Node*> ready{start.get()};
   std::vector<bool> which;
   while (!ready.empty()) {
@@ -155,45 +206,28 @@ void walk(const Tensor& root, const Tensor& grad_root, bool retain_graph, Target
     }
     auto t = targets.nodes.find(n);
     if (t != targets.nodes.end() && g.defined()) add_into(targets.found[t->second], g);
-
-    std::vector<Tensor> input_grads;
-    if (g.defined()) {
-      FC_CHECK(n->backward, "backward: the graph through op " << n->op
-                                                              << " was already freed; pass retain_graph");
-      which.assign(n->inputs.size(), false);
-      for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = wanted(n->inputs[i]);
-      {
-        profiler::Scope scope(n->op, /*backward=*/true);
-        g_leaf_inputs = targets.accumulate_leaves ? &n->inputs : nullptr;
-        struct Reset {
-          ~Reset() { g_leaf_inputs = nullptr; }
-        } reset;
-        input_grads = n->backward(g, which);
-      }
-      FC_CHECK(input_grads.size() == n->inputs.size(),
-               "backward of " << n->op << " returned " << input_grads.size()
-                              << " gradients for " << n->inputs.size() << " inputs");
-      if (!retain_graph) n->backward = nullptr;  // frees the saved tensors now
-    }
+    which.assign(n->inputs.size(), false);
+    for (size_t i = 0; i < n->inputs.size(); ++i) which[i] = wanted(n->inputs[i]);
+    const std::vector<Tensor> input_grads = g.defined() ? run_node_backward(n, g, which, targets, retain_graph)
+                                                        : std::vector<Tensor>();
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const Edge& e = n->inputs[i];
-      const Tensor* gi =
-          i < input_grads.size() && input_grads[i].defined() && which[i] ? &input_grads[i] : nullptr;
+      const Tensor* gi = i < input_grads.size() && input_grads[i].defined() && which[i] ? &input_grads[i] : nullptr;
       if (e.leaf && gi) {
         auto it = targets.leaves.find(e.leaf.get());
         if (it != targets.leaves.end()) add_into(targets.found[it->second], *gi);
         if (targets.accumulate_leaves) accumulate_into_leaf(e.leaf.get(), *gi);
       }
-      if (hooks && e.leaf && --pending_leaf[e.leaf.get()] == 0 && hooks->leaf_done) hooks->leaf_done(e.leaf.get());
+      if (hooks && e.leaf && --graph.pending_leaf[e.leaf.get()] == 0 && hooks->leaf_done) hooks->leaf_done(e.leaf.get());
       if (e.node) {
         if (gi) add_into(grads[e.node.get()], *gi);
-        if (--pending_inputs[e.node.get()] == 0) ready.push_back(e.node.get());
+        if (--graph.pending_inputs[e.node.get()] == 0) ready.push_back(e.node.get());
       }
     }
     if (hooks && hooks->after_node) hooks->after_node();
   }
   if (!retain_graph)
-    for (auto& n : all) n->inputs.clear();
+    for (auto& n : graph.all) n->inputs.clear();
 }
 
 }  // namespace

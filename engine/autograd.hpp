@@ -67,12 +67,9 @@ void record(Tensor& out, const char* op, const std::vector<const Tensor*>& input
             BackwardFn backward);
 
 // For a backward function: the tensor to write the gradient of its input `input` into,
-// of `shape` on `device`. Where the walk accumulates into a leaf whose .grad was zeroed
-// (Module::zero_grad) and has received nothing since, that is the .grad itself: the
-// backward writes the gradient there and the walk, seeing it back, adds nothing. (On a
-// GPU a small model's step is bound by kernel launches; this saves one a parameter.)
-// Otherwise a new tensor: uninitialised, or zeros with `zeroed` (for kernels that add
-// into their output). Between zero_grad() and backward(), write no .grad by hand.
+// of `shape` on `device`: a leaf's zeroed .grad itself where the policy at the top of
+// engine/autograd.cpp allows, else a new tensor, uninitialised, or zeros with `zeroed`
+// (for kernels that add into their output).
 Tensor gradient_buffer(size_t input, const Shape& shape, Device device, bool zeroed = false);
 
 // Gradients of `output` (seeded with grad_output) with respect to `inputs`, returned

@@ -32,7 +32,8 @@ struct TensorImpl {
   bool requires_grad = false;          // set on leaves that want a gradient
   std::shared_ptr<TensorImpl> grad;    // accumulated by backward() on leaves
   // .grad holds zeros (Module::zero_grad set them) and nothing has been added since, so
-  // backward may write the first gradient straight into it (fc::gradient_buffer).
+  // backward may write the first gradient straight into it (the policy: the top of
+  // engine/autograd.cpp).
   bool grad_zeroed = false;
   std::shared_ptr<Node> grad_fn;       // the op that produced this tensor, if recorded
 };

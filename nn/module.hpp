@@ -41,7 +41,8 @@ class Module {
   Device device();
 
   // Zeroes every gradient and marks it zeroed: the next backward writes each
-  // parameter's first gradient straight into it (fc::gradient_buffer).
+  // parameter's first gradient straight into it (the policy: the top of
+  // engine/autograd.cpp).
   void zero_grad();
   void train(bool on = true);
   bool training() const { return training_; }
