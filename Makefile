@@ -118,9 +118,13 @@ endif
 CUDA_STAMP := $(BUILD)/cuda-variant
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA_VARIANT)" ] || echo $(CUDA_VARIANT) > $(CUDA_STAMP))
 
+# ptxas reports each kernel's registers, spills and shared memory as it compiles it:
+# kept beside the object (X.o.ptxas) for the resource test (tests/test_cuda_resources.cpp)
+# and bench/kernel_resources.md; anything else it says (warnings) goes on to stderr.
 $(BUILD)/nvcc/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2> $@.ptxas || { cat $@.ptxas >&2; exit 1; }
+	@grep -v -e '^ptxas info' -e '^    [0-9]* bytes stack frame' $@.ptxas >&2 || true
 
 $(BUILD)/emu/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -130,9 +134,13 @@ $(BUILD)/emu/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-# The same tests on the real backend, less the emulator's own (tests/test_cuda_emu.cpp).
+# The resource test reads NVIDIA's occupancy calculator (cuda_occupancy.h) from the toolkit.
+$(BUILD)/tests/test_cuda_resources.o: CXXFLAGS += $(if $(CUDA_HOME),-isystem $(CUDA_HOME)/include)
+
+# The same tests on the real backend, less the emulator's own (tests/test_cuda_emu.cpp, and
+# tests/test_cuda_resources.cpp, which records launches on the emulator).
 TEST_BIN_GPU := $(BUILD)/run_tests_gpu
-TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o,$(TEST_OBJ))
+TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o $(BUILD)/tests/test_cuda_resources.o,$(TEST_OBJ))
 $(TEST_BIN_GPU): $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ)
 	$(CXX) $(LDFLAGS) $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ) -o $@ $(LDLIBS) $(CUDA_REAL_LIBS)
 

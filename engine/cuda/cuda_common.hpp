@@ -20,10 +20,13 @@
   T* name = reinterpret_cast<T*>(fc_dynamic_shared_)
 #else
 #include "engine/cuda/emu/cuda_emu.hpp"
-#define FC_LAUNCH(kernel, grid, block, shared, stream, ...)                   \
-  do {                                                                        \
-    ::fc::emu::launch(kernel, (grid), (block), (shared), (stream), __VA_ARGS__); \
-    ::fc::cuda::check_launch(#kernel);                                        \
+#define FC_LAUNCH(kernel, grid, block, shared, stream, ...)                         \
+  do {                                                                              \
+    const dim3 fc_block_(block);                                                    \
+    const size_t fc_shared_ = (shared);                                             \
+    ::fc::emu::note_launch(#kernel, fc_block_, fc_shared_);                         \
+    ::fc::emu::launch(kernel, (grid), fc_block_, fc_shared_, (stream), __VA_ARGS__); \
+    ::fc::cuda::check_launch(#kernel);                                              \
   } while (0)
 #define FC_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::fc::emu::t_block->dynamic_shared)
 #endif

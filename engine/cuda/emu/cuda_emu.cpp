@@ -391,6 +391,31 @@ void set_max_dynamic_shared(const void* kernel, int bytes) {
 
 const char* last_error_detail() { return g_last_detail.c_str(); }
 
+namespace {
+std::mutex g_launch_mu;
+bool g_recording = false;
+std::vector<LaunchShape> g_launch_shapes;
+}  // namespace
+
+void record_launches(bool on) {
+  std::lock_guard<std::mutex> lock(g_launch_mu);
+  g_recording = on;
+}
+
+std::vector<LaunchShape> recorded_launches() {
+  std::lock_guard<std::mutex> lock(g_launch_mu);
+  return g_launch_shapes;
+}
+
+void note_launch(const char* kernel, dim3 block, size_t dynamic_shared) {
+  std::lock_guard<std::mutex> lock(g_launch_mu);
+  if (!g_recording) return;
+  const unsigned threads = block.x * block.y * block.z;
+  for (const LaunchShape& l : g_launch_shapes)
+    if (l.threads == threads && l.dynamic_shared == dynamic_shared && l.kernel == kernel) return;
+  g_launch_shapes.push_back({kernel, threads, dynamic_shared});
+}
+
 void run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared,
               const std::function<void()>& body) {
   uint64_t threads = uint64_t{block.x} * block.y * block.z;

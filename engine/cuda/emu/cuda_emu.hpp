@@ -23,8 +23,11 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <tuple>
 #include <type_traits>
+
+#include "engine/cuda/emu/launch_record.hpp"
 
 // ---- the language
 #define __global__
@@ -187,6 +190,8 @@ struct DeviceAccess {
   DeviceAccess& operator=(const DeviceAccess&) = delete;
 };
 bool is_device_pointer(const void* p);
+
+void note_launch(const char* kernel, dim3 block, size_t dynamic_shared);  // FC_LAUNCH calls it (launch_record.hpp)
 
 // kernel<<<grid, block, shared, stream>>>(args...): the arguments are converted to the
 // kernel's parameter types once, and every thread gets its own copy, as on a GPU.
