@@ -149,28 +149,21 @@ void comparison_gif(const Config& c, std::vector<Model>& models, const data::Toy
   app::write_comparison_gif(gif, panels, times, "CFM vs reflow — " + c.dataset, data::plot_square(density));
 }
 
-int run(int argc, char** argv) {
-  Config c = parse(argc, argv);
-  set_num_threads(static_cast<int>(c.threads));
-  // Under mpirun every rank integrates its share of the points (rank_split.hpp) and
-  // rank 0 scores and writes.
-  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
-  data::Toy2d density(c.dataset);
+// The models to compare: CFM and reflow always, OT-CFM and Sinkhorn-CFM when named.
+std::vector<Model> load_models(const Config& c) {
   std::vector<Model> models;
   models.push_back(load_model("CFM", c.cfm, c, "./apps/cfm2d " + c.dataset, "cfm", "independent"));
   models.push_back(load_model("Reflow", c.reflow, c, "./apps/reflow2d " + c.dataset, "reflow", ""));
   if (!c.ot.empty()) models.push_back(load_model("OT-CFM", c.ot, c, "./apps/cfm2d --coupling ot", "cfm", "ot"));
   if (!c.sinkhorn.empty())
     models.push_back(load_model("Sinkhorn-CFM", c.sinkhorn, c, "./apps/cfm2d --coupling sinkhorn", "cfm", "sinkhorn"));
-  app::announce_device("compare2d", c.device);
-  if (dist::is_root()) io::make_writable_dir(c.output);
-  const std::string d = app::dataset_dir_name(c.dataset);
-  const std::string stem = c.output + "/few_step_" + d;
+  return models;
+}
 
-  // The numbers: every model from the same x0, scored against the same true samples.
-  nlohmann::json out;
-  out["dataset"] = c.dataset;
-  out["points"] = c.points;
+// Every model from the same x0, scored against the same true samples: its line of
+// out["models"] and its quality curve (rank 0; the other ranks integrate their share).
+std::vector<app::QualityCurve> measure_models(const Config& c, std::vector<Model>& models, const data::Toy2d& density,
+                                              nlohmann::json& out) {
   std::vector<app::QualityCurve> curves;
   app::RectificationOptions ro;
   ro.points = c.points;
@@ -197,16 +190,12 @@ int run(int argc, char** argv) {
     }
     curves.push_back(q);
   }
-  if (!dist::is_root()) {  // the others join in the GIF's sampling, then stop
-    if (c.gif) comparison_gif(c, models, density);
-    return 0;
-  }
-  double noise = app::energy_distance_noise(density, ro.seed, c.points);
-  out["energy_distance_noise"] = noise;
-  app::write_json(stem + ".json", out.dump(2));
+  return curves;
+}
 
-  // The same as a markdown table: one row per model, energy distance (and in-square
-  // fraction) per step count.
+// The numbers as a markdown table: one row per model, energy distance (and in-square
+// fraction) per step count, and the data's own noise under it.
+std::string few_step_markdown(const std::vector<app::QualityCurve>& curves, int64_t points, double noise) {
   std::ostringstream md;
   md << "| model | straightness |";
   for (int k : app::few_step_counts()) md << " ED " << k << " step" << (k > 1 ? "s" : "") << " |";
@@ -221,12 +210,37 @@ int run(int argc, char** argv) {
     for (double f : q.in_square) md << " " << fmt(f, "%.3f") << " |";
     md << "\n";
   }
-  md << "\nEnergy distance between two draws of the data (its noise at " << c.points << " points): "
+  md << "\nEnergy distance between two draws of the data (its noise at " << points << " points): "
      << fmt(noise, "%.2g") << "; values below it, even negative ones, are equal to the data within noise.\n";
-  io::atomic_write_text(stem + ".md", md.str());
-  app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset, noise);
-  std::fprintf(stderr, "%s", md.str().c_str());
+  return md.str();
+}
 
+int run(int argc, char** argv) {
+  Config c = parse(argc, argv);
+  set_num_threads(static_cast<int>(c.threads));
+  // Under mpirun every rank integrates its share of the points (rank_split.hpp) and
+  // rank 0 scores and writes.
+  app::init_ranks(c.device);  // under mpirun: MPI and the ranks' device check, once the options are known good
+  data::Toy2d density(c.dataset);
+  std::vector<Model> models = load_models(c);
+  app::announce_device("compare2d", c.device);
+  if (dist::is_root()) io::make_writable_dir(c.output);
+  const std::string stem = c.output + "/few_step_" + app::dataset_dir_name(c.dataset);
+  nlohmann::json out;
+  out["dataset"] = c.dataset;
+  out["points"] = c.points;
+  const std::vector<app::QualityCurve> curves = measure_models(c, models, density, out);
+  if (!dist::is_root()) {  // the others join in the GIF's sampling, then stop
+    if (c.gif) comparison_gif(c, models, density);
+    return 0;
+  }
+  const double noise = app::energy_distance_noise(density, static_cast<uint64_t>(c.seed), c.points);
+  out["energy_distance_noise"] = noise;
+  app::write_json(stem + ".json", out.dump(2));
+  const std::string md = few_step_markdown(curves, c.points, noise);
+  io::atomic_write_text(stem + ".md", md);
+  app::plot_few_step_quality(stem + ".png", curves, "Sample quality vs Euler steps — " + c.dataset, noise);
+  std::fprintf(stderr, "%s", md.c_str());
   if (c.gif) comparison_gif(c, models, density);
   std::fprintf(stderr, "compare2d: wrote %s.{json,md,png}\n", stem.c_str());
   return 0;
