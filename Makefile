@@ -138,9 +138,11 @@ $(BUILD)/emu/%.o: %.cpp
 $(BUILD)/tests/test_cuda_resources.o: CXXFLAGS += $(if $(CUDA_HOME),-isystem $(CUDA_HOME)/include)
 
 # The same tests on the real backend, less the emulator's own (tests/test_cuda_emu.cpp, and
-# tests/test_cuda_resources.cpp, which records launches on the emulator).
+# tests/test_cuda_resources.cpp and test_cuda_schedules.cpp, which ask the emulator for
+# launch records and thread orders).
 TEST_BIN_GPU := $(BUILD)/run_tests_gpu
-TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o $(BUILD)/tests/test_cuda_resources.o,$(TEST_OBJ))
+TEST_OBJ_GPU := $(filter-out $(BUILD)/tests/test_cuda_emu.o $(BUILD)/tests/test_cuda_resources.o \
+                            $(BUILD)/tests/test_cuda_schedules.o,$(TEST_OBJ))
 $(TEST_BIN_GPU): $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ)
 	$(CXX) $(LDFLAGS) $(TEST_OBJ_GPU) $(LIB) $(CUDA_REAL_OBJ) -o $@ $(LDLIBS) $(CUDA_REAL_LIBS)
 

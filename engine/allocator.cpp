@@ -1,18 +1,42 @@
 #include "engine/allocator.hpp"
 
+#include <cstddef>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/cuda/backend.hpp"
 #include "engine/error.hpp"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace fc {
 namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
+
+// memcheck, in make check's AddressSanitizer build: every block gets poisoned red zones
+// before and after the bytes asked for (on top of its size class, so the counts below
+// are those of any build), and a block goes into the cache poisoned whole. An access past a
+// tensor's end or into a freed tensor, by a CPU loop or by a kernel on the emulated
+// device (whose memory is host memory), stops at once with ASan's report, which names
+// the function (the kernel) and, through describe_address, the block it fell in. (The
+// raw allocations keep their own bounds: the emulator's cudaMalloc, malloc's.)
+#ifdef __SANITIZE_ADDRESS__
+constexpr size_t kRedZone = 64;  // on each side: an off-by-one element, a float4 load; keeps 64-byte alignment
+void poison(void* p, size_t n) { __asan_poison_memory_region(p, n); }
+void unpoison(void* p, size_t n) { __asan_unpoison_memory_region(p, n); }
+#else
+constexpr size_t kRedZone = 0;
+void poison(void*, size_t) {}
+void unpoison(void*, size_t) {}
+#endif
 
 void* cpu_alloc(size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
 void cpu_free(void* p) { std::free(p); }
@@ -32,7 +56,7 @@ class CachingAllocator {
   ~CachingAllocator() { release_cache(); }
 
   void* allocate(size_t bytes) {
-    size_t size = round_size(bytes);
+    size_t size = round_size(bytes);  // the size class; the red zones come on top
     std::lock_guard<std::mutex> lock(mu_);
     void* p = nullptr;
     // The smallest cached block that fits, up to twice the size: a model whose
@@ -47,16 +71,21 @@ class CachingAllocator {
       size = it->first;
       if (it->second.empty()) free_.erase(it);
     } else {
-      p = raw_.alloc(size);
+      p = raw_.alloc(size + 2 * kRedZone);
       if (!p) {
         // Out of memory: give the cache back and try once more.
         release_cache_locked();
-        p = raw_.alloc(size);
+        p = raw_.alloc(size + 2 * kRedZone);
         FC_CHECK(p, "out of memory allocating " << size << " bytes");
       }
       ++stats_.system_allocs;
     }
+    poison(p, kRedZone);
+    p = static_cast<char*>(p) + kRedZone;  // what the tensor gets
     block_size_[p] = size;
+    asked_[p] = bytes;
+    unpoison(p, bytes);
+    poison(static_cast<char*>(p) + bytes, size - bytes + kRedZone);
     stats_.active_bytes += size;
     if (stats_.active_bytes > stats_.peak_active_bytes) stats_.peak_active_bytes = stats_.active_bytes;
     size_t reserved = stats_.active_bytes + stats_.cached_bytes;
@@ -70,9 +99,41 @@ class CachingAllocator {
     auto known = block_size_.find(p);
     size_t size = known != block_size_.end() ? known->second : round_size(bytes);
     if (known != block_size_.end()) block_size_.erase(known);
+    asked_.erase(p);
+    p = static_cast<char*>(p) - kRedZone;  // the block
+    poison(p, size + 2 * kRedZone);
     free_[size].push_back(p);
     stats_.active_bytes -= size;
     stats_.cached_bytes += size;
+  }
+
+  // Where p lies: in or just past an active block (how far past the bytes asked for),
+  // or in a cached (freed) one; "" when in none of this allocator's blocks.
+  std::string describe(const void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* c = static_cast<const char*>(p);
+    for (const auto& [data, size] : block_size_) {
+      const char* d = static_cast<const char*>(data);
+      if (c < d - kRedZone || c >= d + size + kRedZone) continue;
+      const std::ptrdiff_t at = c - d;
+      const size_t asked = asked_[data];
+      std::ostringstream o;
+      o << "byte " << at << " of a live " << asked << "-byte tensor at " << data;
+      if (at < 0) o << ": " << -at << " bytes before its start";
+      if (at >= 0 && static_cast<size_t>(at) >= asked) o << ": " << static_cast<size_t>(at) - asked << " bytes past its end";
+      return o.str();
+    }
+    for (const auto& [size, blocks] : free_)
+      for (void* block : blocks) {
+        const char* b = static_cast<const char*>(block);
+        if (c >= b && c < b + size + 2 * kRedZone) {
+          std::ostringstream o;
+          o << "byte " << (c - b - static_cast<std::ptrdiff_t>(kRedZone)) << " of a freed " << size
+            << "-byte block at " << static_cast<const void*>(b + kRedZone) << " (use after free)";
+          return o.str();
+        }
+      }
+    return "";
   }
 
   MemoryStats stats() {
@@ -98,6 +159,7 @@ class CachingAllocator {
   void release_cache_locked() {
     for (auto& [size, blocks] : free_) {
       for (void* p : blocks) {
+        unpoison(p, size + 2 * kRedZone);
         raw_.free(p);
         ++stats_.system_frees;
       }
@@ -110,6 +172,7 @@ class CachingAllocator {
   RawAllocator raw_;
   std::map<size_t, std::vector<void*>> free_;       // cached blocks by size, never empty
   std::unordered_map<void*, size_t> block_size_;    // the size of every active block
+  std::unordered_map<void*, size_t> asked_;         // the bytes its tensor asked for
   MemoryStats stats_;
 };
 
@@ -125,6 +188,7 @@ CachingAllocator& allocator(Device d) {
 }  // namespace
 
 void* device_alloc(Device d, size_t bytes) { return allocator(d).allocate(bytes); }
+std::string describe_address(Device d, const void* p) { return allocator(d).describe(p); }
 void device_free(Device d, void* p, size_t bytes) { allocator(d).deallocate(p, bytes); }
 MemoryStats memory_stats(Device d) { return allocator(d).stats(); }
 void reset_peak_memory(Device d) { allocator(d).reset_peak(); }

@@ -5,6 +5,7 @@
 // peak, cached bytes (freed but kept) and the number of system allocations.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "engine/device.hpp"
 
@@ -27,6 +28,11 @@ struct RawAllocator {
 
 void* device_alloc(Device d, size_t bytes);
 void device_free(Device d, void* p, size_t bytes);
+// Where p lies among the blocks of d's allocator: "byte 1028 of a live 1024-byte tensor
+// at 0x...: 4 bytes past its end", "... of a freed ... block ... (use after free)", or ""
+// (for memcheck's reports: under AddressSanitizer every block has a poisoned red zone
+// after the bytes asked for, and a freed block is poisoned whole).
+std::string describe_address(Device d, const void* p);
 
 MemoryStats memory_stats(Device d = Device::CPU);
 void reset_peak_memory(Device d = Device::CPU);

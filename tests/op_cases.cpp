@@ -276,4 +276,23 @@ std::vector<OpCase> op_cases() {
 }
 
 
+std::vector<Tensor> row_inputs(const OpCase& c, Device device, uint64_t seed) {
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < c.shapes.size(); ++i) {
+    Tensor x = make_input(c.shapes[i], c.gens[i], seed + i).to(device);
+    x.requires_grad_();
+    inputs.push_back(x);
+  }
+  return inputs;
+}
+
+std::vector<std::vector<float>> row_forward_backward(const OpCase& c, Device device, uint64_t seed) {
+  std::vector<Tensor> inputs = row_inputs(c, device, seed);
+  Tensor out = c.f(inputs);
+  std::vector<std::vector<float>> results = {out.to_vector()};
+  out.backward(Generator(c.opt.weight_seed).normal(out.shape()).to(device));
+  for (Tensor& x : inputs) results.push_back(x.grad().defined() ? x.grad().to_vector() : std::vector<float>());
+  return results;
+}
+
 }  // namespace fc::test

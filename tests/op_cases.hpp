@@ -52,4 +52,11 @@ inline GradCheckOptions bilinear_opt() { return {0.25f, 2e-3f, 2e-4f, 977}; }
 // Every row of the table (tests/op_cases.cpp).
 std::vector<OpCase> op_cases();
 
+// A row's inputs as the gradient check draws them (input i from seed + i), on `device`,
+// recording gradients.
+std::vector<Tensor> row_inputs(const OpCase& c, Device device, uint64_t seed);
+// A row's output and each input's gradient of sum(out * W) (W from c.opt.weight_seed),
+// on the host: what the cross-device and schedule checks compare.
+std::vector<std::vector<float>> row_forward_backward(const OpCase& c, Device device, uint64_t seed);
+
 }  // namespace fc::test

@@ -9,10 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <string>
 #include <vector>
 
+#include "engine/allocator.hpp"
 #include "engine/cuda/cuda_common.hpp"
+#include "engine/cuda/emu/launch_record.hpp"
 
 using Catch::Matchers::Contains;
 
@@ -118,9 +122,93 @@ bool crashes(F f) {
          (WIFEXITED(status) && WEXITSTATUS(status) != 0);
 }
 
+// A planted race: thread t reads what thread t - 1 wrote to shared memory, with the
+// __syncthreads between them only when `synced`. Index order hides the race.
+__global__ void shift_kernel(const float* x, float* y, bool synced) {
+  __shared__ float tile[256];
+  unsigned t = threadIdx.x;
+  tile[t] = x[blockIdx.x * blockDim.x + t];
+  if (synced) __syncthreads();
+  y[blockIdx.x * blockDim.x + t] = t > 0 ? tile[t - 1] : 0.f;
+}
+
+// Another: every block writes its index to the same address (the last block wins).
+__global__ void last_block_wins_kernel(int* out) {
+  if (threadIdx.x == 0) out[0] = static_cast<int>(blockIdx.x);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+// What a child process running f wrote to stderr before it died ("" when it returned).
+template <class F>
+std::string crash_report(F f) {
+  std::fflush(nullptr);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], 2);
+    f();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : err;
+}
+
+// A planted off-by-one: thread i writes y[i + 1].
+__global__ void off_by_one_kernel(float* y, int64_t n) {
+  int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i + 1] = 1.f;
+}
+// And one the other way: thread i reads y[i - 1].
+__global__ void one_before_kernel(const float* y, float* out, int64_t n) {
+  int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = y[i - 1];
+}
+#endif
+
 }  // namespace
 
+TEST_CASE("CUDA emulator: memcheck stops a kernel's access past a tensor's end or into a freed one", "[cuda][emu]") {
+#ifndef __SANITIZE_ADDRESS__
+  WARN("SKIPPED: memcheck runs in make check's AddressSanitizer build (engine/allocator.cpp poisons the red zones)");
+#else
+  // 1000 floats from the caching allocator, as a tensor's storage: 4000 bytes, then a red zone.
+  const size_t bytes = 1000 * sizeof(float);
+  float* y = static_cast<float*>(fc::device_alloc(fc::Device::CUDA, bytes));
+  std::string err = crash_report([y] { FC_LAUNCH(off_by_one_kernel, 4, 256, 0, nullptr, y, int64_t{1000}); });
+  INFO(err);
+  // Thread 999 (block 3, thread 231) writes y[1000]: the first byte past the tensor.
+  CHECK_THAT(err, Contains("memcheck: kernel off_by_one_kernel, block (3, 0, 0), thread (231, 0, 0): "));
+  CHECK_THAT(err, Contains("is byte 4000 of a live 4000-byte tensor at "));
+  CHECK_THAT(err, Contains(": 0 bytes past its end"));
+  // The same kernel within bounds runs.
+  CHECK(crash_report([y] { FC_LAUNCH(off_by_one_kernel, 4, 256, 0, nullptr, y, int64_t{999}); }).empty());
+  // A read before the start: thread 0 reads y[-1].
+  float* out = static_cast<float*>(fc::device_alloc(fc::Device::CUDA, bytes));
+  err = crash_report([y, out] { FC_LAUNCH(one_before_kernel, 4, 256, 0, nullptr, y, out, int64_t{1000}); });
+  CHECK_THAT(err, Contains("memcheck: kernel one_before_kernel, block (0, 0, 0), thread (0, 0, 0): "));
+  CHECK_THAT(err, Contains("is byte -4 of a live 4000-byte tensor at "));
+  CHECK_THAT(err, Contains(": 4 bytes before its start"));
+  fc::device_free(fc::Device::CUDA, out, bytes);
+  // A freed block is poisoned whole: a kernel that still writes there is stopped.
+  fc::device_free(fc::Device::CUDA, y, bytes);
+  err = crash_report([y] { FC_LAUNCH(off_by_one_kernel, 1, 32, 0, nullptr, y, int64_t{8}); });
+  CHECK_THAT(err, Contains("memcheck: kernel off_by_one_kernel, block (0, 0, 0), thread (0, 0, 0): "));
+  CHECK_THAT(err, Contains("(use after free)"));
+#endif
+}
+
 TEST_CASE("CUDA emulator: __syncthreads orders the threads of a block", "[cuda][emu]") {
+  // In index order (whatever FC_EMU_SCHEDULE says): the count of wrong slots below is that order's.
+  const fc::emu::Schedule was = fc::emu::schedule();
+  fc::emu::set_schedule(fc::emu::Schedule::forward);
   const unsigned blocks = 3, n = 256;
   std::vector<float> x(blocks * n);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
@@ -139,6 +227,7 @@ TEST_CASE("CUDA emulator: __syncthreads orders the threads of a block", "[cuda][
   size_t wrong = 0;
   for (size_t i = 0; i < y.size(); ++i) wrong += y[i] != expected(i);
   CHECK(wrong >= blocks * n / 2);
+  fc::emu::set_schedule(was);
   cudaFree(dx);
   cudaFree(dy);
 }
@@ -215,6 +304,47 @@ TEST_CASE("CUDA emulator: a barrier in divergent code fails the launch", "[cuda]
   auto launch = [out] { FC_LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr, out); };
   REQUIRE_THROWS_WITH(launch(), Contains("deadlock"));
   cudaFree(out);
+}
+
+TEST_CASE("CUDA emulator: schedules run threads and blocks in another order and expose races", "[cuda][emu]") {
+  using fc::emu::Schedule;
+  const fc::emu::Schedule was = fc::emu::schedule();
+  const unsigned n = 64, blocks = 3;
+  std::vector<float> x(n * blocks), want(n * blocks);
+  for (unsigned i = 0; i < n * blocks; ++i) x[i] = static_cast<float>(i);
+  for (unsigned i = 0; i < n * blocks; ++i) want[i] = i % n == 0 ? 0.f : x[i - 1];
+  float* dx = device_array<float>(n * blocks);
+  float* dy = device_array<float>(n * blocks);
+  int* last = device_array<int>(1);
+  upload(dx, x);
+  auto shifted = [&](bool synced) {
+    FC_LAUNCH(shift_kernel, blocks, n, 0, nullptr, dx, dy, synced);
+    return download(dy, n * blocks);
+  };
+  auto last_block = [&] {
+    FC_LAUNCH(last_block_wins_kernel, 5, 32, 0, nullptr, last);
+    return download(last, 1)[0];
+  };
+  fc::emu::set_schedule(Schedule::forward);
+  CHECK(shifted(false) == want);  // index order hides the missing barrier
+  CHECK(last_block() == 4);
+  fc::emu::set_schedule(Schedule::reverse);
+  CHECK(shifted(false) != want);
+  CHECK(shifted(true) == want);
+  CHECK(last_block() == 0);
+  std::vector<int> winners;
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    fc::emu::set_schedule(Schedule::random, seed);
+    CHECK(shifted(false) != want);
+    CHECK(shifted(true) == want);
+    winners.push_back(last_block());
+  }
+  // Some seed lets another block than the last win.
+  CHECK(std::count(winners.begin(), winners.end(), 4) < static_cast<long>(winners.size()));
+  fc::emu::set_schedule(was);
+  cudaFree(dx);
+  cudaFree(dy);
+  cudaFree(last);
 }
 
 TEST_CASE("CUDA emulator: host code that touches device memory crashes", "[cuda][emu]") {

@@ -127,14 +127,8 @@ std::vector<emu::LaunchShape> record_launch_shapes() {
     cuda::set_attention_kernel(form);
     for (const test::OpCase& c : test::op_cases()) {
       if (form == cuda::AttentionKernel::gemm && c.name.rfind("qkv_attention", 0) != 0) continue;
-      std::vector<Tensor> inputs;
-      for (size_t i = 0; i < c.shapes.size(); ++i) {
-        Tensor x = test::make_input(c.shapes[i], c.gens[i], seed++).to(Device::CUDA);
-        x.requires_grad_();
-        inputs.push_back(x);
-      }
-      Tensor out = c.f(inputs);
-      out.backward(Tensor::ones(out.shape(), Device::CUDA));
+      test::row_forward_backward(c, Device::CUDA, seed);
+      seed += c.shapes.size();
     }
   }
   cuda::set_attention_kernel(cuda::AttentionKernel::tiled);

@@ -123,36 +123,13 @@ TEST_CASE("gradcheck: the table covers every op in engine/ops.hpp", "[ops][gradc
 
 // ---- cross-device: the same rows with CUDA tensors against the CPU
 
-namespace {
-
-// The row's inputs (the gradcheck's draws), on `device`, recording gradients.
-std::vector<Tensor> inputs_of(const OpCase& c, Device device, uint64_t seed) {
-  std::vector<Tensor> inputs;
-  for (size_t i = 0; i < c.shapes.size(); ++i) {
-    Tensor x = fc::test::make_input(c.shapes[i], c.gens[i], seed + i).to(device);
-    x.requires_grad_();
-    inputs.push_back(x);
-  }
-  return inputs;
-}
-
-// The output and each input's gradient of sum(out * W), on the host.
-std::vector<std::vector<float>> forward_backward(const OpCase& c, Device device, uint64_t seed) {
-  std::vector<Tensor> inputs = inputs_of(c, device, seed);
-  Tensor out = c.f(inputs);
-  std::vector<std::vector<float>> results = {out.to_vector()};
-  out.backward(Generator(c.opt.weight_seed).normal(out.shape()).to(device));
-  for (Tensor& x : inputs) results.push_back(x.grad().defined() ? x.grad().to_vector() : std::vector<float>());
-  return results;
-}
-
-}  // namespace
 
 TEST_CASE("cross-device: every row of the table computes on CUDA tensors what it computes on the CPU", "[cuda][ops]") {
   uint64_t seed = 300;
   for (const OpCase& c : op_cases()) {
     INFO("op " << c.name);
-    const auto cpu = forward_backward(c, Device::CPU, seed), gpu = forward_backward(c, Device::CUDA, seed);
+    const auto cpu = fc::test::row_forward_backward(c, Device::CPU, seed);
+    const auto gpu = fc::test::row_forward_backward(c, Device::CUDA, seed);
     seed += c.shapes.size();
     REQUIRE(cpu.size() == gpu.size());
     for (size_t i = 0; i < cpu.size(); ++i) {
@@ -178,7 +155,7 @@ TEST_CASE("timing: the median forward + backward of every row on each device", "
     for (Device d : devices) {
       std::vector<double> us;
       for (int r = 0; r <= reps; ++r) {  // the first run warms the caches; not counted
-        std::vector<Tensor> inputs = inputs_of(c, d, 1);
+        std::vector<Tensor> inputs = fc::test::row_inputs(c, d, 1);
         const auto t0 = std::chrono::steady_clock::now();
         Tensor out = c.f(inputs);
         out.backward(Tensor::ones(out.shape(), d));

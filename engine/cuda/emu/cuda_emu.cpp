@@ -13,11 +13,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <numeric>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "engine/allocator.hpp"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -221,6 +224,50 @@ Scheduler& sched() {
   std::abort();
 }
 
+// ---- schedules: the order in which the threads of a barrier interval, and the blocks
+// of a grid, run (engine/cuda/emu/launch_record.hpp). A correct kernel gives the same
+// result in any order, up to the float reassociation it allows; a race does not.
+struct ScheduleState {
+  Schedule kind = Schedule::forward;
+  uint64_t seed = 0, draws = 0;  // random: every order drawn is a new permutation
+};
+ScheduleState& schedule_state() {
+  static ScheduleState* st = [] {
+    auto* s = new ScheduleState;
+    const char* env = std::getenv("FC_EMU_SCHEDULE");  // forward, reverse or random:SEED
+    if (env && std::string(env) == "reverse") s->kind = Schedule::reverse;
+    if (env && std::string(env).rfind("random:", 0) == 0) {
+      s->kind = Schedule::random;
+      s->seed = std::strtoull(env + 7, nullptr, 10);
+    }
+    return s;
+  }();
+  return *st;
+}
+
+// The order to run n things in under the schedule: 0..n-1, n-1..0, or a permutation
+// (i -> (a i + b) mod n, a coprime to n: no table, whatever n is).
+struct Order {
+  uint64_t n, a = 1, b = 0;
+  bool reverse = false;
+  uint64_t at(uint64_t i) const {
+    return reverse ? n - 1 - i : static_cast<uint64_t>((static_cast<unsigned __int128>(a) * i + b) % n);
+  }
+};
+Order schedule_order(uint64_t n) {
+  ScheduleState& st = schedule_state();
+  Order o{n};
+  if (st.kind == Schedule::reverse) o.reverse = true;
+  if (st.kind == Schedule::random && n > 1) {
+    uint64_t x = st.seed * 0x9E3779B97F4A7C15ull + ++st.draws * 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    o.b = x % n;
+    o.a = (x >> 17) % n | 1;
+    while (std::gcd(o.a, n) != 1) o.a += 2;
+  }
+  return o;
+}
+
 // The running thread's fiber, marked as waiting at a barrier of kind `why`.
 Fiber& waiting_fiber(Scheduler& s, State why) {
   if (s.direct)
@@ -330,8 +377,11 @@ bool run_block_fibers(Scheduler& s, const dim3& dim, bool* yielded) {
   }
   *yielded = false;
   for (;;) {
-    for (unsigned t = 0; t < n; ++t)
+    const Order order = schedule_order(n);  // a new order every barrier interval
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned t = static_cast<unsigned>(order.at(i));
       if (s.fibers[t]->state == State::Ready) switch_to(s, *s.fibers[t]);
+    }
     // Every thread is done or waits. Release the warps whose live lanes all wait at a
     // warp barrier; else the block, if every live thread waits at __syncthreads
     // (threads that have exited count as arrived, as on sm_70 and later).
@@ -395,7 +445,37 @@ namespace {
 std::mutex g_launch_mu;
 bool g_recording = false;
 std::vector<LaunchShape> g_launch_shapes;
+thread_local const char* t_kernel_name = "";  // the launch running on this thread (memcheck's reports)
+
+#ifdef __SANITIZE_ADDRESS__
+// memcheck's report (make check): ASan has printed the bad access and its stack (the
+// kernel is a frame of it); this adds the launch's kernel, block and thread, and where
+// the address lies among the caching allocator's blocks (engine/allocator.hpp).
+void memcheck_report(const char*) {
+  const void* addr = __asan_get_report_address();
+  std::string where = describe_address(Device::CUDA, addr);
+  if (where.empty()) where = describe_address(Device::CPU, addr);
+  if (t_block && t_thread)
+    std::fprintf(stderr, "memcheck: kernel %s, block (%u, %u, %u), thread (%u, %u, %u): %p is %s\n", t_kernel_name,
+                 t_block->idx.x, t_block->idx.y, t_block->idx.z, t_thread->idx.x, t_thread->idx.y, t_thread->idx.z,
+                 addr, where.empty() ? "in no tensor's block" : where.c_str());
+  else
+    std::fprintf(stderr, "memcheck: host code: %p is %s\n", addr, where.empty() ? "in no tensor's block" : where.c_str());
+}
+const bool g_memcheck_installed = [] {
+  __asan_set_error_report_callback(memcheck_report);
+  return true;
+}();
+#endif
 }  // namespace
+
+void set_schedule(Schedule kind, uint64_t seed) {
+  ScheduleState& st = schedule_state();
+  st.kind = kind;
+  st.seed = seed;
+  st.draws = 0;
+}
+Schedule schedule() { return schedule_state().kind; }
 
 void record_launches(bool on) {
   std::lock_guard<std::mutex> lock(g_launch_mu);
@@ -408,6 +488,7 @@ std::vector<LaunchShape> recorded_launches() {
 }
 
 void note_launch(const char* kernel, dim3 block, size_t dynamic_shared) {
+  t_kernel_name = kernel;
   std::lock_guard<std::mutex> lock(g_launch_mu);
   if (!g_recording) return;
   const unsigned threads = block.x * block.y * block.z;
@@ -454,30 +535,31 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared,
   s.direct = false;
   ThreadState direct_state;
   bool first = true;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        bs.idx = {x, y, z};
-        std::memset(shared.get(), 0xFF, dynamic_shared + 16);
-        if (s.direct) {
-          // The first block reached no barrier: run the others' threads one after the
-          // other, without fibers (much faster; yield() refuses a barrier here).
-          t_thread = &direct_state;
-          for (unsigned t = 0; t < s.threads; ++t) {
-            direct_state.linear = t;
-            direct_state.idx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-            body();
-          }
-          continue;
-        }
-        bool yielded = false;
-        if (!run_block_fibers(s, block, &yielded)) {
-          x = grid.x, y = grid.y, z = grid.z;  // abandon the grid; the error is recorded
-          break;
-        }
-        if (first && !yielded) s.direct = true;
-        first = false;
+  const uint64_t blocks = uint64_t{grid.x} * grid.y * grid.z;
+  const Order block_order = schedule_order(blocks);
+  for (uint64_t i = 0; i < blocks; ++i) {
+    const uint64_t b = block_order.at(i);
+    bs.idx = {static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
+              static_cast<unsigned>(b / (uint64_t{grid.x} * grid.y))};
+    std::memset(shared.get(), 0xFF, dynamic_shared + 16);
+    if (s.direct) {
+      // The first block reached no barrier: run the others' threads one after the
+      // other, without fibers (much faster; yield() refuses a barrier here).
+      t_thread = &direct_state;
+      const Order order = schedule_order(s.threads);
+      for (unsigned k = 0; k < s.threads; ++k) {
+        const unsigned t = static_cast<unsigned>(order.at(k));
+        direct_state.linear = t;
+        direct_state.idx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+        body();
       }
+      continue;
+    }
+    bool yielded = false;
+    if (!run_block_fibers(s, block, &yielded)) break;  // abandon the grid; the error is recorded
+    if (first && !yielded) s.direct = true;
+    first = false;
+  }
   s.body = nullptr;
   s.direct = false;
   t_block = saved_block;
