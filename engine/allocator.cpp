@@ -82,8 +82,7 @@ class CachingAllocator {
     }
     poison(p, kRedZone);
     p = static_cast<char*>(p) + kRedZone;  // what the tensor gets
-    block_size_[p] = size;
-    asked_[p] = bytes;
+    active_[p] = {size, bytes};
     unpoison(p, bytes);
     poison(static_cast<char*>(p) + bytes, size - bytes + kRedZone);
     stats_.active_bytes += size;
@@ -96,10 +95,9 @@ class CachingAllocator {
   void deallocate(void* p, size_t bytes) {
     if (!p) return;
     std::lock_guard<std::mutex> lock(mu_);
-    auto known = block_size_.find(p);
-    size_t size = known != block_size_.end() ? known->second : round_size(bytes);
-    if (known != block_size_.end()) block_size_.erase(known);
-    asked_.erase(p);
+    auto known = active_.find(p);
+    size_t size = known != active_.end() ? known->second.size : round_size(bytes);
+    if (known != active_.end()) active_.erase(known);
     p = static_cast<char*>(p) - kRedZone;  // the block
     poison(p, size + 2 * kRedZone);
     free_[size].push_back(p);
@@ -112,11 +110,11 @@ class CachingAllocator {
   std::string describe(const void* p) {
     std::lock_guard<std::mutex> lock(mu_);
     const char* c = static_cast<const char*>(p);
-    for (const auto& [data, size] : block_size_) {
+    for (const auto& [data, block] : active_) {
+      const size_t size = block.size, asked = block.asked;
       const char* d = static_cast<const char*>(data);
       if (c < d - kRedZone || c >= d + size + kRedZone) continue;
       const std::ptrdiff_t at = c - d;
-      const size_t asked = asked_[data];
       std::ostringstream o;
       o << "byte " << at << " of a live " << asked << "-byte tensor at " << data;
       if (at < 0) o << ": " << -at << " bytes before its start";
@@ -171,8 +169,11 @@ class CachingAllocator {
   std::mutex mu_;
   RawAllocator raw_;
   std::map<size_t, std::vector<void*>> free_;       // cached blocks by size, never empty
-  std::unordered_map<void*, size_t> block_size_;    // the size of every active block
-  std::unordered_map<void*, size_t> asked_;         // the bytes its tensor asked for
+  struct ActiveBlock {
+    size_t size;   // its size class
+    size_t asked;  // the bytes its tensor asked for
+  };
+  std::unordered_map<void*, ActiveBlock> active_;  // every active block, by the pointer handed out
   MemoryStats stats_;
 };
 
