@@ -62,11 +62,9 @@ const app::RunDefaults kDefaults{12000, 20000, 2048, 4096, 1000, "",
                                  "output root; files go to OUTPUT/DATASET/ (default outputs/cfm, or "
                                  "outputs/cfm_ot, outputs/cfm_sinkhorn for those couplings)"};
 
-Config parse(int argc, char** argv) {
-  cxxopts::Options o("cfm2d", "Conditional flow matching on a 2-D density: train, sample, plot.\n"
-                              "DATASET: " + data::toy2d_help());
-  Config c;
-  app::add_run_options(o, c.run, kDefaults);
+// The options of the flow itself (beyond the run, output and device options every
+// program has).
+void add_flow_options(cxxopts::Options& o, Config& c) {
   o.add_options()
       ("hidden", "MLP width (quick 256, paper 512)", cxxopts::value<int64_t>(c.hidden))
       ("sigma-min", "σmin of the CFM path (0: straight lines)",
@@ -91,17 +89,11 @@ Config parse(int argc, char** argv) {
       ("score", "only score the N x 2 samples in this .npy file against DATASET (the metrics "
                 "of metrics.json, printed as JSON); e.g. another implementation's samples",
        cxxopts::value<std::string>(c.score));
-  app::add_output_options(o, c.out);
-  app::add_device_option(o, c.device_choice);
-  auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density to learn");
-  std::vector<app::PresetValue> presets = app::run_presets(c.run, kDefaults);
-  presets.push_back({"hidden", &c.hidden, 256, 512});
-  for (const app::PresetValue& p : app::output_presets(c.out)) presets.push_back(p);
-  app::apply_preset(c.run.preset, presets, r);
-  app::check_run_options(c.run, r);
-  app::require_positive("hidden", c.hidden);
-  app::check_output_options(c.out, r);
-  c.device = app::resolve_device(c.device_choice);
+}
+
+// One line naming the option for a value out of range or a path or coupling that does
+// not parse; the paths made canonical ("poly:2.0" is poly:2), as checkpoints record them.
+void check_flow_options(Config& c, const cxxopts::ParseResult& r) {
   app::require_real("sigma-min", c.sigma_min, 0, 1, app::Interval::OpenAbove);
   app::require_range("ot-block", c.ot_block, 1, 4096);
   // Sinkhorn's kernel exp(-cost / reg) underflows to 0 below about 1e-4 of the mean cost
@@ -116,7 +108,6 @@ Config parse(int argc, char** argv) {
     }
   };
   check("coupling", [&] { flow::parse_coupling(c.coupling); });
-  // Canonical names ("poly:2.0" is poly:2), as the checkpoint records them.
   check("path", [&] { c.path = flow::Scheduler::parse(c.path, c.sigma_min).name(); });
   if (!c.sample_path.empty())
     check("sample-path", [&] { c.sample_path = flow::Scheduler::parse(c.sample_path).name(); });
@@ -124,14 +115,36 @@ Config parse(int argc, char** argv) {
     throw app::UsageError("option '--coupling sb': the bridge is its own path; drop --path and --sample-path");
   if (c.coupling == "sb" && c.sigma_min != 0)
     throw app::UsageError("option '--coupling sb': the bridge has no σmin; drop --sigma-min");
-  if (c.run.output.empty()) {
-    // outputs/cfm, outputs/cfm_ot, outputs/cfm_sb, outputs/cfm_cosine, outputs/cfm_ot_poly2...
-    std::string dir = "outputs/cfm";
-    if (c.coupling != "independent") dir += "_" + c.coupling;
-    if (c.path != "condot") dir += "_" + c.path;
-    dir.erase(std::remove(dir.begin(), dir.end(), ':'), dir.end());
-    c.run.output = dir;
-  }
+}
+
+// outputs/cfm, outputs/cfm_ot, outputs/cfm_sb, outputs/cfm_cosine, outputs/cfm_ot_poly2...
+std::string default_output(const Config& c) {
+  std::string dir = "outputs/cfm";
+  if (c.coupling != "independent") dir += "_" + c.coupling;
+  if (c.path != "condot") dir += "_" + c.path;
+  dir.erase(std::remove(dir.begin(), dir.end(), ':'), dir.end());
+  return dir;
+}
+
+Config parse(int argc, char** argv) {
+  cxxopts::Options o("cfm2d", "Conditional flow matching on a 2-D density: train, sample, plot.\n"
+                              "DATASET: " + data::toy2d_help());
+  Config c;
+  app::add_run_options(o, c.run, kDefaults);
+  add_flow_options(o, c);
+  app::add_output_options(o, c.out);
+  app::add_device_option(o, c.device_choice);
+  auto r = app::parse_with_dataset(o, argc, argv, c.dataset, "density to learn");
+  std::vector<app::PresetValue> presets = app::run_presets(c.run, kDefaults);
+  presets.push_back({"hidden", &c.hidden, 256, 512});
+  for (const app::PresetValue& p : app::output_presets(c.out)) presets.push_back(p);
+  app::apply_preset(c.run.preset, presets, r);
+  app::check_run_options(c.run, r);
+  app::require_positive("hidden", c.hidden);
+  app::check_output_options(c.out, r);
+  c.device = app::resolve_device(c.device_choice);
+  check_flow_options(c, r);
+  if (c.run.output.empty()) c.run.output = default_output(c);
   return c;
 }
 
