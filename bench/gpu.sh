@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu.sh: the CUDA backend on a real GPU, in one run that fits the GPU machine's
 # 15 minutes: build, the [cuda] tests on the device, cfm2d on CUDA against the CPU,
-# the timings of issue 15 against PyTorch on the same GPU, one cfm_image quick run.
+# compute-sanitizer's four tools over the kernels' tests, the timings of issue 15 against
+# PyTorch on the same GPU (beside bench/roofline.md's prediction), one cfm_image quick run.
 # Ends with one table (also written to build/gpu/summary.md, rows in results.jsonl).
 #
 #   bench/gpu.sh              on the GPU machine (it has no package registry: carry
@@ -49,6 +50,27 @@ mlp_bin=$BIN/bench/bench_mlp; unet_bin=$BIN/bench/bench_unet
 log "1. the [cuda] tests on the device (${TESTS[*]})"
 tests_line=$("${TESTS[@]}" 2>&1 | tail -1)
 log "   $tests_line"
+
+# NVIDIA's compute-sanitizer over the same tests, one tool at a time (the emulator's own
+# memcheck, racecheck, initcheck and synccheck run in make check; this is the GPU's word
+# on them). The kernels' tests only: the UNet fixtures and the programs would take the
+# 15 minutes under it: the kernel-against-CPU tests, 90 s a tool at most. Each tool's last line, "ERROR SUMMARY: N errors".
+sanitizer_row="not run (--emulated: make check runs the emulator's checks)"
+if [ "$EMU" = 0 ]; then
+  cs=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+  if [ -x "$cs" ]; then
+    sanitizer_row=""
+    for tool in memcheck racecheck initcheck synccheck; do
+      log "1b. compute-sanitizer --tool $tool over the [cuda][kernels] tests"
+      line=$(timeout 90 "$cs" --tool "$tool" --print-limit 20 build/run_tests_gpu "[cuda][kernels]" 2>&1 |
+        tee "$out/sanitizer_$tool.log" | grep -a 'ERROR SUMMARY' | tail -1 || true)
+      sanitizer_row+="$tool: ${line:-no summary (timed out? $out/sanitizer_$tool.log)}; "
+      log "   $tool: ${line:-no summary}"
+    done
+  else
+    sanitizer_row="not run: no compute-sanitizer at $cs"
+  fi
+fi
 
 log "2. cfm2d, 20 iterations, on CUDA and on the CPU"
 c2=" checkerboard --iterations 20 --batch-size 4096 --hidden 512 --train-only --checkpoint-every 0"
@@ -103,9 +125,9 @@ if [ "$EMU" = 0 ]; then
   fi
 fi
 
-$PY - "$out/results.jsonl" "$tests_line" "$cfm2d_rel" "$image_row" "$have_torch" > "$out/summary.md" <<'PYEOF'
+$PY - "$out/results.jsonl" "$tests_line" "$cfm2d_rel" "$image_row" "$have_torch" "$sanitizer_row" > "$out/summary.md" <<'PYEOF'
 import json, sys
-path, tests, rel, image, have_torch = sys.argv[1:6]
+path, tests, rel, image, have_torch, sanitizer = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 cases = {}
 for r in rows:
@@ -128,6 +150,7 @@ for name, c in cases.items():
 dev = rows[0]["device"] if rows else "?"
 print(f"\nflowcpp device: {dev}. PyTorch: {'fp32 eager, same device' if have_torch == '1' else 'not installed here: no PyTorch column'}.")
 print(f"[cuda] tests: {tests}")
+print(f"compute-sanitizer: {sanitizer}")
 print(f"cfm2d 20 iterations, CUDA vs CPU: largest relative loss difference {rel}")
 print(f"cfm_image quick preset: {image}")
 PYEOF

@@ -1,5 +1,6 @@
 #include "engine/allocator.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <map>
@@ -28,6 +29,7 @@ constexpr size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
 // device (whose memory is host memory), stops at once with ASan's report, which names
 // the function (the kernel) and, through describe_address, the block it fell in. (The
 // raw allocations keep their own bounds: the emulator's cudaMalloc, malloc's.)
+// (The emulated device's memcheck asks for the same red zones, RawAllocator::red_zone.)
 #ifdef __SANITIZE_ADDRESS__
 constexpr size_t kRedZone = 64;  // on each side: an off-by-one element, a float4 load; keeps 64-byte alignment
 void poison(void* p, size_t n) { __asan_poison_memory_region(p, n); }
@@ -52,7 +54,8 @@ size_t round_size(size_t bytes) {
 
 class CachingAllocator {
  public:
-  explicit CachingAllocator(RawAllocator raw) : raw_(raw) {}
+  // The red zones are chosen once, with the first raw allocator.
+  explicit CachingAllocator(RawAllocator raw) : raw_(raw), red_zone_(std::max(kRedZone, raw.red_zone)) {}
   ~CachingAllocator() { release_cache(); }
 
   void* allocate(size_t bytes) {
@@ -71,20 +74,22 @@ class CachingAllocator {
       size = it->first;
       if (it->second.empty()) free_.erase(it);
     } else {
-      p = raw_.alloc(size + 2 * kRedZone);
+      p = raw_.alloc(size + 2 * red_zone_);
       if (!p) {
         // Out of memory: give the cache back and try once more.
         release_cache_locked();
-        p = raw_.alloc(size + 2 * kRedZone);
+        p = raw_.alloc(size + 2 * red_zone_);
         FC_CHECK(p, "out of memory allocating " << size << " bytes");
       }
       ++stats_.system_allocs;
     }
-    poison(p, kRedZone);
-    p = static_cast<char*>(p) + kRedZone;  // what the tensor gets
+    poison(p, red_zone_);
+    void* block = p;
+    p = static_cast<char*>(p) + red_zone_;  // what the tensor gets
     active_[p] = {size, bytes};
     unpoison(p, bytes);
-    poison(static_cast<char*>(p) + bytes, size - bytes + kRedZone);
+    if (raw_.handed_out) raw_.handed_out(block, size + 2 * red_zone_, p, bytes);
+    poison(static_cast<char*>(p) + bytes, size - bytes + red_zone_);
     stats_.active_bytes += size;
     if (stats_.active_bytes > stats_.peak_active_bytes) stats_.peak_active_bytes = stats_.active_bytes;
     size_t reserved = stats_.active_bytes + stats_.cached_bytes;
@@ -98,8 +103,9 @@ class CachingAllocator {
     auto known = active_.find(p);
     size_t size = known != active_.end() ? known->second.size : round_size(bytes);
     if (known != active_.end()) active_.erase(known);
-    p = static_cast<char*>(p) - kRedZone;  // the block
-    poison(p, size + 2 * kRedZone);
+    p = static_cast<char*>(p) - red_zone_;  // the block
+    if (raw_.taken_back) raw_.taken_back(p, size + 2 * red_zone_);
+    poison(p, size + 2 * red_zone_);
     free_[size].push_back(p);
     stats_.active_bytes -= size;
     stats_.cached_bytes += size;
@@ -113,7 +119,7 @@ class CachingAllocator {
     for (const auto& [data, block] : active_) {
       const size_t size = block.size, asked = block.asked;
       const char* d = static_cast<const char*>(data);
-      if (c < d - kRedZone || c >= d + size + kRedZone) continue;
+      if (c < d - red_zone_ || c >= d + size + red_zone_) continue;
       const std::ptrdiff_t at = c - d;
       std::ostringstream o;
       o << "byte " << at << " of a live " << asked << "-byte tensor at " << data;
@@ -124,10 +130,10 @@ class CachingAllocator {
     for (const auto& [size, blocks] : free_)
       for (void* block : blocks) {
         const char* b = static_cast<const char*>(block);
-        if (c >= b && c < b + size + 2 * kRedZone) {
+        if (c >= b && c < b + size + 2 * red_zone_) {
           std::ostringstream o;
-          o << "byte " << (c - b - static_cast<std::ptrdiff_t>(kRedZone)) << " of a freed " << size
-            << "-byte block at " << static_cast<const void*>(b + kRedZone) << " (use after free)";
+          o << "byte " << (c - b - static_cast<std::ptrdiff_t>(red_zone_)) << " of a freed " << size
+            << "-byte block at " << static_cast<const void*>(b + red_zone_) << " (use after free)";
           return o.str();
         }
       }
@@ -157,7 +163,7 @@ class CachingAllocator {
   void release_cache_locked() {
     for (auto& [size, blocks] : free_) {
       for (void* p : blocks) {
-        unpoison(p, size + 2 * kRedZone);
+        unpoison(p, size + 2 * red_zone_);
         raw_.free(p);
         ++stats_.system_frees;
       }
@@ -168,6 +174,7 @@ class CachingAllocator {
 
   std::mutex mu_;
   RawAllocator raw_;
+  size_t red_zone_;
   std::map<size_t, std::vector<void*>> free_;       // cached blocks by size, never empty
   struct ActiveBlock {
     size_t size;   // its size class

@@ -24,6 +24,15 @@ struct MemoryStats {
 struct RawAllocator {
   void* (*alloc)(size_t bytes);
   void (*free)(void* p);
+  // For the emulated device's memcheck and initcheck (their shadow memory), may be null:
+  // told of every block handed to a tensor, new or from the cache (the whole block, red
+  // zones included, and the tensor's bytes in it), and of every block taken back into
+  // the cache.
+  void (*handed_out)(void* block, size_t block_bytes, void* p, size_t bytes) = nullptr;
+  void (*taken_back)(void* block, size_t block_bytes) = nullptr;
+  // Bytes of red zone wanted before and after every tensor (at least 64 under
+  // AddressSanitizer): an access there is memcheck's finding, not a neighbour's bytes.
+  size_t red_zone = 0;
 };
 
 void* device_alloc(Device d, size_t bytes);

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,7 +22,8 @@
 
 namespace {
 
-const std::string kEmulated = "./build/emulated/";
+// (FC_EMULATED_DIR: make check's programs with the emulator's checks, build/hazards/emulated/.)
+const std::string kEmulated = std::getenv("FC_EMULATED_DIR") ? std::getenv("FC_EMULATED_DIR") : "./build/emulated/";
 // A small recipe: 20 iterations at batch 256 of a 64-wide MLP, no outputs but the model.
 const std::string kTrain = " --iterations 20 --batch-size 256 --hidden 64 --checkpoint-every 0 --threads 2";
 const std::string kTinyOutputs =

@@ -11,7 +11,10 @@
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <string>
+#include <utility>
+#include <tuple>
 #include <vector>
 
 #include "engine/allocator.hpp"
@@ -79,6 +82,31 @@ __global__ void divergent_barrier_kernel(int* out) {
   if (threadIdx.x < 16) __syncthreads();
   else __syncwarp();
   out[threadIdx.x] = 1;
+}
+
+// synccheck's planted bugs. Two __syncthreads in the two arms of a branch: every thread
+// waits at a barrier, but not at the same one.
+__global__ void two_barriers_kernel(int* out) {
+  if (threadIdx.x % 2) __syncthreads();
+  else __syncthreads();
+  out[threadIdx.x] = 1;
+}
+// A shuffle whose mask leaves out lane 0, which calls it.
+__global__ void mask_without_caller_kernel(int* out) {
+  out[threadIdx.x] = __shfl_sync(0xfffffffeu, static_cast<int>(threadIdx.x), 1);
+}
+// Lane 31 returns early; the others shuffle with a mask that names it (`names_exited`), or
+// with the mask of the lanes left (correct).
+__global__ void shuffle_after_exit_kernel(int* out, bool names_exited) {
+  if (threadIdx.x == 31) return;
+  out[threadIdx.x] = __shfl_down_sync(names_exited ? 0xffffffffu : 0x7fffffffu, static_cast<int>(threadIdx.x), 1);
+}
+// The lanes of a warp at two different shuffles (a shuffle in divergent code).
+__global__ void two_shuffles_kernel(int* out) {
+  int v = static_cast<int>(threadIdx.x);
+  if (threadIdx.x < 8) v = __shfl_xor_sync(0xffffffffu, v, 1);
+  else v = __shfl_xor_sync(0xffffffffu, v, 2);
+  out[threadIdx.x] = v;
 }
 
 template <class T>
@@ -304,6 +332,106 @@ TEST_CASE("CUDA emulator: a barrier in divergent code fails the launch", "[cuda]
   auto launch = [out] { FC_LAUNCH(divergent_barrier_kernel, 1, 32, 0, nullptr, out); };
   REQUIRE_THROWS_WITH(launch(), Contains("deadlock"));
   cudaFree(out);
+}
+
+TEST_CASE("CUDA emulator: synccheck fails barriers in divergent code and masks that name the wrong lanes", "[cuda][emu]") {
+  int* out = device_array<int>(64);
+  auto failure = [](const std::function<void()>& launch) -> std::string {
+    try {
+      launch();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  std::string err = failure([out] { FC_LAUNCH(two_barriers_kernel, 1, 64, 0, nullptr, out); });
+  CHECK_THAT(err, Contains("synccheck: kernel two_barriers_kernel, block (0, 0, 0): threads "));
+  CHECK_THAT(err, Contains(" wait at different __syncthreads (tests/test_cuda_emu.cpp:"));
+  err = failure([out] { FC_LAUNCH(mask_without_caller_kernel, 1, 32, 0, nullptr, out); });
+  CHECK_THAT(err, Contains("synccheck: kernel mask_without_caller_kernel, block (0, 0, 0), thread (0, 0, 0): the "
+                           "warp barrier at tests/test_cuda_emu.cpp:"));
+  CHECK_THAT(err, Contains(" has mask 0xfffffffe, which leaves out the calling lane 0"));
+  err = failure([out] { FC_LAUNCH(shuffle_after_exit_kernel, 1, 32, 0, nullptr, out, true); });
+  CHECK_THAT(err, Contains("synccheck: kernel shuffle_after_exit_kernel, block (0, 0, 0): the warp barrier at "
+                           "tests/test_cuda_emu.cpp:"));
+  CHECK_THAT(err, Contains(" names lane 31 (thread (31, 0, 0)), which has exited"));
+  CHECK(failure([out] { FC_LAUNCH(shuffle_after_exit_kernel, 1, 32, 0, nullptr, out, false); }) == "");
+  std::vector<int> got = download(out, 31);
+  for (int i = 0; i < 30; ++i) CHECK(got[i] == i + 1);
+  err = failure([out] { FC_LAUNCH(two_shuffles_kernel, 1, 32, 0, nullptr, out); });
+  CHECK_THAT(err, Contains("synccheck: kernel two_shuffles_kernel, block (0, 0, 0): lanes "));
+  CHECK_THAT(err, Contains(" of warp 0 meet at different warp barriers or masks (tests/test_cuda_emu.cpp:"));
+  cudaFree(out);
+}
+
+TEST_CASE("CUDA emulator: asynchronous streams run a stream's work later; a host write into a buffer in flight shows",
+          "[cuda][emu]") {
+  if (fc::emu::hazard_checks_built()) {
+    WARN("SKIPPED: asynchronous streams are not in the checks' build (build/run_tests runs this)");
+    return;
+  }
+  const bool was_async = fc::emu::async_streams();
+  const size_t n = 1000;
+  float* pinned = nullptr;
+  REQUIRE(cudaMallocHost(&pinned, n * sizeof(float)) == cudaSuccess);
+  float* dev = device_array<float>(n);
+  cudaStream_t s = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess);
+  cudaEvent_t copied = nullptr;
+  REQUIRE(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming) == cudaSuccess);
+  auto fill = [&](float v) { std::fill(pinned, pinned + n, v); };
+  // The bug: the host rewrites the pinned buffer while the copy from it may still be
+  // queued. The value the device ends up with.
+  auto upload_then_rewrite = [&] {
+    fc::emu::hold_device(true);  // (with asynchronous streams: the copy waits for the test)
+    fill(1.f);
+    REQUIRE(cudaMemcpyAsync(dev, pinned, n * sizeof(float), cudaMemcpyHostToDevice, s) == cudaSuccess);
+    REQUIRE(cudaEventRecord(copied, s) == cudaSuccess);
+    const cudaError_t before = cudaEventQuery(copied);
+    fill(2.f);  // too early
+    fc::emu::hold_device(false);
+    REQUIRE(cudaStreamSynchronize(s) == cudaSuccess);
+    CHECK(cudaEventQuery(copied) == cudaSuccess);
+    std::vector<float> got = download(dev, n);
+    CHECK(std::all_of(got.begin(), got.end(), [&](float v) { return v == got[0]; }));
+    return std::make_pair(got[0], before);
+  };
+  // Every call synchronous: the bug is hidden.
+  fc::emu::set_async(false);
+  auto [value, query] = upload_then_rewrite();
+  CHECK(value == 1.f);
+  CHECK(query == cudaSuccess);
+  // Asynchronous streams: the copy runs after the rewrite and carries the wrong values.
+  fc::emu::set_async(true, 5);
+  std::tie(value, query) = upload_then_rewrite();
+  CHECK(value == 2.f);
+  CHECK(query == cudaErrorNotReady);
+  // The fix: wait for the copy's event before writing the buffer again.
+  fill(1.f);
+  REQUIRE(cudaMemcpyAsync(dev, pinned, n * sizeof(float), cudaMemcpyHostToDevice, s) == cudaSuccess);
+  REQUIRE(cudaEventRecord(copied, s) == cudaSuccess);
+  REQUIRE(cudaEventSynchronize(copied) == cudaSuccess);
+  fill(2.f);
+  REQUIRE(cudaStreamSynchronize(s) == cudaSuccess);
+  CHECK(download(dev, n)[0] == 1.f);
+  // A download read before its stream is synchronized holds what was there before.
+  fc::emu::hold_device(true);
+  REQUIRE(cudaMemcpyAsync(pinned, dev, n * sizeof(float), cudaMemcpyDeviceToHost, s) == cudaSuccess);
+  CHECK(pinned[0] == 2.f);
+  fc::emu::hold_device(false);
+  REQUIRE(cudaStreamSynchronize(s) == cudaSuccess);
+  CHECK(pinned[0] == 1.f);
+  // A kernel on the stream runs later too, and cudaDeviceSynchronize waits for it.
+  fc::emu::hold_device(true);
+  FC_LAUNCH(reverse_kernel, 1, 256, 0, s, dev, dev + 256, true);
+  fc::emu::hold_device(false);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  CHECK(download(dev + 256, 1)[0] == 1.f);
+  fc::emu::set_async(was_async);
+  cudaEventDestroy(copied);
+  cudaStreamDestroy(s);
+  cudaFree(dev);
+  cudaFreeHost(pinned);
 }
 
 TEST_CASE("CUDA emulator: schedules run threads and blocks in another order and expose races", "[cuda][emu]") {

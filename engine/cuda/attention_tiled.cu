@@ -269,6 +269,7 @@ void tiled_attention(const float* qkv, float* out, float* lse, int64_t bh, int64
   const float alpha = kLog2e / std::sqrt(static_cast<float>(d));
   const int di = static_cast<int>(d);
   const unsigned blocks = tile_blocks(jobs(bh, t));
+  note_flops(4.0 * bh * t * t * d);  // S = Q K^T and O = P V
   if (d <= 32)
     FC_LAUNCH(tiled_attention_kernel<32>, blocks, kTileThreads, 0, stream(), qkv, out, lse, bh, di, t, alpha);
   else
@@ -280,14 +281,20 @@ void tiled_attention_backward(const float* qkv, const float* lse, const float* d
   const float scale = 1.f / std::sqrt(static_cast<float>(d)), alpha = kLog2e * scale;
   const int di = static_cast<int>(d);
   const unsigned blocks = tile_blocks(jobs(bh, t));
+  // Each recomputes S = Q K^T; gkv then dP = dO V^T, dV = P^T dO, dK = dS^T Q; gq dP and dQ = dS K.
+  const double gkv_flops = 8.0 * bh * t * t * d, gq_flops = 6.0 * bh * t * t * d;
   if (d <= 32) {
+    note_flops(gkv_flops);
     FC_LAUNCH(tiled_attention_gkv_kernel<32>, blocks, kTileThreads, 0, stream(), qkv, lse, delta, gout, gqkv, bh, di,
               t, alpha, scale);
+    note_flops(gq_flops);
     FC_LAUNCH(tiled_attention_gq_kernel<32>, blocks, kTileThreads, 0, stream(), qkv, lse, delta, gout, gqkv, bh, di, t,
               alpha, scale);
   } else {
+    note_flops(gkv_flops);
     FC_LAUNCH(tiled_attention_gkv_kernel<kTiledMaxD>, blocks, kTileThreads, 0, stream(), qkv, lse, delta, gout, gqkv,
               bh, di, t, alpha, scale);
+    note_flops(gq_flops);
     FC_LAUNCH(tiled_attention_gq_kernel<kTiledMaxD>, blocks, kTileThreads, 0, stream(), qkv, lse, delta, gout, gqkv,
               bh, di, t, alpha, scale);
   }

@@ -47,6 +47,10 @@ void check(cudaError_t e, const char* what);
 void check_launch(const char* kernel);
 // Counts one launch that FC_LAUNCH did not make (a cuBLAS call): kernel_launches().
 void count_launch();
+// The floating-point operations of the next launch, where they matter to its time (the
+// attention kernels; gemm's are cuBLAS's): the emulator's traffic log for the roofline
+// prediction (bench/roofline.py). Nothing on a GPU.
+void note_flops(double flops);
 // The most floats of device scratch one chunk of an op's work takes (im2col columns,
 // attention weights): 2^26, 256 MiB, unless set_scratch_chunk_floats lowered it.
 int64_t scratch_chunk_floats();

@@ -35,6 +35,8 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
       blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
       static_cast<int>(m), static_cast<int>(k), &alpha, b, static_cast<int>(ldb), stride_b, a,
       static_cast<int>(lda), stride_a, &beta, c, static_cast<int>(ldc), stride_c, static_cast<int>(batch));
+  // A kernel of the call failed (the emulator's initcheck fails it so): the launch's error.
+  if (st == CUBLAS_STATUS_EXECUTION_FAILED) check_launch("cublasSgemmStridedBatched");
   FC_CHECK(st == CUBLAS_STATUS_SUCCESS, "CUDA: cublasSgemmStridedBatched failed (status " << st << ") for "
                                         << m << "x" << n << "x" << k << ", batch " << batch);
 }

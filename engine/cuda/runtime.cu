@@ -15,6 +15,9 @@
 #include "engine/cuda/cuda_common.hpp"
 #include "engine/cuda/cuda_kernels.hpp"
 #include "engine/cuda/staging_ring.hpp"
+#ifndef __CUDACC__
+#include "engine/cuda/emu/hazards.hpp"
+#endif
 
 namespace fc::cuda {
 
@@ -151,22 +154,45 @@ bool emulated() {
 cudaStream_t stream() { return runtime().stream; }
 cublasHandle_t blas() { return runtime().blas; }
 
+namespace {
+// What the emulator knows of an error beyond its code (memcheck's finding in a copy, the
+// limit a launch broke): " (...)", or "" on a GPU.
+std::string error_detail() {
+#ifdef __CUDACC__
+  return "";
+#else
+  return std::string(" (") + fc::emu::last_error_detail() + ")";
+#endif
+}
+}  // namespace
+
+void note_flops([[maybe_unused]] double flops) {
+#ifndef __CUDACC__
+  fc::emu::hazards::note_flops(flops);
+#endif
+}
+
 void check(cudaError_t e, const char* what) {
-  FC_CHECK(e == cudaSuccess, "CUDA: " << what << ": " << cudaGetErrorString(e));
+  FC_CHECK(e == cudaSuccess, "CUDA: " << what << ": " << cudaGetErrorString(e) << error_detail());
 }
 
 void check_launch(const char* kernel) {
   count_launch();
   cudaError_t e = cudaGetLastError();
-#ifdef __CUDACC__
-  FC_CHECK(e == cudaSuccess, "CUDA: launch of " << kernel << " failed: " << cudaGetErrorString(e));
-#else
-  FC_CHECK(e == cudaSuccess, "CUDA: launch of " << kernel << " failed: " << cudaGetErrorString(e)
-                                                << " (" << fc::emu::last_error_detail() << ")");
-#endif
+  FC_CHECK(e == cudaSuccess, "CUDA: launch of " << kernel << " failed: " << cudaGetErrorString(e) << error_detail());
 }
 
+#ifdef __CUDACC__
 RawAllocator raw_allocator() { return {device_malloc, device_free}; }
+#else
+// The emulator's memcheck and initcheck: a tensor's bytes, and only those, are there to
+// be accessed while it lives, unwritten when it is handed out; with red zones around
+// them where the checks are built in.
+RawAllocator raw_allocator() {
+  return {device_malloc, device_free, fc::emu::hazards::tensor_handed_out, fc::emu::hazards::tensor_taken_back,
+          fc::emu::hazards::built() ? size_t{64} : 0};
+}
+#endif
 
 uint64_t host_waits() { return g_host_waits.load(std::memory_order_relaxed); }
 namespace {

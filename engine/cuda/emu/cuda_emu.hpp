@@ -15,14 +15,21 @@
 //   cudaGetLastError() returns the error.
 // - Device memory lives in one reserved range kept PROT_NONE except during launches and
 //   copies, so host code that touches a device pointer crashes as it would on a GPU.
-// - Streams exist but every call completes before it returns. cuBLAS's sgemm maps onto
-//   OpenBLAS with cuBLAS's column-major semantics.
+// - Every call completes before it returns, unless asynchronous streams are on
+//   (FC_EMU_ASYNC=SEED: a stream's work runs later on a device thread,
+//   device_queue.hpp). cuBLAS's sgemm maps onto OpenBLAS with cuBLAS's column-major
+//   semantics.
+// - synccheck: a launch fails when the threads a barrier releases wait at different
+//   barriers (file and line), or lanes at a warp barrier pass different masks, a mask
+//   without themselves or naming a lane that has exited. memcheck, racecheck and
+//   initcheck need the kernels instrumented: hazards.cpp (make check).
 // Only what engine/cuda uses is here.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -127,6 +134,7 @@ enum cublasStatus_t {
   CUBLAS_STATUS_SUCCESS = 0,
   CUBLAS_STATUS_NOT_INITIALIZED = 1,
   CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_EXECUTION_FAILED = 13,
 };
 enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
 struct cublasContext;
@@ -157,9 +165,13 @@ struct BlockState {
 extern __thread ThreadState* t_thread;
 extern __thread BlockState* t_block;
 
-// Barriers, from inside a kernel: every live thread of the block, or of the warp.
-void block_barrier();
-void warp_barrier();
+// Barriers, from inside a kernel: every live thread of the block, or the live lanes
+// of the warp that `mask` names. Each names its place in the source: synccheck fails a
+// launch whose threads meet at different barriers (divergent code), whose warp barrier
+// leaves out the calling lane, names a lane that has exited, or is reached by lanes
+// passing different masks.
+void block_barrier(const char* file, int line);
+void warp_barrier(unsigned mask, const char* file, int line);
 // The 32 exchange slots of the calling thread's warp, its lane, and how many lanes
 // the warp has (fewer in the last warp of a block that is not a multiple of 32).
 uint64_t* warp_slots();
@@ -175,8 +187,10 @@ constexpr size_t kMaxDynamicShared = 227 << 10;
 
 // Runs body() for every thread of every block; on a launch outside the limits, or a
 // barrier that some threads never reach, records the error for cudaGetLastError().
-void run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared,
-              const std::function<void()>& body);
+// With asynchronous streams the launch is checked at once and its blocks run later, on
+// the device thread (device_queue.hpp).
+void run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t stream,
+              std::function<void()> body);
 void set_max_dynamic_shared(const void* kernel, int bytes);
 // The details of the last launch failure ("" if none), for error messages.
 const char* last_error_detail();
@@ -196,24 +210,25 @@ void note_launch(const char* kernel, dim3 block, size_t dynamic_shared);  // FC_
 // kernel<<<grid, block, shared, stream>>>(args...): the arguments are converted to the
 // kernel's parameter types once, and every thread gets its own copy, as on a GPU.
 template <class... P, class... A>
-void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t shared, cudaStream_t,
+void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t shared, cudaStream_t stream,
             A&&... args) {
-  std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-  run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared,
-           [&] { std::apply(kernel, params); });
+  // Held by the launch (which may run after this returns: asynchronous streams).
+  auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
+  run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared, stream,
+           [kernel, params] { std::apply(kernel, *params); });
 }
 
 template <class T>
-T shuffle_from(T v, unsigned src) {
+T shuffle_from(T v, unsigned src, unsigned mask, const char* file, int line) {
   static_assert(sizeof(T) <= sizeof(uint64_t) && std::is_trivially_copyable<T>::value,
                 "the emulator shuffles values of at most 8 bytes");
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
   uint64_t* slots = warp_slots();
   slots[lane_id()] = bits;
-  warp_barrier();  // every lane has written
+  warp_barrier(mask, file, line);  // every lane has written
   uint64_t got = src < warp_lanes() ? slots[src] : bits;
-  warp_barrier();  // every lane has read before the slots are written again
+  warp_barrier(mask, file, line);  // every lane has read before the slots are written again
   T out;
   std::memcpy(&out, &got, sizeof(T));
   return out;
@@ -237,45 +252,50 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, i
 #define gridDim (::fc::emu::t_block->grid)
 #define warpSize 32
 
-inline void __syncthreads() { fc::emu::block_barrier(); }
-inline void __syncwarp(unsigned = 0xffffffffu) { fc::emu::warp_barrier(); }
+// (The trailing arguments are the call's place in the source, filled in by the compiler:
+// synccheck's reports name it.)
+#define FC_EMU_SITE const char *file = __builtin_FILE(), int line = __builtin_LINE()
+inline void __syncthreads(FC_EMU_SITE) { fc::emu::block_barrier(file, line); }
+inline void __syncwarp(unsigned mask = 0xffffffffu, FC_EMU_SITE) { fc::emu::warp_barrier(mask, file, line); }
 
 template <class T>
-T __shfl_sync(unsigned, T v, int src, int width = 32) {
+T __shfl_sync(unsigned m, T v, int src, int width = 32, FC_EMU_SITE) {
   unsigned lane = fc::emu::lane_id(), base = lane & ~static_cast<unsigned>(width - 1);
-  return fc::emu::shuffle_from(v, base + (static_cast<unsigned>(src) & (width - 1)));
+  return fc::emu::shuffle_from(v, base + (static_cast<unsigned>(src) & (width - 1)), m, file, line);
 }
 template <class T>
-T __shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
+T __shfl_down_sync(unsigned m, T v, unsigned delta, int width = 32, FC_EMU_SITE) {
   unsigned lane = fc::emu::lane_id(), in = lane & (width - 1);
-  return fc::emu::shuffle_from(v, in + delta < static_cast<unsigned>(width) ? lane + delta : lane);
+  return fc::emu::shuffle_from(v, in + delta < static_cast<unsigned>(width) ? lane + delta : lane, m, file, line);
 }
 template <class T>
-T __shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
+T __shfl_up_sync(unsigned m, T v, unsigned delta, int width = 32, FC_EMU_SITE) {
   unsigned lane = fc::emu::lane_id(), in = lane & (width - 1);
-  return fc::emu::shuffle_from(v, in >= delta ? lane - delta : lane);
+  return fc::emu::shuffle_from(v, in >= delta ? lane - delta : lane, m, file, line);
 }
 template <class T>
-T __shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
+T __shfl_xor_sync(unsigned m, T v, int mask, int width = 32, FC_EMU_SITE) {
   unsigned lane = fc::emu::lane_id(), src = lane ^ static_cast<unsigned>(mask);
   unsigned base = lane & ~static_cast<unsigned>(width - 1);
-  return fc::emu::shuffle_from(v, src >= base + width ? lane : src);
+  return fc::emu::shuffle_from(v, src >= base + width ? lane : src, m, file, line);
 }
-inline unsigned __ballot_sync(unsigned, int predicate) {
+inline unsigned __ballot_sync(unsigned m, int predicate, FC_EMU_SITE) {
   uint64_t* slots = fc::emu::warp_slots();
   slots[fc::emu::lane_id()] = predicate != 0;
-  fc::emu::warp_barrier();
+  fc::emu::warp_barrier(m, file, line);
   unsigned mask = 0;
-  for (unsigned l = 0; l < fc::emu::warp_lanes(); ++l) mask |= static_cast<unsigned>(slots[l]) << l;
-  fc::emu::warp_barrier();
+  for (unsigned l = 0; l < fc::emu::warp_lanes(); ++l)
+    if (m >> l & 1) mask |= static_cast<unsigned>(slots[l]) << l;
+  fc::emu::warp_barrier(m, file, line);
   return mask;
 }
-inline int __any_sync(unsigned m, int predicate) { return __ballot_sync(m, predicate) != 0; }
-inline int __all_sync(unsigned m, int predicate) {
+inline int __any_sync(unsigned m, int predicate, FC_EMU_SITE) { return __ballot_sync(m, predicate, file, line) != 0; }
+inline int __all_sync(unsigned m, int predicate, FC_EMU_SITE) {
   unsigned lanes = fc::emu::warp_lanes();
-  unsigned all = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
-  return __ballot_sync(m, predicate) == all;
+  unsigned all = (lanes == 32 ? 0xffffffffu : (1u << lanes) - 1) & m;
+  return __ballot_sync(m, predicate, file, line) == all;
 }
+#undef FC_EMU_SITE
 
 // Atomics. Threads interleave only at barriers, but the builtins keep them atomic
 // whatever runs the blocks.

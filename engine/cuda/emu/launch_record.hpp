@@ -32,4 +32,15 @@ enum class Schedule { forward, reverse, random };
 void set_schedule(Schedule kind, uint64_t seed = 0);
 Schedule schedule();
 
+// Asynchronous streams (engine/cuda/emu/device_queue.hpp): a stream's work runs later, on
+// a device thread, after a seeded random delay. FC_EMU_ASYNC=SEED turns them on for a
+// whole run; set_async in a test (after the device work before it). hold_device(true)
+// keeps queued work from running until hold_device(false).
+void set_async(bool on, uint64_t seed = 1);
+bool async_streams();
+void hold_device(bool on);
+// True in the checks' build (build/run_tests_hazards: engine/cuda/emu/hazards.cpp), which
+// has no asynchronous streams.
+bool hazard_checks_built();
+
 }  // namespace fc::emu

@@ -36,8 +36,11 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int
 }
 
 ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
-                           ncclComm_t comm, cudaStream_t) {
+                           ncclComm_t comm, cudaStream_t stream) {
   if (!comm || type != ncclFloat || op != ncclSum) return ncclInvalidArgument;
+  // The stream's earlier work first (asynchronous streams); the call itself is done
+  // when it returns (MPI on the host's thread).
+  cudaStreamSynchronize(stream);
   if (count == 0) return ncclSuccess;
   if (!fc::emu::is_device_pointer(send) || !fc::emu::is_device_pointer(recv)) return ncclInvalidArgument;
   fc::emu::DeviceAccess access;
