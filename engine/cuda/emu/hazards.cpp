@@ -13,8 +13,9 @@
 // warp barrier (__syncwarp, a shuffle, a vote) when both threads are in one warp.
 // Every block barrier starts a new interval and every warp barrier a new interval of
 // its warp; each word remembers its last writer and up to two readers with the
-// intervals they were in, so the check is exact for the order the emulator ran (other
-// orders: FC_EMU_SCHEDULE). Between blocks of one launch, device memory only (blocks
+// intervals they were in, so what it finds does not depend on the order the emulator
+// ran the threads in (a third reader in one interval is forgotten: a writer then races
+// with one of the two kept anyway). Between blocks of one launch, device memory only (blocks
 // share nothing else): a word written by one block and read or written by another.
 // Atomics race with nothing (as in compute-sanitizer).
 //
