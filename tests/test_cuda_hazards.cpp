@@ -40,6 +40,14 @@ struct DeviceFloats {
   float* p;
 };
 
+// Runs the threads and blocks in index order while it lives (whatever FC_EMU_SCHEDULE
+// says): the threads and blocks the findings below name are that order's.
+struct IndexOrder {
+  IndexOrder() : was(fc::emu::schedule()) { fc::emu::set_schedule(fc::emu::Schedule::forward); }
+  ~IndexOrder() { fc::emu::set_schedule(was); }
+  fc::emu::Schedule was;
+};
+
 std::string failure_of(const std::function<void()>& launch) {
   try {
     launch();
@@ -53,8 +61,7 @@ std::string failure_of(const std::function<void()>& launch) {
 
 TEST_CASE("racecheck: a missing __syncthreads and blocks writing one address", "[cuda][emu][hazards]") {
   if (skipped_without_checks()) return;
-  const fc::emu::Schedule was = fc::emu::schedule();  // the threads named below are index order's
-  fc::emu::set_schedule(fc::emu::Schedule::forward);
+  IndexOrder in_index_order;
   const int n = 64;
   std::vector<float> host(n);
   for (int i = 0; i < n; ++i) host[i] = static_cast<float>(i);
@@ -84,13 +91,11 @@ TEST_CASE("racecheck: a missing __syncthreads and blocks writing one address", "
   INFO(err);
   CHECK_THAT(err, Contains("racecheck: kernel add_one_kernel: block (1, 0, 0) reads what block (0, 0, 0) wrote in "
                            "the same launch: byte 0 of a live 4-byte tensor at "));
-  fc::emu::set_schedule(was);
 }
 
 TEST_CASE("initcheck: a kernel or cuBLAS reading bytes nobody wrote", "[cuda][emu][hazards]") {
   if (skipped_without_checks()) return;
-  const fc::emu::Schedule was = fc::emu::schedule();
-  fc::emu::set_schedule(fc::emu::Schedule::forward);
+  IndexOrder in_index_order;
   const int n = 1024;
   DeviceFloats x(n), y(n);
   // Half of x written: thread 512 is the first to read a byte never written.
@@ -122,13 +127,11 @@ TEST_CASE("initcheck: a kernel or cuBLAS reading bytes nobody wrote", "[cuda][em
   err = failure_of([&] { fc::matmul(a, b); });
   INFO(err);
   CHECK_THAT(err, Contains("initcheck: cublasSgemmStridedBatched reads bytes never written: byte 0 of a live 512-byte tensor"));
-  fc::emu::set_schedule(was);
 }
 
 TEST_CASE("memcheck: a kernel past a tensor's end or in a block back in the cache, a copy past the end", "[cuda][emu][hazards]") {
   if (skipped_without_checks()) return;
-  const fc::emu::Schedule was = fc::emu::schedule();
-  fc::emu::set_schedule(fc::emu::Schedule::forward);
+  IndexOrder in_index_order;
   // 1024 floats: a whole size class (4096 bytes), so that the byte past the end is in
   // the red zone (the next tensor's, without it). Thread 1024 reads x[1024].
   const int n = 1024;
@@ -155,5 +158,4 @@ TEST_CASE("memcheck: a kernel past a tensor's end or in a block back in the cach
   INFO(err);
   CHECK_THAT(err, Contains("memcheck: kernel twice_kernel, block (0, 0, 0), thread (0, 0, 0) reads 4 bytes at "));
   CHECK_THAT(err, Contains("(use after free)"));
-  fc::emu::set_schedule(was);
 }

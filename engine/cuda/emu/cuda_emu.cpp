@@ -417,9 +417,7 @@ void prepare_fiber(Fiber& f) {
 }
 
 // ---- synccheck: the threads a barrier releases must all wait at that barrier
-std::string coords(const uint3& i) {
-  return "(" + std::to_string(i.x) + ", " + std::to_string(i.y) + ", " + std::to_string(i.z) + ")";
-}
+using hazards::coords;
 std::string hex32(unsigned v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
@@ -542,9 +540,7 @@ size_t dynamic_shared_limit(const void* kernel) {
   return it == g_max_dynamic_shared.end() ? kDefaultDynamicShared : it->second;
 }
 
-std::string dims(const dim3& d) {
-  return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
-}
+std::string dims(const dim3& d) { return coords(uint3{d.x, d.y, d.z}); }
 
 }  // namespace
 

@@ -30,7 +30,7 @@ struct DeviceQueue::State {
   std::function<void()> urgent;  // run_now's item
   bool urgent_done = false;
   bool held = false;  // hold(): queued items wait (a test's way to order host and device)
-  uint64_t rng;
+  uint64_t rng = 1;  // reseed()'s
 
   uint64_t next_random() {  // splitmix64
     uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
@@ -44,7 +44,7 @@ struct DeviceQueue::State {
   void run() {
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
-      cv.wait(lock, [&] { return urgent || (!held && any_queued()); });
+      cv.wait(lock, [&] { return urgent || (!held && count_queued() > 0); });
       if (urgent) {
         std::function<void()> work = std::move(urgent);
         urgent = nullptr;
@@ -71,11 +71,6 @@ struct DeviceQueue::State {
       cv.notify_all();
     }
   }
-  bool any_queued() const {
-    for (const auto& [lane, l] : lanes)
-      if (!l.items.empty()) return true;
-    return false;
-  }
   size_t count_queued() const {
     size_t n = 0;
     for (const auto& [lane, l] : lanes) n += !l.items.empty();
@@ -101,15 +96,14 @@ const bool g_fork_handler = [] {
 }();
 }  // namespace
 
-DeviceQueue::DeviceQueue(uint64_t seed) : st_(new State) {
-  st_->rng = seed * 0x2545F4914F6CDD1Dull + 1;
+DeviceQueue::DeviceQueue() : st_(new State) {
   std::thread([s = st_] { s->run(); }).detach();  // lives as long as the process
 }
 
 namespace {
 // Under g_mode_mu: the queue, started on first use, its random draws from `seed`.
 void start(uint64_t seed) {
-  if (!g_queue) g_queue = new DeviceQueue(seed);
+  if (!g_queue) g_queue = new DeviceQueue;
   g_queue->reseed(seed);
   g_on = true;
 }

@@ -41,8 +41,8 @@ class DeviceQueue {
 
   struct State;
 
-  explicit DeviceQueue(uint64_t seed);  // (use set() or FC_EMU_ASYNC)
-  void reseed(uint64_t seed);
+  DeviceQueue();  // (use set() or FC_EMU_ASYNC)
+  void reseed(uint64_t seed);  // the seed of its interleaving and delays
 
  private:
   State* st_;

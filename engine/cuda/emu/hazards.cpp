@@ -131,9 +131,6 @@ bool concurrent(const Touch& earlier, unsigned thread) {
 }
 
 // ---- findings
-std::string coords(uint3 i) {
-  return "(" + std::to_string(i.x) + ", " + std::to_string(i.y) + ", " + std::to_string(i.z) + ")";
-}
 uint3 thread_coords(unsigned linear) {
   const dim3 d = t_block->dim;
   return {linear % d.x, linear / d.x % d.y, linear / (d.x * d.y)};
@@ -291,6 +288,10 @@ inline void access(const void* p, size_t n, bool write, bool atomic = false) {
   }
 }
 
+std::string coords(const uint3& i) {
+  return "(" + std::to_string(i.x) + ", " + std::to_string(i.y) + ", " + std::to_string(i.z) + ")";
+}
+
 bool enabled() { return g_enabled; }
 void set_enabled(bool on) { g_enabled = on; }
 bool built() {
@@ -401,6 +402,13 @@ bool fc::emu::hazard_checks_built() { return hazards::built(); }
 #ifdef FC_EMU_HAZARDS
 // ---- the entry points GCC's -fsanitize=thread instrumentation calls
 using fc::emu::hazards::access;
+namespace {
+// An atomic read-modify-write: checked as a read, then a write.
+void read_modify_write(const volatile void* a, size_t n) {
+  access(const_cast<void*>(a), n, false, true);
+  access(const_cast<void*>(a), n, true, true);
+}
+}  // namespace
 extern "C" {
 void __tsan_init() {}
 #define FC_TSAN_SIZE(n)                                                                     \
@@ -433,23 +441,19 @@ void __tsan_func_exit() {}
     __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                        \
   }                                                                                                  \
   T __tsan_atomic##bits##_exchange(volatile T* a, T v, int) {                                        \
-    access(const_cast<T*>(a), sizeof(T), false, true);                                               \
-    access(const_cast<T*>(a), sizeof(T), true, true);                                                \
+    read_modify_write(a, sizeof(T));                                                                 \
     return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);                                              \
   }                                                                                                  \
   T __tsan_atomic##bits##_fetch_add(volatile T* a, T v, int) {                                       \
-    access(const_cast<T*>(a), sizeof(T), false, true);                                               \
-    access(const_cast<T*>(a), sizeof(T), true, true);                                                \
+    read_modify_write(a, sizeof(T));                                                                 \
     return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);                                               \
   }                                                                                                  \
   T __tsan_atomic##bits##_fetch_sub(volatile T* a, T v, int) {                                       \
-    access(const_cast<T*>(a), sizeof(T), false, true);                                               \
-    access(const_cast<T*>(a), sizeof(T), true, true);                                                \
+    read_modify_write(a, sizeof(T));                                                                 \
     return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST);                                               \
   }                                                                                                  \
   int __tsan_atomic##bits##_compare_exchange_strong(volatile T* a, T* c, T v, int, int) {            \
-    access(const_cast<T*>(a), sizeof(T), false, true);                                               \
-    access(const_cast<T*>(a), sizeof(T), true, true);                                                \
+    read_modify_write(a, sizeof(T));                                                                 \
     return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);          \
   }                                                                                                  \
   int __tsan_atomic##bits##_compare_exchange_weak(volatile T* a, T* c, T v, int mo, int fmo) {      \

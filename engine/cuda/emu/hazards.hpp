@@ -17,6 +17,9 @@ namespace fc::emu::hazards {
 
 bool enabled();
 void set_enabled(bool on);
+
+// "(x, y, z)": a block's or thread's coordinates in the checks' reports (synccheck's too).
+std::string coords(const uint3& i);
 bool built();  // the kernels of this program are instrumented
 
 // The emulator's device memory, once, before any hook below.
