@@ -29,6 +29,7 @@
 #include "apps/cli/main_guard.hpp"
 #include "apps/cli/number_text.hpp"
 #include "apps/cli/options.hpp"
+#include "apps/cli/run_options.hpp"
 #include "apps/cli/thread_count.hpp"
 #include "apps/image/dataset_fetch.hpp"
 #include "apps/image/eval.hpp"
@@ -64,19 +65,21 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Config {
-  std::string train, sample, eval, fetch, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick", output = "outputs/cfm";
+// Every training program's options (output, seed, threads, checkpoint_every,
+// interrupt_at, resume: apps/cli/run_options.hpp) and this program's.
+struct Config : app::CommonRunOptions {
+  std::string train, sample, eval, fetch, reflow, distill, few_step, guidance_sweep, dataset, preset = "quick";
   std::string data_root = "data", method = "midpoint", path = "condot", sample_path, device_choice = "auto";
   std::string coupling = "independent";
   Device device = Device::CPU;
   int64_t epochs = 0, iterations = 0, batch = 0, channels = 0, res_blocks = 0;
-  int64_t steps = 20, per_class = 10, fps = 20, frames = 101, seed = 42, threads = 0;
-  int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3, checkpoint_every = 500, interrupt_at = -1;
+  int64_t steps = 20, per_class = 10, fps = 20, frames = 101;
+  int64_t eval_samples = 0, nll_images = 0, classifier_epochs = 3;
   double lr = 1e-3, sigma_min = 0.0, ema_decay = 0.0, class_drop = 0.0, guidance = 0.0;
   double clip = 1.0;
   std::string guidance_values = "0,0.5,1,2,4";
   std::vector<double> sweep;  // guidance_values as numbers
-  bool resume = false, hflip = false, no_eval = false;
+  bool hflip = false, no_eval = false;
   // Rectified flow and distillation (apps/image/reflow.hpp).
   int64_t pairs = 0, teacher_steps = 20, rounds = 1, reflow_iterations = 0, distill_iterations = 0;
   double reflow_lr = 2e-4;
@@ -165,17 +168,12 @@ void add_sampling_and_run_options(cxxopts::Options& o, Config& c) {
        cxxopts::value<int64_t>(c.nll_images))
       ("classifier-epochs", "epochs of the evaluation classifier's training (cached per dataset)",
        cxxopts::value<int64_t>(c.classifier_epochs)->default_value("3"))
-      ("seed", "random seed", cxxopts::value<int64_t>(c.seed)->default_value("42"))
-      ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
-       cxxopts::value<int64_t>(c.threads)->default_value("0"))
-      ("data-root", "where the datasets live (a missing mnist or fashion_mnist is downloaded there, MD5-checked; docs/datasets.md)", cxxopts::value<std::string>(c.data_root)->default_value("data"))
-      ("output", "output root; files go to OUTPUT/DATASET/",
-       cxxopts::value<std::string>(c.output)->default_value("outputs/cfm"))
-      ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
-       cxxopts::value<int64_t>(c.checkpoint_every)->default_value("500"))
-      ("resume", "continue the training mode's run (--train, --reflow or --distill) from its checkpoint")
-      ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
-       cxxopts::value<int64_t>(c.interrupt_at)->default_value("-1"));
+      ("data-root", "where the datasets live (a missing mnist or fashion_mnist is downloaded there, "
+                    "MD5-checked; docs/datasets.md)",
+       cxxopts::value<std::string>(c.data_root)->default_value("data"));
+  app::add_common_run_options(
+      o, c, {"42", "500", "outputs/cfm", "output root; files go to OUTPUT/DATASET/",
+             "continue the training mode's run (--train, --reflow or --distill) from its checkpoint"});
   app::add_device_option(o, c.device_choice);
 }
 
@@ -231,7 +229,6 @@ Preset apply_presets(Config& c, const cxxopts::ParseResult& r) {
   if (!r.count("ema-decay")) c.ema_decay = preset.ema_decay;
   if (!r.count("class-drop")) c.class_drop = preset.class_drop;
   if (!r.count("guidance")) c.guidance = preset.guidance;
-  c.resume = r.count("resume") > 0;
   c.hflip = r.count("hflip") > 0;
   c.no_eval = r.count("no-eval") > 0;
   return preset;
@@ -256,9 +253,7 @@ void check_training_options(Config& c, const cxxopts::ParseResult& r) {
   app::require_positive("channels", c.channels);
   if (c.channels % 32) throw app::UsageError("option '--channels': must be a multiple of 32 (GroupNorm(32))");
   app::require_range("res-blocks", c.res_blocks, 1, 8);
-  app::require_thread_count(c.threads);
-  app::require_range("seed", c.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
-  app::require_range("checkpoint-every", c.checkpoint_every, 0, INT64_MAX);
+  app::check_common_run_options(c, r);
   if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
   app::require_real("clip", c.clip, 0, 1e9);
   app::require_real("sigma-min", c.sigma_min, 0, 1, Interval::OpenAbove);

@@ -4,6 +4,7 @@
 // backend fills in a table (engine/cpu, engine/cuda). A kernel a backend lacks is a
 // null entry, and calling it throws "op X has no CUDA kernel" instead of crashing.
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/device.hpp"
 #include "engine/error.hpp"
@@ -14,8 +15,9 @@ namespace fc {
 enum class UnaryOp {
   Neg, Exp, Log, Sqrt, Square, Abs, Sign, Step /* x > 0 */, Sigmoid, Tanh, Relu,
   Pow /* x^s */, AddScalar /* x + s */, MulScalar /* x * s */, RSubScalar /* s - x */,
-  RDivScalar /* s / x */, Sin, Cos
+  RDivScalar /* s / x */, Sin, Cos  // Cos last: kUnaryOpCount counts up to it
 };
+constexpr int kUnaryOpCount = static_cast<int>(UnaryOp::Cos) + 1;
 enum class BinaryOp { Add, Sub, Mul, Div };
 // The activation fused into linear(): none, or SiLU.
 enum class Activation { None, Silu };
@@ -175,6 +177,25 @@ struct KernelTable {
   // does not wait), or MPI through host memory in a build without NCCL.
   void (*all_reduce_sum)(float* data, int64_t n) = nullptr;
 };
+
+// Every kernel's name, once. Each backend declares its kernels from this list
+// (FC_DECLARE_KERNEL: the signature is KernelTable's) and fills its table from it
+// (FC_FILL_KERNEL), so a new kernel is its KernelTable entry above, its name here and
+// its bodies. The four entries about the host (to_host, from_host, synchronize,
+// all_reduce_sum) are not in it: each backend fills those its own way.
+#define FC_KERNELS(X)                                                                    \
+  X(fill) X(copy) X(axpy) X(scale) X(scale_to_norm) X(unary) X(unary_backward) X(binary)  \
+  X(strided_copy) X(sum_axis) X(sum_all) X(sum_squares) X(max_axis) X(max_axis_backward) \
+  X(copy_rows) X(gemm) X(bias_silu) X(silu_backward_bias) X(fill_rows) X(mse)            \
+  X(mse_backward) X(conv2d) X(conv2d_backward) X(group_norm) X(group_norm_backward)      \
+  X(softmax) X(softmax_backward) X(attention) X(attention_backward) X(upsample2x)        \
+  X(pool2x_sum) X(gather_rows) X(scatter_add_rows) X(adamw) X(rand_uniform)              \
+  X(rand_normal) X(rand_int)
+
+// Declares the backend's function NAME with the signature of KernelTable::NAME.
+#define FC_DECLARE_KERNEL(NAME) std::remove_pointer_t<decltype(::fc::KernelTable::NAME)> NAME;
+// Puts the backend's function NAME in a KernelTable called `table`.
+#define FC_FILL_KERNEL(NAME) table.NAME = NAME;
 
 // The table of a device; entries are null where the backend lacks the kernel.
 const KernelTable& kernel_table(Device d);

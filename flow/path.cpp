@@ -28,6 +28,24 @@ Tensor cfm_target(const Tensor& x0, const Tensor& x1, float sigma_min) {
   return sub(x1, mul_scalar(x0, 1.f - sigma_min));
 }
 
+Tensor affine_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
+  if (s.is_condot()) return cfm_interpolate(x0, x1, t, static_cast<float>(s.sigma_min()));
+  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
+                                              << x1.shape() << " differ");
+  Tensor alpha = time_coefficient(t, [&](double x) { return s.at(x).alpha; }, x0.device());
+  Tensor sigma = time_coefficient(t, [&](double x) { return s.at(x).sigma; }, x0.device());
+  return add(mul(alpha, x1), mul(sigma, x0));
+}
+
+Tensor affine_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
+  if (s.is_condot()) return cfm_target(x0, x1, static_cast<float>(s.sigma_min()));
+  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
+                                              << x1.shape() << " differ");
+  Tensor d_alpha = time_coefficient(t, [&](double x) { return s.at(x).d_alpha; }, x0.device());
+  Tensor d_sigma = time_coefficient(t, [&](double x) { return s.at(x).d_sigma; }, x0.device());
+  return add(mul(d_alpha, x1), mul(d_sigma, x0));
+}
+
 namespace {
 
 void check_bridge(const Tensor& x0, const Tensor& x1, const Tensor& eps, float sigma) {

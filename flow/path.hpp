@@ -1,11 +1,14 @@
 #pragma once
-// The conditional flow matching path (Lipman et al. 2023, eq. 20-23) with σmin:
+// The probability paths' x_t and u_t for a batch of pairs (x0 noise, x1 data): the
+// conditional flow matching path, any affine path of a Scheduler, the Schrödinger
+// bridge. The first is Lipman et al. 2023, eq. 20-23, with σmin:
 //   x_t = t x1 + (1 - (1 - σmin) t) x0,   u_t = x1 - (1 - σmin) x0.
 // σmin = 0 is the straight line of rectified flow. t broadcasts against x (e.g. t is
 // [N, 1] for points [N, 2], or [N, 1, 1, 1] for images).
 #include <functional>
 
 #include "engine/tensor.hpp"
+#include "flow/scheduler.hpp"
 
 namespace fc::flow {
 
@@ -17,6 +20,14 @@ Tensor time_coefficient(const Tensor& t, const std::function<double(double)>& f,
 
 Tensor cfm_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, float sigma_min);
 Tensor cfm_target(const Tensor& x0, const Tensor& x1, float sigma_min);
+
+// Any of flow/scheduler.hpp's affine paths (the training loops call these):
+// x_t = α(t) x1 + σ(t) x0, with t holding one time per row of x0 and broadcasting
+// against it ([N, 1] for points [N, D], [N, 1, 1, 1] for images). condot is computed
+// exactly as cfm_interpolate, above.
+Tensor affine_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s);
+// The conditional velocity α'(t) x1 + σ'(t) x0 (condot: cfm_target).
+Tensor affine_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s);
 
 // The Brownian bridge of Schrödinger-bridge CFM (Tong et al. 2024; torchcfm's
 // SchrodingerBridgeConditionalFlowMatcher) between paired x0 and x1, with noise eps ~

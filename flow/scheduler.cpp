@@ -9,7 +9,6 @@
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
 #include "engine/parse_number.hpp"
-#include "flow/path.hpp"
 
 namespace fc::flow {
 namespace {
@@ -111,24 +110,6 @@ double Scheduler::snr_inverse(double snr) const {
     }
   }
   return std::clamp(t, 0.0, 1.0);
-}
-
-Tensor affine_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
-  if (s.is_condot()) return cfm_interpolate(x0, x1, t, static_cast<float>(s.sigma_min()));
-  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
-                                              << x1.shape() << " differ");
-  Tensor alpha = time_coefficient(t, [&](double x) { return s.at(x).alpha; }, x0.device());
-  Tensor sigma = time_coefficient(t, [&](double x) { return s.at(x).sigma; }, x0.device());
-  return add(mul(alpha, x1), mul(sigma, x0));
-}
-
-Tensor affine_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s) {
-  if (s.is_condot()) return cfm_target(x0, x1, static_cast<float>(s.sigma_min()));
-  FC_CHECK(x0.shape() == x1.shape(), s.name() << " path: x0 " << x0.shape() << " and x1 "
-                                              << x1.shape() << " differ");
-  Tensor d_alpha = time_coefficient(t, [&](double x) { return s.at(x).d_alpha; }, x0.device());
-  Tensor d_sigma = time_coefficient(t, [&](double x) { return s.at(x).d_sigma; }, x0.device());
-  return add(mul(d_alpha, x1), mul(d_sigma, x0));
 }
 
 VelocityFn schedule_transformed_velocity(const VelocityFn& v, const Scheduler& trained,

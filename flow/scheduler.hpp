@@ -11,7 +11,8 @@
 //   vp          α = exp(-T/2), σ = sqrt(1 - α^2), T(t) = ½(1-t)²(βmax-βmin) + (1-t)βmin
 //               (the variance-preserving SDE's schedule, βmin = 0.1, βmax = 20)
 //
-// A model trained under one scheduler samples under another through the
+// x_t and u_t of these paths for a batch are flow/path.hpp's affine_interpolate and
+// affine_target. A model trained under one scheduler samples under another through the
 // schedule-transformed velocity (schedule_transformed_velocity): both paths pass
 // through the same points up to a scale once their signal-to-noise ratios α/σ agree.
 #include <string>
@@ -52,13 +53,6 @@ class Scheduler {
   Kind kind_;
   double param_;  // condot: σmin; poly: the exponent N
 };
-
-// x_t = α(t) x1 + σ(t) x0, with t holding one time per row of x0 and broadcasting
-// against it ([N, 1] for points [N, D], [N, 1, 1, 1] for images). condot is computed
-// exactly as flow::cfm_interpolate.
-Tensor affine_interpolate(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s);
-// The conditional velocity α'(t) x1 + σ'(t) x0 (condot: cfm_target).
-Tensor affine_target(const Tensor& x0, const Tensor& x1, const Tensor& t, const Scheduler& s);
 
 // The velocity of the path under `target`, from a model v trained under `trained`
 // (flow_matching's ScheduleTransformedModel). At time r let s(r) be the time where

@@ -20,8 +20,6 @@ void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d)
   auto presets = [](int64_t quick, int64_t paper) {
     return " (quick " + std::to_string(quick) + ", paper " + std::to_string(paper) + ")";
   };
-  auto output = cxxopts::value<std::string>(run.output);
-  if (!d.output.empty()) output->default_value(d.output);
   o.add_options()
       ("preset", "quick (default, minutes on a laptop) or paper (the reference recipe)",
        cxxopts::value<std::string>(run.preset))
@@ -29,19 +27,13 @@ void add_run_options(cxxopts::Options& o, RunOptions& run, const RunDefaults& d)
        cxxopts::value<int64_t>(run.iterations))
       ("batch-size", "training batch size" + presets(d.batch_quick, d.batch_paper),
        cxxopts::value<int64_t>(run.batch))
-      ("lr", "AdamW learning rate", cxxopts::value<double>(run.lr)->default_value("1e-3"))
-      ("seed", "random seed", cxxopts::value<int64_t>(run.seed)->default_value("0"))
-      ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)",
-       cxxopts::value<int64_t>(run.threads)->default_value("0"))
-      ("output", d.output_help, output)
-      ("checkpoint-every", "save a checkpoint every N iterations (0: only at the end)",
-       cxxopts::value<int64_t>(run.checkpoint_every)->default_value(std::to_string(d.checkpoint_every)))
-      ("resume", "continue training from OUTPUT/DATASET/ckpt.safetensors")
+      ("lr", "AdamW learning rate", cxxopts::value<double>(run.lr)->default_value("1e-3"));
+  add_common_run_options(o, run, {"0", std::to_string(d.checkpoint_every), d.output, d.output_help,
+                                  "continue training from OUTPUT/DATASET/ckpt.safetensors"});
+  o.add_options()
       ("sample-only", "skip training: sample and plot from the checkpoint")
       ("train-only", "only train: the checkpoint and losses.csv, no samples, plots or metrics "
                      "(draw them later with --sample-only)")
-      ("interrupt-at", "(testing) behave as if Ctrl-C came at this iteration",
-       cxxopts::value<int64_t>(run.interrupt_at)->default_value("-1"))
       ("bucket-mb", "under mpirun: all-reduce the gradients in buckets of this many MiB as backward "
                     "produces them (0: in one piece after backward)",
        cxxopts::value<double>(run.bucket_mb)->default_value("1"));
@@ -53,14 +45,11 @@ std::vector<PresetValue> run_presets(RunOptions& run, const RunDefaults& d) {
 }
 
 void check_run_options(RunOptions& run, const cxxopts::ParseResult& given) {
-  run.resume = given.count("resume") > 0;
   run.sample_only = given.count("sample-only") > 0;
   run.train_only = given.count("train-only") > 0;
   require_positive("iterations", run.iterations);
   require_positive("batch-size", run.batch);
-  require_thread_count(run.threads);
-  require_range("seed", run.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
-  require_range("checkpoint-every", run.checkpoint_every, 0, INT64_MAX);
+  check_common_run_options(run, given);
   if (!(run.lr > 0 && std::isfinite(run.lr))) throw UsageError("option '--lr': must be positive");
   if (!(run.bucket_mb >= 0 && run.bucket_mb <= 1024))
     throw UsageError("option '--bucket-mb': must be between 0 and 1024 (MiB)");

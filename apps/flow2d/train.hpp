@@ -10,6 +10,7 @@
 
 #include "apps/cli/device.hpp"
 #include "apps/cli/options.hpp"
+#include "apps/cli/run_options.hpp"
 #include "apps/train/loop.hpp"
 #include "apps/train/run_metrics.hpp"
 #include "apps/train/state.hpp"
@@ -23,15 +24,14 @@
 
 namespace fc::app {
 
-// The options every 2-D training program takes: --preset, --iterations, --batch-size,
-// --lr, --seed, --threads, --output, --checkpoint-every, --resume, --sample-only,
-// --train-only, --interrupt-at.
-struct RunOptions {
-  std::string preset = "quick", output;
-  int64_t iterations = 0, batch = 0, seed = 0, threads = 0, checkpoint_every = 1000, interrupt_at = -1;
+// The options every 2-D training program takes: every program's (apps/cli/run_options.hpp)
+// and --preset, --iterations, --batch-size, --lr, --sample-only, --train-only, --bucket-mb.
+struct RunOptions : CommonRunOptions {
+  std::string preset = "quick";
+  int64_t iterations = 0, batch = 0;
   double lr = 1e-3;
   double bucket_mb = 1;  // under mpirun: the gradient all-reduce's buckets (MiB), 0: one after backward
-  bool resume = false, sample_only = false, train_only = false;
+  bool sample_only = false, train_only = false;
 };
 struct RunDefaults {
   int64_t iterations_quick, iterations_paper, batch_quick, batch_paper, checkpoint_every;

@@ -17,6 +17,7 @@
 #include "engine/dist.hpp"
 #include "engine/error.hpp"
 #include "engine/ops.hpp"
+#include "flow/path.hpp"
 #include "flow/scheduler.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/data_parallel.hpp"

@@ -4,7 +4,8 @@
 // threads (each with its own column buffer and a one-thread sgemm); backward
 // recomputes the columns instead of keeping them (they are kh*kw times the input).
 // 3x3 kernels with stride 1 and padding 1 go to Winograd's algorithm instead where it
-// is the faster (engine/cpu/winograd.cpp).
+// is the faster (engine/cpu/winograd.cpp): im2col here is the code to read,
+// Winograd the fast code; FLOWCPP_CONV=im2col runs this one alone.
 #include <omp.h>
 
 #include <atomic>

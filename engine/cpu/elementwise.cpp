@@ -2,10 +2,12 @@
 // OpenMP threads when large enough to pay for it.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/cpu/cpu_kernels.hpp"
 #include "engine/cpu/fast_math.hpp"
 #include "engine/parallel.hpp"
+#include "engine/unary_formulas.hpp"
 
 namespace fc::cpu {
 
@@ -65,61 +67,45 @@ void map_backward(const float* x, const float* y, const float* gy, float* gx, in
   });
 }
 
+// Calls f(std::integral_constant<UnaryOp, op>{}): the kernels below instantiate their
+// loop once per op, so that the formula's switch folds away and each loop vectorises.
+template <int I = 0, class F>
+void with_constant_op(UnaryOp op, F&& f) {
+  if constexpr (I < kUnaryOpCount) {
+    constexpr UnaryOp kOp = static_cast<UnaryOp>(I);
+    if (op == kOp) return f(std::integral_constant<UnaryOp, kOp>{});
+    with_constant_op<I + 1>(op, f);
+  }
+}
+
+constexpr bool is_transcendental(UnaryOp op) {
+  return op == UnaryOp::Exp || op == UnaryOp::Sigmoid || op == UnaryOp::Tanh ||
+         op == UnaryOp::Sin || op == UnaryOp::Cos;
+}
+
+const auto cpu_exp = [](float v) { return fast_exp(v); };
+
 }  // namespace
 
+// The formulas are engine/unary_formulas.hpp's, shared with the CUDA kernels.
 void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
-  switch (op) {
-    case UnaryOp::Neg: return map(x, y, n, [](float v) { return -v; });
-    case UnaryOp::Exp: return map(x, y, n, [](float v) { return fast_exp(v); }, kTranscendentalGrain);
-    case UnaryOp::Log: return map(x, y, n, [](float v) { return std::log(v); });
-    case UnaryOp::Sqrt: return map(x, y, n, [](float v) { return std::sqrt(v); });
-    case UnaryOp::Square: return map(x, y, n, [](float v) { return v * v; });
-    case UnaryOp::Abs: return map(x, y, n, [](float v) { return std::fabs(v); });
-    case UnaryOp::Sign:
-      return map(x, y, n, [](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); });
-    case UnaryOp::Step: return map(x, y, n, [](float v) { return v > 0.f ? 1.f : 0.f; });
-    case UnaryOp::Sigmoid:
-      return map(x, y, n, [](float v) { return fast_sigmoid(v); }, kTranscendentalGrain);
-    case UnaryOp::Tanh: return map(x, y, n, [](float v) { return std::tanh(v); }, kTranscendentalGrain);
-    case UnaryOp::Relu: return map(x, y, n, [](float v) { return v > 0.f ? v : 0.f; });
-    case UnaryOp::Pow: return map(x, y, n, [s](float v) { return std::pow(v, s); });
-    case UnaryOp::AddScalar: return map(x, y, n, [s](float v) { return v + s; });
-    case UnaryOp::MulScalar: return map(x, y, n, [s](float v) { return v * s; });
-    case UnaryOp::RSubScalar: return map(x, y, n, [s](float v) { return s - v; });
-    case UnaryOp::RDivScalar: return map(x, y, n, [s](float v) { return s / v; });
-    case UnaryOp::Sin: return map(x, y, n, [](float v) { return std::sin(v); }, kTranscendentalGrain);
-    case UnaryOp::Cos: return map(x, y, n, [](float v) { return std::cos(v); }, kTranscendentalGrain);
-  }
+  with_constant_op(op, [&](auto k) {
+    constexpr UnaryOp K = decltype(k)::value;
+    constexpr int64_t grain = is_transcendental(K) ? kTranscendentalGrain : kElementwiseGrain;
+    map(x, y, n, [s](float v) { return unary_value(K, v, s, cpu_exp); }, grain);
+  });
 }
 
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
                     int64_t n, float s) {
-  switch (op) {
-    case UnaryOp::Sqrt:  // d sqrt(x) = 1 / (2 sqrt(x))
-      return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return 0.5f * g / yv; });
-    case UnaryOp::Square:
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return 2.f * xv * g; });
-    case UnaryOp::Pow:
-      return map_backward(x, y, gy, gx, n, [s](float xv, float, float g) {
-        return g * s * std::pow(xv, s - 1.f);
-      });
-    case UnaryOp::Abs:
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) {
-        return xv > 0.f ? g : (xv < 0.f ? -g : 0.f);
-      });
-    case UnaryOp::Sigmoid:
-      return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return g * yv * (1.f - yv); });
-    case UnaryOp::Tanh:
-      return map_backward(x, y, gy, gx, n, [](float, float yv, float g) { return g * (1.f - yv * yv); });
-    case UnaryOp::Relu:
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return xv > 0.f ? g : 0.f; });
-    case UnaryOp::Sin:
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return g * std::cos(xv); });
-    case UnaryOp::Cos:
-      return map_backward(x, y, gy, gx, n, [](float xv, float, float g) { return -g * std::sin(xv); });
-    default:
-      FC_THROW("unary_backward: no fused gradient for this op");
-  }
+  FC_CHECK(unary_gradient_reads(op) != GradientReads::None,
+           "unary_backward: no fused gradient for this op");
+  with_constant_op(op, [&](auto k) {
+    constexpr UnaryOp K = decltype(k)::value;
+    if constexpr (unary_gradient_reads(K) != GradientReads::None)
+      map_backward(x, y, gy, gx, n,
+                   [s](float xv, float yv, float g) { return unary_gradient(K, xv, yv, g, s); });
+  });
 }
 
 namespace {

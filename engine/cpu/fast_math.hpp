@@ -2,6 +2,8 @@
 // Branch-free float exp that the compiler vectorises inside `omp simd` loops (libm's
 // expf is a scalar call, which would make SiLU the slowest op of the MLP). Cephes'
 // polynomial on [-ln2/2, ln2/2] with a two-part ln2: about 1 ulp.
+// This is the fast code; the code to read is engine/unary_formulas.hpp's unary_value
+// with libm's expf, which the CUDA backend and the emulated device run.
 #include <cmath>
 #include <cstdint>
 #include <cstring>

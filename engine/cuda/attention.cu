@@ -3,7 +3,8 @@
 // - tiled (engine/cuda/attention_tiled.cu): an online softmax over tiles of keys, the
 //   t x t weights never in device memory; for d <= kTiledMaxD, and the default there;
 // - cuBLAS (here): the t x t weights of a chunk of batch-heads in device scratch, between
-//   strided-batched sgemms around a row-softmax kernel; any d.
+//   strided-batched sgemms around a row-softmax kernel; any d. The code to read (the
+//   tiled one is the fast code); set_attention_kernel(AttentionKernel::gemm) picks it.
 // Both keep the log-sum-exp of each row in base 2 for backward, which recomputes the
 // weights from it, so either backward takes either forward's lse.
 #include <cmath>

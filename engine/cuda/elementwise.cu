@@ -1,8 +1,10 @@
 // CUDA elementwise kernels: one grid-stride loop each. The op is a switch inside the
 // loop (uniform over the grid, so it costs no divergence), which keeps the number of
-// kernels, and nvcc's compile time, small.
+// kernels, and nvcc's compile time, small. The one-input ops' formulas are
+// engine/unary_formulas.hpp's, shared with the CPU kernels.
 #include "engine/cuda/cuda_common.hpp"
 #include "engine/cuda/cuda_kernels.hpp"
+#include "engine/unary_formulas.hpp"
 
 namespace fc::cuda {
 
@@ -28,66 +30,27 @@ __global__ void scale_to_norm_kernel(float* y, int64_t n, const float* sum_sq, f
   FC_GRID_STRIDE(i, n) y[i] *= coef;
 }
 
-__device__ inline float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
+// CUDA's exp for the shared formulas (engine/unary_formulas.hpp).
+struct DeviceExp {
+  FC_HOST_DEVICE float operator()(float v) const { return expf(v); }
+};
 
-__device__ inline float unary_value(UnaryOp op, float v, float s) {
-  switch (op) {
-    case UnaryOp::Neg: return -v;
-    case UnaryOp::Exp: return expf(v);
-    case UnaryOp::Log: return logf(v);
-    case UnaryOp::Sqrt: return sqrtf(v);
-    case UnaryOp::Square: return v * v;
-    case UnaryOp::Abs: return fabsf(v);
-    case UnaryOp::Sign: return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f);
-    case UnaryOp::Step: return v > 0.f ? 1.f : 0.f;
-    case UnaryOp::Sigmoid: return sigmoid(v);
-    case UnaryOp::Tanh: return tanhf(v);
-    case UnaryOp::Relu: return v > 0.f ? v : 0.f;
-    case UnaryOp::Pow: return powf(v, s);
-    case UnaryOp::AddScalar: return v + s;
-    case UnaryOp::MulScalar: return v * s;
-    case UnaryOp::RSubScalar: return s - v;
-    case UnaryOp::RDivScalar: return s / v;
-    case UnaryOp::Sin: return sinf(v);
-    case UnaryOp::Cos: return cosf(v);
-  }
-  return v;
+__device__ inline float sigmoid(float v) {
+  return unary_value(UnaryOp::Sigmoid, v, 0.f, DeviceExp{});
 }
 
 __global__ void unary_kernel(UnaryOp op, const float* x, float* y, int64_t n, float s) {
-  FC_GRID_STRIDE(i, n) y[i] = unary_value(op, x[i], s);
-}
-
-bool has_unary_backward(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Sqrt: case UnaryOp::Square: case UnaryOp::Pow: case UnaryOp::Abs:
-    case UnaryOp::Sigmoid: case UnaryOp::Tanh: case UnaryOp::Relu: case UnaryOp::Sin:
-    case UnaryOp::Cos:
-      return true;
-    default:
-      return false;
-  }
+  FC_GRID_STRIDE(i, n) y[i] = unary_value(op, x[i], s, DeviceExp{});
 }
 
 // x or y may be null when the op's gradient does not read it.
 __global__ void unary_backward_kernel(UnaryOp op, const float* x, const float* y, const float* gy,
                                       float* gx, int64_t n, float s) {
+  const GradientReads reads = unary_gradient_reads(op);
   FC_GRID_STRIDE(i, n) {
-    float g = gy[i];
-    float r = 0.f;
-    switch (op) {
-      case UnaryOp::Sqrt: r = 0.5f * g / y[i]; break;
-      case UnaryOp::Square: r = 2.f * x[i] * g; break;
-      case UnaryOp::Pow: r = g * s * powf(x[i], s - 1.f); break;
-      case UnaryOp::Abs: r = x[i] > 0.f ? g : (x[i] < 0.f ? -g : 0.f); break;
-      case UnaryOp::Sigmoid: r = g * y[i] * (1.f - y[i]); break;
-      case UnaryOp::Tanh: r = g * (1.f - y[i] * y[i]); break;
-      case UnaryOp::Relu: r = x[i] > 0.f ? g : 0.f; break;
-      case UnaryOp::Sin: r = g * cosf(x[i]); break;
-      case UnaryOp::Cos: r = -g * sinf(x[i]); break;
-      default: break;
-    }
-    gx[i] = r;
+    const float xv = reads == GradientReads::Input ? x[i] : 0.f;
+    const float yv = reads == GradientReads::Output ? y[i] : 0.f;
+    gx[i] = unary_gradient(op, xv, yv, gy[i], s);
   }
 }
 
@@ -201,7 +164,8 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, float s) {
 
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
                     int64_t n, float s) {
-  FC_CHECK(has_unary_backward(op), "unary_backward: no fused gradient for this op");
+  FC_CHECK(unary_gradient_reads(op) != GradientReads::None,
+           "unary_backward: no fused gradient for this op");
   if (n > 0)
     FC_LAUNCH(unary_backward_kernel, blocks_for(n), kThreads, 0, stream(), op, x, y, gy, gx, n, s);
 }

@@ -1,9 +1,11 @@
-// Elementwise ops of one tensor. Most gradients are a single other op (MLX style);
-// the activations use one fused backward kernel so that backward is one pass.
+// Elementwise ops of one tensor, each its forward and its gradient rule. Most gradients
+// are a single other op (MLX style); the activations use one fused backward kernel
+// (fused: the derivative is in engine/unary_formulas.hpp) so that backward is one pass.
 #include "engine/autograd.hpp"
 #include "engine/kernels.hpp"
 #include "engine/ops.hpp"
 #include "engine/profiler.hpp"
+#include "engine/unary_formulas.hpp"
 
 namespace fc {
 namespace {
@@ -24,64 +26,62 @@ Tensor apply_backward(UnaryOp op, const char* name, const Tensor& x, const Tenso
   return gx;
 }
 
-// A unary op whose gradient is computed from its saved input and/or output by the
-// fused backward kernel.
-Tensor fused(UnaryOp op, const char* name, const Tensor& x, bool save_input, bool save_output,
-             float s = 0.f) {
+// What a gradient rule reads of its op, so that only that is kept for backward.
+struct Reads {
+  bool input, output;
+};
+constexpr Reads kNothing{false, false}, kInput{true, false}, kOutput{false, true},
+    kBoth{true, true};
+
+using Ref = const Tensor&;
+
+// y = op(x), recording the gradient `rule(g, x, y)`: dL/dx from dL/dy = g, given the
+// op's input x and output y (detached, and kept only where `reads` says so).
+template <class Rule>
+Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, float s, Reads reads, Rule rule) {
   FC_PROFILE(name);
   Tensor y = apply(op, name, x, s);
   if (needs_grad({&x})) {
-    Tensor xs = save_input ? x.detach() : Tensor();
-    Tensor ys = save_output ? y.detach() : Tensor();
-    record(y, name, {&x}, [op, name, xs, ys, s](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{apply_backward(op, name, xs, ys, g, s)};
+    Tensor xs = reads.input ? x.detach() : Tensor();
+    Tensor ys = reads.output ? y.detach() : Tensor();
+    record(y, name, {&x}, [xs, ys, rule](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{rule(g, xs, ys)};
     });
   }
   return y;
+}
+
+// A unary op whose gradient is the fused backward kernel; what it reads comes from the
+// shared formulas (engine/unary_formulas.hpp).
+Tensor fused(UnaryOp op, const char* name, const Tensor& x, float s = 0.f) {
+  const GradientReads r = unary_gradient_reads(op);
+  return unary_op(op, name, x, s, {r == GradientReads::Input, r == GradientReads::Output},
+                  [op, name, s](Ref g, Ref xs, Ref ys) {
+                    return apply_backward(op, name, xs, ys, g, s);
+                  });
 }
 
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  FC_PROFILE("neg");
-  Tensor y = apply(UnaryOp::Neg, "neg", x);
-  if (needs_grad({&x}))
-    record(y, "neg", {&x}, [](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{neg(g)};
-    });
-  return y;
+  return unary_op(UnaryOp::Neg, "neg", x, 0.f, kNothing,
+                  [](Ref g, Ref, Ref) { return neg(g); });
 }
 
-Tensor exp(const Tensor& x) {
-  FC_PROFILE("exp");
-  Tensor y = apply(UnaryOp::Exp, "exp", x);
-  if (needs_grad({&x})) {
-    Tensor ys = y.detach();
-    record(y, "exp", {&x}, [ys](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{mul(g, ys)};
-    });
-  }
-  return y;
+Tensor exp(const Tensor& x) {  // d e^x = e^x
+  return unary_op(UnaryOp::Exp, "exp", x, 0.f, kOutput,
+                  [](Ref g, Ref, Ref y) { return mul(g, y); });
 }
 
-Tensor log(const Tensor& x) {
-  FC_PROFILE("log");
-  Tensor y = apply(UnaryOp::Log, "log", x);
-  if (needs_grad({&x})) {
-    Tensor xs = x.detach();
-    record(y, "log", {&x}, [xs](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{div(g, xs)};
-    });
-  }
-  return y;
+Tensor log(const Tensor& x) {  // d log x = 1 / x
+  return unary_op(UnaryOp::Log, "log", x, 0.f, kInput,
+                  [](Ref g, Ref x, Ref) { return div(g, x); });
 }
 
-Tensor sqrt(const Tensor& x) { return fused(UnaryOp::Sqrt, "sqrt", x, false, true); }
-Tensor square(const Tensor& x) { return fused(UnaryOp::Square, "square", x, true, false); }
-Tensor pow(const Tensor& x, float exponent) {
-  return fused(UnaryOp::Pow, "pow", x, true, false, exponent);
-}
-Tensor abs(const Tensor& x) { return fused(UnaryOp::Abs, "abs", x, true, false); }
+Tensor sqrt(const Tensor& x) { return fused(UnaryOp::Sqrt, "sqrt", x); }
+Tensor square(const Tensor& x) { return fused(UnaryOp::Square, "square", x); }
+Tensor pow(const Tensor& x, float exponent) { return fused(UnaryOp::Pow, "pow", x, exponent); }
+Tensor abs(const Tensor& x) { return fused(UnaryOp::Abs, "abs", x); }
 Tensor sign(const Tensor& x) { return apply(UnaryOp::Sign, "sign", x); }
 Tensor silu(const Tensor& x) {
   FC_PROFILE("silu");
@@ -113,53 +113,30 @@ Tensor silu(const Tensor& x) {
   }
   return y;
 }
-Tensor sigmoid(const Tensor& x) { return fused(UnaryOp::Sigmoid, "sigmoid", x, false, true); }
-Tensor tanh(const Tensor& x) { return fused(UnaryOp::Tanh, "tanh", x, false, true); }
-Tensor relu(const Tensor& x) { return fused(UnaryOp::Relu, "relu", x, true, false); }
-Tensor sin(const Tensor& x) { return fused(UnaryOp::Sin, "sin", x, true, false); }
-Tensor cos(const Tensor& x) { return fused(UnaryOp::Cos, "cos", x, true, false); }
+Tensor sigmoid(const Tensor& x) { return fused(UnaryOp::Sigmoid, "sigmoid", x); }
+Tensor tanh(const Tensor& x) { return fused(UnaryOp::Tanh, "tanh", x); }
+Tensor relu(const Tensor& x) { return fused(UnaryOp::Relu, "relu", x); }
+Tensor sin(const Tensor& x) { return fused(UnaryOp::Sin, "sin", x); }
+Tensor cos(const Tensor& x) { return fused(UnaryOp::Cos, "cos", x); }
 
 Tensor add_scalar(const Tensor& x, float s) {
-  FC_PROFILE("add_scalar");
-  Tensor y = apply(UnaryOp::AddScalar, "add_scalar", x, s);
-  if (needs_grad({&x}))
-    record(y, "add_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{g};
-    });
-  return y;
+  return unary_op(UnaryOp::AddScalar, "add_scalar", x, s, kNothing,
+                  [](Ref g, Ref, Ref) { return g; });
 }
 
 Tensor mul_scalar(const Tensor& x, float s) {
-  FC_PROFILE("mul_scalar");
-  Tensor y = apply(UnaryOp::MulScalar, "mul_scalar", x, s);
-  if (needs_grad({&x}))
-    record(y, "mul_scalar", {&x}, [s](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{mul_scalar(g, s)};
-    });
-  return y;
+  return unary_op(UnaryOp::MulScalar, "mul_scalar", x, s, kNothing,
+                  [s](Ref g, Ref, Ref) { return mul_scalar(g, s); });
 }
 
 Tensor rsub_scalar(float s, const Tensor& x) {
-  FC_PROFILE("rsub_scalar");
-  Tensor y = apply(UnaryOp::RSubScalar, "rsub_scalar", x, s);
-  if (needs_grad({&x}))
-    record(y, "rsub_scalar", {&x}, [](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{neg(g)};
-    });
-  return y;
+  return unary_op(UnaryOp::RSubScalar, "rsub_scalar", x, s, kNothing,
+                  [](Ref g, Ref, Ref) { return neg(g); });
 }
 
-Tensor rdiv_scalar(float s, const Tensor& x) {
-  FC_PROFILE("rdiv_scalar");
-  // d(s/x)/dx = -s/x^2 = -y/x
-  Tensor y = apply(UnaryOp::RDivScalar, "rdiv_scalar", x, s);
-  if (needs_grad({&x})) {
-    Tensor xs = x.detach(), ys = y.detach();
-    record(y, "rdiv_scalar", {&x}, [xs, ys](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{neg(mul(g, div(ys, xs)))};
-    });
-  }
-  return y;
+Tensor rdiv_scalar(float s, const Tensor& x) {  // d (s / x) = -s / x^2 = -y / x
+  return unary_op(UnaryOp::RDivScalar, "rdiv_scalar", x, s, kBoth,
+                  [](Ref g, Ref x, Ref y) { return neg(mul(g, div(y, x))); });
 }
 
 }  // namespace fc
