@@ -21,7 +21,10 @@ namespace {
 void optimizer_step(nn::Module& model, nn::AdamW& opt, nn::EMA* ema, const Tensor& loss, const TrainLoopOptions& o,
                     int64_t iteration) {
   opt.zero_grad();
-  nn::backward_and_average(model, loss, o.bucket_bytes);
+  if (dist::size() == 1)
+    loss.backward();  // one process: nothing to average (AdamW flattened the parameters)
+  else
+    nn::backward_and_average(model, loss, o.bucket_bytes);
   if (o.clip > 0) nn::clip_grad_norm(model, static_cast<float>(o.clip));
   opt.step();
   nn::testing_desync(model, iteration);  // (tests: FLOWCPP_TEST_DESYNC_AT puts the last rank out of step)
