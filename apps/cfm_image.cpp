@@ -254,6 +254,7 @@ void check_training_options(Config& c, const cxxopts::ParseResult& r) {
   if (c.channels % 32) throw app::UsageError("option '--channels': must be a multiple of 32 (GroupNorm(32))");
   app::require_range("res-blocks", c.res_blocks, 1, 8);
   app::check_common_run_options(c, r);
+  app::require_nonempty("data-root", c.data_root);
   if (!(c.lr > 0 && std::isfinite(c.lr))) throw app::UsageError("option '--lr': must be positive");
   app::require_real("clip", c.clip, 0, 1e9);
   app::require_real("sigma-min", c.sigma_min, 0, 1, Interval::OpenAbove);

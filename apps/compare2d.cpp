@@ -74,6 +74,7 @@ Config parse(int argc, char** argv) {
   app::require_positive("steps", c.steps);
   app::require_range("points", c.points, 2, 1000000);
   app::require_thread_count(c.threads);
+  app::require_nonempty("output", c.output);
   app::require_range("seed", c.seed, 0, INT64_MAX);  // used as unsigned: -1 would be 2^64 - 1
   c.device = app::resolve_device(c.device_choice);
   std::string d = app::dataset_dir_name(c.dataset);

@@ -1,8 +1,8 @@
 // Every program against a hostile command line and environment: arguments long enough
 // to overflow std::regex's recursion, numbers in forms a stream parser reads loosely
 // (2abc, 0x10, nan, 1e999), a negative seed, too many threads by option or by
-// OMP_NUM_THREADS. Each must end in one line naming the option or variable, exit 2,
-// before any work. And the one number reader underneath (engine/parse_number.hpp).
+// OMP_NUM_THREADS, an empty output folder. Each must end in one line naming the option or
+// variable, exit 2, before any work. And the one number reader underneath (engine/parse_number.hpp).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -153,4 +153,18 @@ TEST_CASE("--path poly:N outside [0.1, 10] is refused on one line", "[options][a
     require_usage_error(std::string("./apps/cfm2d moons --sample-path ") + v, "--sample-path");
     require_usage_error(std::string("./apps/cfm_image --train mnist --path ") + v, "--path");
   }
+}
+
+TEST_CASE("every program: an empty --output (or --data-root) is refused, not a folder at /", "[options][app]") {
+  // OUTPUT + "/" + DATASET with OUTPUT = '' was /mnist: cfm_image trained into the
+  // filesystem's root. Should the check go, the --iterations 1 keeps the damage small.
+  for (const Program& p : programs()) {
+    const bool trains = p.command.find("compare2d") == std::string::npos;
+    AppRun r = run_app(p.command + (trains ? " --iterations 1" : "") + " --output ''");
+    INFO(p.command << " --output '' -> " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find("option '--output': must not be empty") != std::string::npos);
+  }
+  require_usage_error("./apps/cfm_image --train mnist --iterations 1 --data-root ''", "option '--data-root': must not be empty");
 }

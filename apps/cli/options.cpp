@@ -115,6 +115,10 @@ void require_range(const char* option, int64_t value, int64_t lo, int64_t hi) {
                      ", " + std::to_string(hi) + "], got " + std::to_string(value));
 }
 
+void require_nonempty(const char* option, const std::string& value) {
+  if (value.empty()) throw UsageError("option '--" + std::string(option) + "': must not be empty");
+}
+
 void require_real(const char* option, double value, double lo, double hi, Interval interval) {
   const bool open = interval == Interval::OpenAbove;
   if (!(std::isfinite(value) && value >= lo && (open ? value < hi : value <= hi)))

@@ -25,6 +25,9 @@ cxxopts::ParseResult parse_with_help(cxxopts::Options& options, int argc, char**
 
 void require_positive(const char* option, int64_t value);
 void require_range(const char* option, int64_t value, int64_t lo, int64_t hi);
+// A folder or file option given as '': refused, since OUTPUT + "/" + DATASET would be a
+// folder at the filesystem's root.
+void require_nonempty(const char* option, const std::string& value);
 // A real option in [lo, hi] (Closed) or [lo, hi) (OpenAbove), finite, or a UsageError
 // naming the option and the interval.
 enum class Interval { Closed, OpenAbove };

@@ -22,6 +22,7 @@ void add_common_run_options(cxxopts::Options& o, CommonRunOptions& run, const Co
 
 void check_common_run_options(CommonRunOptions& run, const cxxopts::ParseResult& given) {
   run.resume = given.count("resume") > 0;
+  if (given.count("output")) require_nonempty("output", run.output);
   require_thread_count(run.threads);
   require_range("seed", run.seed, 0, INT64_MAX);  // stored as unsigned: -1 would come back as 2^64 - 1
   require_range("checkpoint-every", run.checkpoint_every, 0, INT64_MAX);
